@@ -1,0 +1,1 @@
+//! The message store (placeholder until the store lands).

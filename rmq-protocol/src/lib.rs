@@ -1,0 +1,29 @@
+//! The Apache RocketMQ "remoting" protocol, as spoken by RocketMQ 4.x/5.x name servers, brokers and clients.
+//!
+//! Shared by `rmq-broker` and `rmq-runtime`, so both sides of every conversation use one codec. No sockets here:
+//! only bytes in, typed values out, and back.
+//!
+//! # Layout
+//! - [`codes`]: request and response codes (`i32` constants, so unknown codes survive a round trip).
+//! - [`command`]: [`RemotingCommand`], the seven header fields plus body that every frame carries.
+//! - [`frame`]: the length-prefixed frame codec (tokio-util `Decoder`/`Encoder`) with a max frame size.
+//! - [`header`]: JSON and ROCKETMQ-binary serialization of the command header.
+//! - [`headers`]: typed request/response headers, converted to and from `extFields`.
+//! - [`body`]: JSON bodies (heartbeat, route data, topic config, cluster info, ...).
+//! - [`message`]: stored message layout, batch bodies, properties, message ids, sys flags, tag hash.
+//! - [`error`]: [`ProtocolError`].
+//!
+//! Facts come from `shared/research/remoting-protocol-notes.md` (cited as "notes §n").
+#![warn(missing_docs)]
+
+pub mod body;
+pub mod codes;
+pub mod command;
+pub mod error;
+pub mod frame;
+pub mod header;
+pub mod headers;
+pub mod message;
+
+pub use command::{LanguageCode, RemotingCommand, SerializeType};
+pub use error::{ProtocolError, Result};
