@@ -31,6 +31,15 @@ impl SerializeType {
             SerializeType::RocketMq => 1,
         }
     }
+
+    /// Inverse of [`SerializeType::code`]; `None` for a byte that names no serialization.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(SerializeType::Json),
+            1 => Some(SerializeType::RocketMq),
+            _ => None,
+        }
+    }
 }
 
 /// The sender's language. JSON headers carry the name, binary headers the byte (notes §1.2).

@@ -11,7 +11,7 @@
 //! - [`headers`]: typed request/response headers, converted to and from `extFields`.
 //! - [`body`]: JSON bodies (heartbeat, route data, topic config, cluster info, ...).
 //! - [`message`]: stored message layout, batch bodies, properties, message ids, sys flags, tag hash.
-//! - [`error`]: [`ProtocolError`].
+//! - [`error`]: the one error type, [`ProtocolError`].
 //!
 //! Facts come from `shared/research/remoting-protocol-notes.md` (cited as "notes §n").
 #![warn(missing_docs)]
