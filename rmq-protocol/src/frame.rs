@@ -140,6 +140,10 @@ pub fn decode(src: &mut BytesMut, max_frame_len: usize) -> Result<Option<Remotin
 }
 
 /// tokio-util codec for a RocketMQ connection: frames in, [`RemotingCommand`]s out, and back.
+///
+/// Only `Encoder<RemotingCommand>` is implemented: a second impl for `&RemotingCommand` would make the item
+/// type of a `FramedWrite` ambiguous for `SinkExt::flush`/`close`. To encode a borrowed command use
+/// [`encode`].
 #[derive(Debug, Clone, Copy)]
 pub struct RemotingCodec {
     max_frame_len: usize,
@@ -184,13 +188,5 @@ impl Encoder<RemotingCommand> for RemotingCodec {
 
     fn encode(&mut self, item: RemotingCommand, dst: &mut BytesMut) -> Result<()> {
         encode_bounded(&item, dst, self.max_frame_len)
-    }
-}
-
-impl Encoder<&RemotingCommand> for RemotingCodec {
-    type Error = ProtocolError;
-
-    fn encode(&mut self, item: &RemotingCommand, dst: &mut BytesMut) -> Result<()> {
-        encode_bounded(item, dst, self.max_frame_len)
     }
 }

@@ -1,0 +1,127 @@
+//! Client bodies: HEART_BEAT (34), GET_CONSUMER_LIST_BY_GROUP (38), LOCK/UNLOCK_BATCH_MQ (41/42) (notes §2.3.4,
+//! §2.3.7).
+
+use serde::{Deserialize, Serialize};
+
+/// HEART_BEAT body: which producer and consumer groups a client belongs to, with its subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HeartbeatData {
+    /// `ip@instance` client id (Java key `clientID`).
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    /// Producer groups (consumers also list `CLIENT_INNER_PRODUCER`).
+    pub producer_data_set: Vec<ProducerData>,
+    /// Consumer groups with their subscriptions.
+    pub consumer_data_set: Vec<ConsumerData>,
+    /// 0 = heartbeat v1 (always carries subscriptions).
+    pub heartbeat_fingerprint: i32,
+    /// Heartbeat v2: subscriptions left out because unchanged.
+    pub without_sub: bool,
+}
+
+/// One producer group of a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProducerData {
+    /// Producer group.
+    pub group_name: String,
+}
+
+/// One consumer group of a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumerData {
+    /// Consumer group.
+    pub group_name: String,
+    /// `CONSUME_ACTIVELY` (pull), `CONSUME_PASSIVELY` (push) or `CONSUME_POP`.
+    pub consume_type: String,
+    /// `CLUSTERING` or `BROADCASTING`.
+    pub message_model: String,
+    /// `CONSUME_FROM_LAST_OFFSET`, `CONSUME_FROM_FIRST_OFFSET`, `CONSUME_FROM_TIMESTAMP`, ...
+    pub consume_from_where: String,
+    /// What the group subscribes to.
+    pub subscription_data_set: Vec<SubscriptionData>,
+    /// Unit mode.
+    pub unit_mode: bool,
+}
+
+/// One topic subscription: the expression and, for tags, the parsed tags and their hash codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionData {
+    /// Java's class-filter mode (unused).
+    pub class_filter_mode: bool,
+    /// Topic.
+    pub topic: String,
+    /// `*`, `TagA || TagB`, or SQL92 text.
+    pub sub_string: String,
+    /// Tags of a TAG expression.
+    pub tags_set: Vec<String>,
+    /// Tag hash codes (Java `String.hashCode`), matched against consume-queue entries.
+    pub code_set: Vec<i32>,
+    /// Version (ms timestamp); a pull with a newer one than the broker's copy gets 25.
+    pub sub_version: i64,
+    /// `TAG` (default) or `SQL92`.
+    pub expression_type: String,
+}
+
+impl Default for SubscriptionData {
+    fn default() -> Self {
+        SubscriptionData {
+            class_filter_mode: false,
+            topic: String::new(),
+            sub_string: String::new(),
+            tags_set: Vec::new(),
+            code_set: Vec::new(),
+            sub_version: 0,
+            expression_type: "TAG".to_owned(),
+        }
+    }
+}
+
+/// GET_CONSUMER_LIST_BY_GROUP answer: live client ids of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumerListBody {
+    /// Client ids.
+    pub consumer_id_list: Vec<String>,
+}
+
+/// A queue of a topic on a broker. Ordered by topic, broker, queue id (the rebalance sort order, notes §4.8).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MessageQueue {
+    /// Topic.
+    pub topic: String,
+    /// Broker name.
+    pub broker_name: String,
+    /// Queue id.
+    pub queue_id: i32,
+}
+
+/// LOCK_BATCH_MQ body: the queues a consumer wants to own for orderly consumption.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LockBatchRequestBody {
+    /// Consumer group.
+    pub consumer_group: String,
+    /// Requesting client id.
+    pub client_id: String,
+    /// Lock only on this broker (no forwarding in a broker group).
+    pub only_this_broker: bool,
+    /// Queues to lock.
+    pub mq_set: Vec<MessageQueue>,
+}
+
+/// UNLOCK_BATCH_MQ body: same shape as the lock request.
+pub type UnlockBatchRequestBody = LockBatchRequestBody;
+
+/// LOCK_BATCH_MQ answer: the requested queues the client now holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LockBatchResponseBody {
+    /// Locked queues (Java key `lockOKMQSet`).
+    #[serde(rename = "lockOKMQSet")]
+    pub lock_ok_mq_set: Vec<MessageQueue>,
+}

@@ -1,0 +1,27 @@
+//! JSON bodies of remoting commands, with Java's field names (notes §2.3.4, §2.3.6, §2.3.7).
+//!
+//! Every struct uses `camelCase` JSON names (with Java's odd ones spelled out, e.g. `clientID`,
+//! `lockOKMQSet`), fills missing fields from its `Default` (Java's defaults where they matter) and ignores unknown
+//! fields, so bodies from newer or older peers still decode. Absent optional values are omitted on output, as
+//! fastjson does.
+//!
+//! Java's JSON is not always standard JSON: maps keyed by `long` (only `BrokerData.brokerAddrs` here) are written
+//! with bare integer keys, `{0:"10.0.0.1:10911"}` (notes §4.11). [`TopicRouteData::to_json`] and
+//! [`ClusterInfo::to_json`] can produce either form, and [`from_json_lenient`] reads both.
+//!
+//! - [`client`]: heartbeat, subscriptions, consumer list, message queues and lock bodies.
+//! - [`topic`]: topic config, data version, the topic table wrapper, KV table, topic list.
+//! - [`register`]: REGISTER_BROKER body, plain and zlib-compressed.
+//! - [`route`]: topic route and cluster info, with the bare-key quirk.
+
+pub mod client;
+mod json;
+pub mod register;
+pub mod route;
+pub mod topic;
+
+pub use client::*;
+pub use json::{from_json, from_json_lenient, quote_bare_integer_keys, to_json, try_to_json};
+pub use register::RegisterBrokerBody;
+pub use route::*;
+pub use topic::*;
