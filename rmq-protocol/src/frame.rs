@@ -11,6 +11,24 @@
 //! `LengthFieldBasedFrameDecoder` in Java does) and is checked as soon as the prefix is readable, before any
 //! buffer is reserved, so a hostile length costs nothing. `Ok(None)` means "need more bytes"; every `Err` means
 //! the stream is corrupt and the connection should be closed.
+//!
+//! # Examples
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use rmq_protocol::codes::request;
+//! use rmq_protocol::frame::{self, DEFAULT_MAX_FRAME_LEN};
+//! use rmq_protocol::headers::GetRouteInfoRequestHeader;
+//! use rmq_protocol::RemotingCommand;
+//!
+//! let header = GetRouteInfoRequestHeader { topic: "T".into(), accept_standard_json_only: None };
+//! let cmd = RemotingCommand::request_with(request::GET_ROUTEINFO_BY_TOPIC, &header);
+//! let mut buf = BytesMut::new();
+//! frame::encode(&cmd, &mut buf)?;
+//! let back = frame::decode(&mut buf, DEFAULT_MAX_FRAME_LEN)?.expect("a whole frame");
+//! assert_eq!(back.decode_header::<GetRouteInfoRequestHeader>()?, header);
+//! # Ok::<(), rmq_protocol::ProtocolError>(())
+//! ```
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};

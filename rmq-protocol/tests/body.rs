@@ -271,6 +271,18 @@ fn bodies_use_java_names() {
         "*"
     );
 
+    let cc: ConsumerConnection = body::from_json(
+        br#"{"connectionSet":[{"clientAddr":"1.2.3.4:5","clientId":"c","language":"JAVA","version":479}],"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","subscriptionTable":{"t":{"topic":"t","subString":"*"}}}"#,
+    )
+    .expect("consumer connection");
+    assert_eq!(cc.connection_set[0].version, 479);
+    assert_eq!(
+        cc.subscription_table
+            .get("t")
+            .map(|s| s.sub_string.as_str()),
+        Some("*")
+    );
+
     let tc: TopicConfig = body::from_json(br#"{"topicName":"t"}"#).expect("defaults");
     assert_eq!(
         (tc.read_queue_nums, tc.write_queue_nums, tc.perm),

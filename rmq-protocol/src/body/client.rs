@@ -125,3 +125,33 @@ pub struct LockBatchResponseBody {
     #[serde(rename = "lockOKMQSet")]
     pub lock_ok_mq_set: Vec<MessageQueue>,
 }
+
+/// One client connection as admin tools see it (part of [`ConsumerConnection`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Connection {
+    /// Client id.
+    pub client_id: String,
+    /// Remote `ip:port`.
+    pub client_addr: String,
+    /// Java language name (`JAVA`, `RUST`, ...).
+    pub language: String,
+    /// The client's `MQVersion` ordinal.
+    pub version: i32,
+}
+
+/// GET_CONSUMER_CONNECTION_LIST (203) answer: who is in a consumer group and what it subscribes to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumerConnection {
+    /// Live connections of the group.
+    pub connection_set: Vec<Connection>,
+    /// Topic → subscription.
+    pub subscription_table: std::collections::HashMap<String, SubscriptionData>,
+    /// `CONSUME_ACTIVELY` / `CONSUME_PASSIVELY` / `CONSUME_POP`.
+    pub consume_type: String,
+    /// `CLUSTERING` or `BROADCASTING`.
+    pub message_model: String,
+    /// Where new queues start.
+    pub consume_from_where: String,
+}
