@@ -1,1 +1,54 @@
-//! Cross-crate end-to-end tests live in `tests/`; this library holds their shared helpers.
+//! Shared helpers of rmq's end-to-end tests (the tests themselves live in `tests/tests/`).
+//!
+//! - [`client`]: [`client::RawClient`], a small pipelined remoting client with request helpers.
+//! - [`wire`]: an independent frame encoder/decoder (JSON and ROCKETMQ headers) for wire-format and bad-input
+//!   tests.
+//! - [`record`]: independent decoders for stored message records, properties and offset message ids.
+//! - [`process`]: run the `rmq-broker` binary as a child process (READY line, SIGKILL/SIGTERM, Drop guard).
+//! - [`eventually`]: await a condition with a deadline.
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod codec;
+pub mod process;
+pub mod record;
+pub mod wire;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub use client::RawClient;
+
+/// A name unique within this test process (topics and groups), e.g. `unique("Topic")` → `Topic_1234_7`.
+pub fn unique(prefix: &str) -> String {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Re-evaluates `check` until it yields `Some`, or fails after `timeout` with the last error text.
+///
+/// For conditions the tests cannot subscribe to (e.g. "the name server lists this broker"): the check is the
+/// synchronisation, the short pause between attempts only bounds the polling rate.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => "condition not met yet".to_owned(),
+            Err(e) => format!("{e:#}"),
+        };
+        if Instant::now() >= deadline {
+            anyhow::bail!("{what}: not true after {timeout:?} ({last})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
