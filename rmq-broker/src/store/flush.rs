@@ -1,0 +1,102 @@
+//! The flush thread: background `fdatasync` (ASYNC_FLUSH), ConsumeQueue/index syncs, the checkpoint,
+//! the disk-usage check and the periodic cleanup.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::checkpoint::Checkpoint;
+use super::{cleanup, now_ms, StoreInner};
+
+/// How often the cleanup policy is evaluated.
+const CLEAN_INTERVAL: Duration = Duration::from_secs(10);
+
+impl StoreInner {
+    /// Syncs CommitLog segments between the flushed and the written offset; returns the new flushed offset.
+    pub(crate) fn flush_commit_log(&self) -> std::io::Result<i64> {
+        let w = self.written.load(Ordering::Acquire);
+        let f = self.flushed.load(Ordering::Acquire);
+        if w > f {
+            let fs = self.cfg.mapped_file_size_commit_log as i64;
+            for seg in self.commitlog.all() {
+                let s = seg.start as i64;
+                if s + fs > f && s < w {
+                    seg.file.sync_data()?;
+                }
+            }
+            self.flushed.fetch_max(w, Ordering::AcqRel);
+        }
+        Ok(self.flushed.load(Ordering::Acquire))
+    }
+
+    /// Flushes everything and writes the checkpoint (skipped when nothing moved).
+    pub(crate) fn checkpoint(&self, last: &mut Option<Checkpoint>) -> std::io::Result<()> {
+        let flushed = self.flush_commit_log()?;
+        let dispatched = self.dispatched.load(Ordering::Acquire);
+        let indexed = self.index_persisted.load(Ordering::Acquire);
+        for cq in self.all_cqs() {
+            cq.sync()?;
+        }
+        self.index.sync()?;
+        let cp = Checkpoint {
+            commit_log_flushed: flushed,
+            logics_offset: dispatched.min(flushed),
+            index_offset: indexed,
+            timestamp: now_ms(),
+        };
+        let same = last.is_some_and(|l| {
+            l.commit_log_flushed == cp.commit_log_flushed
+                && l.logics_offset == cp.logics_offset
+                && l.index_offset == cp.index_offset
+        });
+        if !same {
+            cp.store(&self.cfg.checkpoint_path())?;
+            *last = Some(cp);
+        }
+        Ok(())
+    }
+
+    /// Re-reads the disk usage and updates the write-refusal flag.
+    pub(crate) fn refresh_disk(&self) -> f64 {
+        let ratio = super::disk::used_ratio(&self.cfg, &self.cfg.commit_log_path());
+        self.disk_ratio_bits
+            .store(ratio.to_bits(), Ordering::Relaxed);
+        let full = ratio > f64::from(self.cfg.disk_max_used_space_ratio) / 100.0;
+        let was = self.disk_full.swap(full, Ordering::AcqRel);
+        if full && !was {
+            tracing::error!(
+                ratio,
+                max = self.cfg.disk_max_used_space_ratio,
+                "disk is full; refusing writes"
+            );
+        } else if !full && was {
+            tracing::info!(ratio, "disk usage back under the limit; accepting writes");
+        }
+        ratio
+    }
+}
+
+/// The flush thread's loop; returns when `stop` fires or its sender is dropped.
+pub(crate) fn run(inner: Arc<StoreInner>, stop: Receiver<()>) {
+    let interval = Duration::from_millis(inner.cfg.flush_interval_ms);
+    let mut last_clean = Instant::now();
+    let mut last_cp = None;
+    loop {
+        match stop.recv_timeout(interval) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        if let Err(e) = inner.checkpoint(&mut last_cp) {
+            tracing::error!(error = %e, "flush failed");
+        }
+        inner.refresh_disk();
+        if last_clean.elapsed() >= CLEAN_INTERVAL {
+            last_clean = Instant::now();
+            let report = cleanup::run(&inner, SystemTime::now(), false);
+            if report.deleted_commit_log_files > 0 {
+                tracing::info!(?report, "cleaned expired files");
+            }
+        }
+    }
+}

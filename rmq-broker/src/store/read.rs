@@ -1,0 +1,335 @@
+//! Reads: pulls from a ConsumeQueue, records by CommitLog offset, offsets by time, messages by key.
+//!
+//! Reads only look below the published written offset and never take the put lock. Adjacent records of
+//! one pull are fetched with a single `pread` and handed out as slices of that buffer.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use rmq_protocol::message::properties;
+use rmq_protocol::message::stored::{
+    parse_view, store_timestamp_pos, MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2, MIN_RECORD_SIZE,
+    POS_SYS_FLAG,
+};
+
+use super::consume_queue::CqEntry;
+use super::index::key_hash;
+use super::{GetMessageResult, GetMessageStatus, MessageStore, QueryMessageResult, StoreInner};
+
+impl StoreInner {
+    /// Reads `len` bytes at CommitLog offset `phys` if they are readable (not removed, fully written,
+    /// within one segment).
+    pub(crate) fn read_commit_log(&self, phys: i64, len: usize) -> Option<Bytes> {
+        if phys < self.min_phys.load(Ordering::Acquire) || len == 0 {
+            return None;
+        }
+        if phys + len as i64 > self.written.load(Ordering::Acquire) {
+            return None;
+        }
+        self.commitlog.read(phys as u64, len).ok().map(Bytes::from)
+    }
+
+    /// Store timestamp of the record at `phys` (one small read).
+    fn store_timestamp_at(&self, phys: i64) -> Option<i64> {
+        let head = self.read_commit_log(phys, 76)?;
+        let sys_flag =
+            i32::from_be_bytes(head.get(POS_SYS_FLAG..POS_SYS_FLAG + 4)?.try_into().ok()?);
+        let at = store_timestamp_pos(sys_flag);
+        Some(i64::from_be_bytes(head.get(at..at + 8)?.try_into().ok()?))
+    }
+
+    /// The whole record starting at `phys`, verified to be a record start.
+    pub(crate) fn record_at(&self, phys: i64) -> Option<Bytes> {
+        let head = self.read_commit_log(phys, 8)?;
+        let size = i32::from_be_bytes(head[0..4].try_into().ok()?);
+        let magic = i32::from_be_bytes(head[4..8].try_into().ok()?);
+        if magic != MESSAGE_MAGIC_CODE_V1 && magic != MESSAGE_MAGIC_CODE_V2 {
+            return None;
+        }
+        let size = usize::try_from(size)
+            .ok()
+            .filter(|&s| s >= MIN_RECORD_SIZE)?;
+        let rec = self.read_commit_log(phys, size)?;
+        let v = parse_view(&rec).ok()?;
+        (v.commit_log_offset == phys).then_some(rec)
+    }
+}
+
+impl MessageStore {
+    /// Reads up to `max_msgs` messages (and `max_bytes`, both capped by the config) from a queue, starting at
+    /// queue offset `offset`, keeping those whose tag code passes `filter`.
+    pub fn get_messages(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_msgs: i32,
+        max_bytes: usize,
+        filter: &dyn Fn(i64) -> bool,
+    ) -> GetMessageResult {
+        let inner = &self.inner;
+        let mut r = GetMessageResult {
+            status: GetMessageStatus::NoMatchedLogicQueue,
+            next_begin_offset: 0,
+            min_offset: 0,
+            max_offset: 0,
+            messages: Vec::new(),
+            buffer_total_size: 0,
+        };
+        let Some(cq) = inner.find_cq(topic, queue_id) else {
+            return r;
+        };
+        let (min, max) = (cq.min_offset(), cq.max_offset());
+        r.min_offset = min;
+        r.max_offset = max;
+        if max == 0 || min == max {
+            r.status = GetMessageStatus::NoMessageInQueue;
+            r.next_begin_offset = max;
+            return r;
+        }
+        if offset < min {
+            r.status = GetMessageStatus::OffsetTooSmall;
+            r.next_begin_offset = min;
+            return r;
+        }
+        if offset == max {
+            r.status = GetMessageStatus::OffsetOverflowOne;
+            r.next_begin_offset = offset;
+            return r;
+        }
+        if offset > max {
+            r.status = GetMessageStatus::OffsetOverflowBadly;
+            r.next_begin_offset = if min == 0 { min } else { max };
+            return r;
+        }
+
+        let max_msgs = max_msgs.clamp(1, inner.cfg.max_transfer_count_on_message.max(1)) as usize;
+        let max_bytes = max_bytes
+            .min(inner.cfg.max_transfer_bytes_on_message)
+            .max(1);
+        let scan = max_msgs.max(800);
+        let entries = match cq.read_entries(offset, scan) {
+            Ok(e) if !e.is_empty() => e,
+            _ => {
+                r.status = GetMessageStatus::OffsetFoundNull;
+                r.next_begin_offset = offset;
+                return r;
+            }
+        };
+        let commit_min = inner.min_phys.load(Ordering::Acquire);
+        let written = inner.written.load(Ordering::Acquire);
+        let mut planned: Vec<CqEntry> = Vec::new();
+        let mut consumed = 0i64;
+        let mut bytes = 0usize;
+        let mut filtered = false;
+        let mut removing = false;
+        for e in &entries {
+            if e.size <= 0 {
+                consumed += 1;
+                continue;
+            }
+            if e.phys_offset < commit_min {
+                removing = true;
+                consumed += 1;
+                continue;
+            }
+            if e.phys_offset + i64::from(e.size) > written {
+                break;
+            }
+            let size = e.size as usize;
+            if !planned.is_empty() && (planned.len() >= max_msgs || bytes + size > max_bytes) {
+                break;
+            }
+            consumed += 1;
+            if !filter(e.tag_code) {
+                filtered = true;
+                continue;
+            }
+            bytes += size;
+            planned.push(*e);
+        }
+        r.next_begin_offset = offset + consumed;
+
+        // Read runs of adjacent records with one pread each.
+        let fs = inner.cfg.mapped_file_size_commit_log as i64;
+        let mut i = 0;
+        while i < planned.len() {
+            let start = planned[i].phys_offset;
+            let mut end = start + i64::from(planned[i].size);
+            let mut j = i + 1;
+            while j < planned.len()
+                && planned[j].phys_offset == end
+                && (end + i64::from(planned[j].size) - 1) / fs == start / fs
+                && end + i64::from(planned[j].size) - start <= 4 << 20
+            {
+                end += i64::from(planned[j].size);
+                j += 1;
+            }
+            match inner.read_commit_log(start, (end - start) as usize) {
+                Some(buf) => {
+                    let mut at = 0usize;
+                    for e in &planned[i..j] {
+                        let size = e.size as usize;
+                        let ok = buf
+                            .get(at..at + 4)
+                            .is_some_and(|h| h == e.size.to_be_bytes());
+                        if ok {
+                            r.messages.push(buf.slice(at..at + size));
+                            r.buffer_total_size += size;
+                        } else {
+                            tracing::warn!(
+                                topic,
+                                queue_id,
+                                phys = e.phys_offset,
+                                "consume queue entry does not match the commit log"
+                            );
+                        }
+                        at += size;
+                    }
+                }
+                None => removing = true,
+            }
+            i = j;
+        }
+        r.status = if !r.messages.is_empty() {
+            GetMessageStatus::Found
+        } else if filtered {
+            GetMessageStatus::NoMatchedMessage
+        } else if removing {
+            GetMessageStatus::MessageWasRemoving
+        } else {
+            GetMessageStatus::OffsetFoundNull
+        };
+        r
+    }
+
+    /// Next queue offset of a queue (0 if unknown).
+    pub fn max_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.inner
+            .find_cq(topic, queue_id)
+            .map(|c| c.max_offset())
+            .unwrap_or(0)
+    }
+
+    /// First readable queue offset of a queue (0 if unknown).
+    pub fn min_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.inner
+            .find_cq(topic, queue_id)
+            .map(|c| c.min_offset())
+            .unwrap_or(0)
+    }
+
+    /// The queue offset of the first message stored at or after `timestamp` (`upper_boundary == false`,
+    /// or the max offset if none), or of the last message stored at or before it (`true`, or the min
+    /// offset if none). Binary search over store timestamps.
+    pub fn offset_by_time(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        timestamp: i64,
+        upper_boundary: bool,
+    ) -> i64 {
+        let inner = &self.inner;
+        let Some(cq) = inner.find_cq(topic, queue_id) else {
+            return 0;
+        };
+        let (min, max) = (cq.min_offset(), cq.max_offset());
+        if min >= max {
+            return max;
+        }
+        let ts = |i: i64| -> i64 {
+            cq.entry(i)
+                .and_then(|e| inner.store_timestamp_at(e.phys_offset))
+                .unwrap_or(i64::MIN)
+        };
+        if upper_boundary {
+            // Last index with ts <= timestamp.
+            let (mut lo, mut hi) = (min, max); // answer in [min-1, max-1]
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if ts(mid) <= timestamp {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            (lo - 1).max(min)
+        } else {
+            // First index with ts >= timestamp.
+            let (mut lo, mut hi) = (min, max);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if ts(mid) < timestamp {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        }
+    }
+
+    /// Store timestamp of the first readable message of a queue.
+    pub fn earliest_message_time(&self, topic: &str, queue_id: i32) -> Option<i64> {
+        let cq = self.inner.find_cq(topic, queue_id)?;
+        let min = cq.min_offset();
+        if min >= cq.max_offset() {
+            return None;
+        }
+        let e = cq.entry(min)?;
+        self.inner.store_timestamp_at(e.phys_offset)
+    }
+
+    /// The record starting at CommitLog offset `phys_offset` (VIEW_MESSAGE_BY_ID), `None` unless a whole
+    /// valid record starts exactly there.
+    pub fn message_at(&self, phys_offset: i64) -> Option<Bytes> {
+        self.inner.record_at(phys_offset)
+    }
+
+    /// Messages of `topic` whose KEYS contain `key` or whose UNIQ_KEY is `key`, stored within
+    /// `[begin, end]` (ms), newest first, at most `max_num`. Hash collisions are filtered out.
+    pub fn query_messages(
+        &self,
+        topic: &str,
+        key: &str,
+        max_num: usize,
+        begin: i64,
+        end: i64,
+    ) -> QueryMessageResult {
+        let inner = &self.inner;
+        let (ts, phy) = inner.index.last_update();
+        let mut out = QueryMessageResult {
+            messages: Vec::new(),
+            index_last_update_timestamp: ts,
+            index_last_update_phy_offset: phy,
+        };
+        if max_num == 0 {
+            return out;
+        }
+        let mut seen = HashSet::new();
+        inner
+            .index
+            .query(key_hash(topic, key), begin, end, &mut |phys| {
+                if !seen.insert(phys) {
+                    return true;
+                }
+                if let Some(rec) = inner.record_at(phys) {
+                    if let Ok(v) = parse_view(&rec) {
+                        let key_match = v.uniq_key() == Some(key)
+                            || properties::find(v.properties, properties::KEYS)
+                                .is_some_and(|ks| ks.split(' ').any(|k| k == key));
+                        if v.topic == topic
+                            && key_match
+                            && v.store_timestamp >= begin
+                            && v.store_timestamp <= end
+                        {
+                            out.messages.push(rec);
+                        }
+                    }
+                }
+                out.messages.len() < max_num
+            });
+        out
+    }
+}
