@@ -299,7 +299,8 @@ pub struct MessageStore {
     inner: Arc<StoreInner>,
     threads: Mutex<Threads>,
     closed: AtomicBool,
-    _lock: File,
+    /// Exclusive `flock` on `<root>/lock`; released by shutdown or drop.
+    lock: Mutex<Option<File>>,
 }
 
 impl std::fmt::Debug for MessageStore {
@@ -438,7 +439,7 @@ impl MessageStore {
                 stop_flusher: Some(stop_tx),
             }),
             closed: AtomicBool::new(false),
-            _lock: lock,
+            lock: Mutex::new(Some(lock)),
         }))
     }
 
@@ -641,12 +642,16 @@ impl MessageStore {
             tracing::info!(root = %inner.cfg.root_dir.display(), end, "message store shut down");
             Ok(())
         };
-        match tokio::runtime::Handle::try_current() {
+        let r = match tokio::runtime::Handle::try_current() {
             Ok(_) => tokio::task::spawn_blocking(join)
                 .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))
+                .and_then(|r| r),
             Err(_) => join(),
-        }
+        };
+        // The directory may be opened again (by this process too) from here on.
+        drop(self.lock.lock().take());
+        r
     }
 }
 

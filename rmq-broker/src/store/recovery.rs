@@ -4,8 +4,8 @@
 //! * **Clean exit** (no `abort` file, valid checkpoint): the checkpoint's flushed offset is the end. The
 //!   tail is validated cheaply (the bytes at the end must be zeroes and no segment may lie beyond it);
 //!   anything else falls back to the crash path.
-//! * **Crash** (`abort` file present): scan forward from the checkpoint's safe point — the minimum of the
-//!   flushed, ConsumeQueue and index offsets, all record boundaries — verifying each record's magic, size,
+//! * **Crash** (`abort` file present): scan forward from the start of the segment holding the checkpoint's
+//!   safe point (the minimum of the flushed, ConsumeQueue and index offsets), verifying each record's magic, size,
 //!   body CRC and stored physical offset. The first record that fails ends the log: the rest of its segment
 //!   is cleared (logged at warn with file and offset) and later segments are deleted. Zeroes end the log
 //!   silently (never-written space).
@@ -204,7 +204,10 @@ impl StoreInner {
             let end = c.commit_log_flushed;
             (end, safe(&c).min(end))
         } else {
+            // Verify the whole segment holding the safe point, as Java does: cheap next to a crash, and it
+            // also catches damage to records the checkpoint already counted as synced.
             let from = cp.as_ref().map(safe).unwrap_or(min);
+            let from = (from - from % fs as i64).max(min);
             if abort {
                 tracing::warn!(
                     from,
