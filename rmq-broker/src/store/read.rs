@@ -83,9 +83,9 @@ impl MessageStore {
         let (min, max) = (cq.min_offset(), cq.max_offset());
         r.min_offset = min;
         r.max_offset = max;
-        if max == 0 || min == max {
+        if max == 0 {
             r.status = GetMessageStatus::NoMessageInQueue;
-            r.next_begin_offset = max;
+            r.next_begin_offset = 0;
             return r;
         }
         if offset < min {
