@@ -47,7 +47,7 @@ pub mod request {
     pub const GET_CONSUME_STATS: i32 = 208;
     pub const DELETE_TOPIC_IN_BROKER: i32 = 215;
     pub const DELETE_TOPIC_IN_NAMESRV: i32 = 216;
-    pub const GET_TOPIC_CONFIG: i32 = 217;
+    pub const REGISTER_TOPIC_IN_NAMESRV: i32 = 217;
     pub const RESET_CONSUMER_CLIENT_OFFSET: i32 = 220;
     pub const GET_CONSUMER_STATUS_FROM_CLIENT: i32 = 221;
     pub const INVOKE_BROKER_TO_RESET_OFFSET: i32 = 222;
@@ -59,6 +59,7 @@ pub mod request {
     pub const SEND_REPLY_MESSAGE: i32 = 324;
     pub const SEND_REPLY_MESSAGE_V2: i32 = 325;
     pub const PUSH_REPLY_MESSAGE_TO_CLIENT: i32 = 326;
+    pub const GET_TOPIC_CONFIG: i32 = 351;
     pub const LITE_PULL_MESSAGE: i32 = 361;
     pub const BROKER_HEARTBEAT: i32 = 904;
 }

@@ -1,5 +1,173 @@
-//! `rmq-broker`: run the bundled name server and broker.
-fn main() {
-    eprintln!("rmq-broker: not built yet");
-    std::process::exit(1);
+//! `rmq-broker`: run the bundled name server and broker, together (default) or one role per process.
+//!
+//! When every role is listening it prints one line to stdout, `READY namesrv=ADDR broker=ADDR`, so scripts and
+//! tests can use ephemeral ports (`--listen 127.0.0.1:0`). Ctrl-C or SIGTERM stops cleanly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use rmq_broker::broker::Broker;
+use rmq_broker::config::{BrokerConfig, NamesrvConfig};
+use rmq_broker::namesrv::NameServer;
+use rmq_broker::store::FlushDiskType;
+use tokio::net::TcpListener;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rmq-broker",
+    version,
+    about = "RocketMQ-compatible name server and broker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    role: Option<Role>,
+    /// Name-server listen address (combined mode).
+    #[arg(long, default_value = "127.0.0.1:9876", global = true)]
+    namesrv_listen: SocketAddr,
+    #[command(flatten)]
+    broker: BrokerArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct BrokerArgs {
+    /// Broker listen address (overrides listenPort).
+    #[arg(long, global = true)]
+    listen: Option<SocketAddr>,
+    /// Store root directory (overrides storePathRootDir; default ./store).
+    #[arg(long, global = true)]
+    store: Option<PathBuf>,
+    /// broker.conf in Java properties format with RocketMQ's keys.
+    #[arg(short = 'c', long = "config", global = true)]
+    config: Option<PathBuf>,
+    /// Flush mode (overrides flushDiskType).
+    #[arg(long, value_enum, global = true)]
+    flush: Option<Flush>,
+    /// Print the effective broker config and exit.
+    #[arg(long, global = true)]
+    print_config: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Role {
+    /// Run only the name server (on --namesrv-listen).
+    Namesrv,
+    /// Run only the broker, registering with the given name servers.
+    Broker {
+        /// Name servers, `host:port;host:port` (overrides namesrvAddr).
+        #[arg(short = 'n', long = "namesrv", env = "NAMESRV_ADDR")]
+        namesrv: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Flush {
+    Sync,
+    Async,
+}
+
+fn broker_config(args: &BrokerArgs) -> Result<BrokerConfig> {
+    let mut cfg = match &args.config {
+        Some(path) => {
+            let (cfg, warnings) = BrokerConfig::from_file(path)?;
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            cfg
+        }
+        None => BrokerConfig::default(),
+    };
+    if let Some(addr) = args.listen {
+        cfg.bind_ip = addr.ip();
+        cfg.listen_port = addr.port();
+    }
+    if let Some(store) = &args.store {
+        cfg.store_path_root_dir = store.clone();
+    }
+    match args.flush {
+        Some(Flush::Sync) => cfg.flush_disk_type = FlushDiskType::Sync,
+        Some(Flush::Async) => cfg.flush_disk_type = FlushDiskType::Async,
+        None => {}
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+async fn start_broker(cfg: BrokerConfig) -> Result<Broker> {
+    let addr = SocketAddr::new(cfg.bind_ip, cfg.listen_port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (broker)"))?;
+    Ok(Broker::start(listener, cfg).await?)
+}
+
+async fn start_namesrv(addr: SocketAddr) -> Result<NameServer> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (name server)"))?;
+    Ok(NameServer::start(listener, NamesrvConfig::default())?)
+}
+
+async fn wait_for_signal() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut cfg = broker_config(&cli.broker)?;
+    if cli.broker.print_config {
+        for (k, v) in cfg.to_properties() {
+            println!("{k}={v}");
+        }
+        return Ok(());
+    }
+    match cli.role {
+        Some(Role::Namesrv) => {
+            let ns = start_namesrv(cli.namesrv_listen).await?;
+            println!("READY namesrv={}", ns.addr());
+            wait_for_signal().await?;
+            ns.shutdown().await;
+        }
+        Some(Role::Broker { namesrv }) => {
+            if let Some(n) = namesrv {
+                cfg.set("namesrvAddr", &n)?;
+            }
+            if cfg.namesrv_addrs().is_empty() {
+                bail!("the broker needs name servers: -n host:port[;host:port] or namesrvAddr in broker.conf");
+            }
+            let broker = start_broker(cfg).await?;
+            println!("READY broker={}", broker.addr());
+            wait_for_signal().await?;
+            broker.shutdown().await?;
+        }
+        None => {
+            let ns = start_namesrv(cli.namesrv_listen).await?;
+            let local = ns.addr().to_string();
+            let mut addrs = cfg.namesrv_addrs();
+            if !addrs.contains(&local) {
+                addrs.push(local);
+            }
+            cfg.set("namesrvAddr", &addrs.join(";"))?;
+            let broker = start_broker(cfg).await?;
+            println!("READY namesrv={} broker={}", ns.addr(), broker.addr());
+            wait_for_signal().await?;
+            broker.shutdown().await?;
+            ns.shutdown().await;
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,139 @@
+//! Registration with every name server in `namesrvAddr`: at start, every `registerNameServerPeriod`, and at
+//! once after a topic change. One kept-open connection per name server, because a name server drops a broker's
+//! routes when its registering connection closes (notes §5.5).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmq_protocol::body::{self, RegisterBrokerBody};
+use rmq_protocol::codes::{request, response};
+use rmq_protocol::headers::{RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader};
+use rmq_protocol::RemotingCommand;
+use tokio::sync::{Mutex, Notify};
+use tracing::{debug, warn};
+
+use super::BrokerInner;
+use crate::remoting::RemotingClient;
+
+/// Time allowed for one registration round trip (Java: registerBrokerTimeoutMills 24 s).
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(24);
+
+/// Keeps one connection per name server and registers over it.
+#[derive(Debug)]
+pub struct Registrar {
+    addrs: Vec<String>,
+    clients: Vec<Mutex<Option<RemotingClient>>>,
+    /// Signalled when the topic table changed and routes should update now.
+    pub changed: Notify,
+}
+
+impl Registrar {
+    /// A registrar for `addrs` (may be empty: a broker without name servers).
+    pub fn new(addrs: Vec<String>) -> Self {
+        let clients = addrs.iter().map(|_| Mutex::new(None)).collect();
+        Registrar {
+            addrs,
+            clients,
+            changed: Notify::new(),
+        }
+    }
+
+    /// Registers with every name server concurrently; failures are logged and retried next period.
+    pub async fn register_all(&self, inner: &BrokerInner) {
+        let wrapper = inner.topics.wrapper();
+        let reg_body = RegisterBrokerBody {
+            topic_config_serialize_wrapper: wrapper,
+            filter_server_list: Vec::new(),
+        };
+        let payload = body::to_json(&reg_body);
+        let cfg = &inner.config;
+        let header = RegisterBrokerRequestHeader {
+            broker_name: cfg.broker_name.clone(),
+            broker_addr: inner.broker_addr.clone(),
+            cluster_name: cfg.broker_cluster_name.clone(),
+            ha_server_addr: inner.ha_addr.clone(),
+            broker_id: cfg.broker_id,
+            heartbeat_timeout_millis: None,
+            enable_acting_master: Some(false),
+            compressed: Some(false),
+            body_crc32: Some((crc32fast::hash(&payload) & 0x7FFF_FFFF) as i32),
+        };
+        let calls = self.addrs.iter().zip(&self.clients).map(|(addr, slot)| {
+            let cmd = RemotingCommand::request_with(request::REGISTER_BROKER, &header).with_body(payload.clone());
+            async move {
+                match self.call(addr, slot, cmd, inner.config.max_frame_length).await {
+                    Ok(resp) if resp.code == response::SUCCESS => debug!(namesrv = %addr, "registered"),
+                    Ok(resp) => warn!(namesrv = %addr, code = resp.code, remark = ?resp.remark, "registration refused"),
+                    Err(e) => warn!(namesrv = %addr, error = %e, "registration failed"),
+                }
+            }
+        });
+        futures::future::join_all(calls).await;
+    }
+
+    /// Tells every name server this broker is leaving.
+    pub async fn unregister_all(&self, inner: &BrokerInner) {
+        let header = UnregisterBrokerRequestHeader {
+            broker_name: inner.config.broker_name.clone(),
+            broker_addr: inner.broker_addr.clone(),
+            cluster_name: inner.config.broker_cluster_name.clone(),
+            broker_id: inner.config.broker_id,
+        };
+        let calls = self.addrs.iter().zip(&self.clients).map(|(addr, slot)| {
+            let cmd = RemotingCommand::request_with(request::UNREGISTER_BROKER, &header);
+            async move {
+                if let Err(e) = self
+                    .call(addr, slot, cmd, inner.config.max_frame_length)
+                    .await
+                {
+                    debug!(namesrv = %addr, error = %e, "unregister failed");
+                }
+            }
+        });
+        futures::future::join_all(calls).await;
+    }
+
+    async fn call(
+        &self,
+        addr: &str,
+        slot: &Mutex<Option<RemotingClient>>,
+        cmd: RemotingCommand,
+        max_frame: usize,
+    ) -> Result<RemotingCommand, crate::remoting::ClientError> {
+        let mut guard = slot.lock().await;
+        if guard.as_ref().is_none_or(RemotingClient::is_closed) {
+            *guard = Some(RemotingClient::connect(addr, max_frame).await?);
+        }
+        let client = guard
+            .as_ref()
+            .ok_or_else(|| crate::remoting::ClientError::Closed {
+                addr: addr.to_string(),
+            })?;
+        let result = client.invoke(cmd, REGISTER_TIMEOUT).await;
+        if result.is_err() {
+            *guard = None;
+        }
+        result
+    }
+
+    /// Runs until `stop`: registers every period and whenever [`Registrar::changed`] fires (the first
+    /// registration is done by the broker's start, so routes exist before `start` returns).
+    pub async fn run(
+        self: Arc<Self>,
+        inner: Arc<BrokerInner>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        if self.addrs.is_empty() {
+            return;
+        }
+        let period = Duration::from_millis(inner.config.register_name_server_period);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(period) => {}
+                _ = self.changed.notified() => {}
+            }
+            self.register_all(&inner).await;
+        }
+    }
+}

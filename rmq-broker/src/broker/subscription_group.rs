@@ -1,0 +1,144 @@
+//! Consumer-group settings (retry queues, max retries, enabled flags), persisted as
+//! `<store>/config/subscriptionGroup.json`; auto-created on first use when `autoCreateSubscriptionGroup`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::persist::{self, PersistError};
+
+/// One group's settings, with Java's JSON field names (admin tools exchange it as a body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionGroupConfig {
+    /// The consumer group.
+    pub group_name: String,
+    /// Whether pulls are served.
+    pub consume_enable: bool,
+    /// Whether a new group may start from the queue's min offset.
+    pub consume_from_min_enable: bool,
+    /// Whether broadcasting consumption is allowed.
+    pub consume_broadcast_enable: bool,
+    /// Whether the group consumes orderly.
+    pub consume_message_orderly: bool,
+    /// Queues of `%RETRY%group` (1).
+    pub retry_queue_nums: i32,
+    /// Deliveries before a message goes to `%DLQ%group` (16).
+    pub retry_max_times: i32,
+    /// Broker id to consume from (0 = master).
+    pub broker_id: i64,
+    /// Broker id to switch to when consumption is slow.
+    pub which_broker_when_consume_slowly: i64,
+    /// Whether NOTIFY_CONSUMER_IDS_CHANGED is sent to the group.
+    pub notify_consumer_ids_changed_enable: bool,
+    /// Group sys flag.
+    pub group_sys_flag: i32,
+    /// Consume timeout in minutes.
+    pub consume_timeout_minute: i32,
+    /// Extension attributes.
+    pub attributes: HashMap<String, String>,
+}
+
+impl Default for SubscriptionGroupConfig {
+    fn default() -> Self {
+        SubscriptionGroupConfig {
+            group_name: String::new(),
+            consume_enable: true,
+            consume_from_min_enable: true,
+            consume_broadcast_enable: true,
+            consume_message_orderly: false,
+            retry_queue_nums: 1,
+            retry_max_times: 16,
+            broker_id: 0,
+            which_broker_when_consume_slowly: 1,
+            notify_consumer_ids_changed_enable: true,
+            group_sys_flag: 0,
+            consume_timeout_minute: 15,
+            attributes: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored {
+    subscription_group_table: HashMap<String, SubscriptionGroupConfig>,
+}
+
+/// The group table.
+#[derive(Debug)]
+pub struct SubscriptionGroupManager {
+    path: PathBuf,
+    auto_create: bool,
+    table: RwLock<HashMap<String, SubscriptionGroupConfig>>,
+}
+
+impl SubscriptionGroupManager {
+    /// Loads `<config_dir>/subscriptionGroup.json`.
+    pub fn load(config_dir: PathBuf, auto_create: bool) -> Result<Self, PersistError> {
+        let path = config_dir.join("subscriptionGroup.json");
+        let stored: Stored = persist::read_json(&path)?.unwrap_or_default();
+        Ok(SubscriptionGroupManager {
+            path,
+            auto_create,
+            table: RwLock::new(stored.subscription_group_table),
+        })
+    }
+
+    /// The group's config; created with defaults when unknown and auto-creation is on.
+    pub fn find_or_create(
+        &self,
+        group: &str,
+    ) -> Result<Option<SubscriptionGroupConfig>, PersistError> {
+        if let Some(c) = self.table.read().get(group) {
+            return Ok(Some(c.clone()));
+        }
+        if !self.auto_create {
+            return Ok(None);
+        }
+        let created = SubscriptionGroupConfig {
+            group_name: group.to_string(),
+            ..SubscriptionGroupConfig::default()
+        };
+        self.table
+            .write()
+            .entry(group.to_string())
+            .or_insert_with(|| created.clone());
+        self.persist()?;
+        Ok(Some(created))
+    }
+
+    /// The group's config if it exists.
+    pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
+        self.table.read().get(group).cloned()
+    }
+
+    /// Creates or replaces a group.
+    pub fn upsert(&self, config: SubscriptionGroupConfig) -> Result<(), PersistError> {
+        self.table.write().insert(config.group_name.clone(), config);
+        self.persist()
+    }
+
+    /// Deletes a group; returns whether it existed.
+    pub fn delete(&self, group: &str) -> Result<bool, PersistError> {
+        let existed = self.table.write().remove(group).is_some();
+        if existed {
+            self.persist()?;
+        }
+        Ok(existed)
+    }
+
+    /// Every group.
+    pub fn all(&self) -> Vec<SubscriptionGroupConfig> {
+        self.table.read().values().cloned().collect()
+    }
+
+    fn persist(&self) -> Result<(), PersistError> {
+        let stored = Stored {
+            subscription_group_table: self.table.read().clone(),
+        };
+        persist::write_json(&self.path, &stored)
+    }
+}

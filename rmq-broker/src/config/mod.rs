@@ -1,0 +1,648 @@
+//! Broker and name-server configuration: RocketMQ's `broker.conf` keys, their defaults, and validation.
+//!
+//! Unknown keys are reported as warnings (a typo must not go unnoticed, but a Java broker.conf with keys we do
+//! not implement must still start); a known key with an invalid value is refused with an error naming the key.
+
+pub mod properties;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::store::{FlushDiskType, StoreConfig};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A known key has a value of the wrong form.
+    #[error("invalid value {value:?} for broker config key `{key}`: {reason}")]
+    InvalidValue {
+        /// The key, as written in broker.conf.
+        key: String,
+        /// The raw value.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Role of this broker. Only masters are implemented; a slave role is refused at validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerRole {
+    /// Master that acknowledges without waiting for replicas (the only mode without replication).
+    AsyncMaster,
+    /// Master that would wait for a slave; accepted and treated as ASYNC_MASTER since there is no replication.
+    SyncMaster,
+}
+
+/// Every setting of the bundled broker, with RocketMQ's key names and defaults.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `brokerClusterName`: cluster this broker registers under.
+    pub broker_cluster_name: String,
+    /// `brokerName`: name shared by a master and its slaves.
+    pub broker_name: String,
+    /// `brokerId`: 0 = master.
+    pub broker_id: i64,
+    /// `namesrvAddr`: `host:port;host:port` name servers to register with (None: none).
+    pub namesrv_addr: Option<String>,
+    /// `listenPort`: broker port (10911).
+    pub listen_port: u16,
+    /// Address the broker binds; `listenPort` gives its port (CLI `--listen` sets both).
+    pub bind_ip: IpAddr,
+    /// `brokerIP1`: address published to name servers and used in message ids (default: bind address, or
+    /// 127.0.0.1 when binding 0.0.0.0).
+    pub broker_ip1: Option<IpAddr>,
+    /// `storePathRootDir`: store root (./store).
+    pub store_path_root_dir: PathBuf,
+    /// `storePathCommitLog`: CommitLog dir (default `<root>/commitlog`).
+    pub store_path_commit_log: Option<PathBuf>,
+    /// `mappedFileSizeCommitLog`: CommitLog segment size (1 GiB).
+    pub mapped_file_size_commit_log: u64,
+    /// `mappedFileSizeConsumeQueue`: ConsumeQueue file size in bytes (300 000 × 20).
+    pub mapped_file_size_consume_queue: u64,
+    /// `defaultTopicQueueNums`: queues of TBW102, the auto-create template (8, as Java).
+    pub default_topic_queue_nums: i32,
+    /// `autoCreateTopicEnable`: create unknown topics on first send.
+    pub auto_create_topic_enable: bool,
+    /// `autoCreateSubscriptionGroup`: create unknown consumer groups on first heartbeat/pull.
+    pub auto_create_subscription_group: bool,
+    /// `maxMessageSize`: largest accepted body in bytes (4 MiB).
+    pub max_message_size: usize,
+    /// `flushDiskType`: ASYNC_FLUSH or SYNC_FLUSH.
+    pub flush_disk_type: FlushDiskType,
+    /// `flushIntervalCommitLog`: background flush period in ms under ASYNC_FLUSH (500).
+    pub flush_interval_commit_log: u64,
+    /// `syncFlushTimeout`: how long a SYNC_FLUSH send waits for its fsync before FLUSH_DISK_TIMEOUT (5000 ms).
+    pub sync_flush_timeout: u64,
+    /// `brokerRole`.
+    pub broker_role: BrokerRole,
+    /// `brokerPermission`: 6 = read + write.
+    pub broker_permission: i32,
+    /// `fileReservedTime`: hours a CommitLog segment is kept (72).
+    pub file_reserved_time: u64,
+    /// `deleteWhen`: hours of day when expired segments are deleted, `04` or `04;05`.
+    pub delete_when: String,
+    /// `diskMaxUsedSpaceRatio`: percent of disk use above which writes are refused (75).
+    pub disk_max_used_space_ratio: u32,
+    /// `enablePropertyFilter`: allow SQL92 subscriptions.
+    pub enable_property_filter: bool,
+    /// `messageDelayLevel`: the delay-level table, e.g. `1s 5s 10s ... 2h`.
+    pub message_delay_level: String,
+    /// `longPollingEnable`: hold pulls until a message arrives (true) or use 1 s short polling.
+    pub long_polling_enable: bool,
+    /// `shortPollingTimeMills`: hold time when long polling is off (1000 ms).
+    pub short_polling_time_mills: u64,
+    /// `registerNameServerPeriod`: ms between registrations with every name server (30 000, clamped 10–60 s).
+    pub register_name_server_period: u64,
+    /// `channelExpiredTimeout`: ms without heartbeat after which a client is dropped (120 000).
+    pub channel_expired_timeout: u64,
+    /// `flushConsumerOffsetInterval`: ms between consumerOffset.json writes (5000).
+    pub flush_consumer_offset_interval: u64,
+    /// `maxHashSlotNum`: IndexFile hash slots (5 000 000).
+    pub max_hash_slot_num: u32,
+    /// `maxIndexNum`: IndexFile entries (20 000 000).
+    pub max_index_num: u32,
+    /// `maxTransferCountOnMessageInMemory`: messages per pull (32).
+    pub max_transfer_count_on_message_in_memory: i32,
+    /// `maxTransferBytesOnMessageInMemory`: bytes per pull (256 KiB).
+    pub max_transfer_bytes_on_message_in_memory: usize,
+    /// `regionId`: MSG_REGION added to stored messages and send responses.
+    pub region_id: String,
+    /// `traceOn`: TRACE_ON added to stored messages and send responses.
+    pub trace_on: bool,
+    /// `serverMaxFrameLength` (our key; Java uses a system property): largest accepted frame (16 MiB).
+    pub max_frame_length: usize,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            broker_cluster_name: "DefaultCluster".into(),
+            broker_name: "broker-a".into(),
+            broker_id: 0,
+            namesrv_addr: None,
+            listen_port: 10911,
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            broker_ip1: None,
+            store_path_root_dir: PathBuf::from("./store"),
+            store_path_commit_log: None,
+            mapped_file_size_commit_log: 1 << 30,
+            mapped_file_size_consume_queue: 300_000 * 20,
+            default_topic_queue_nums: 8,
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            max_message_size: 4 * 1024 * 1024,
+            flush_disk_type: FlushDiskType::Async,
+            flush_interval_commit_log: 500,
+            sync_flush_timeout: 5000,
+            broker_role: BrokerRole::AsyncMaster,
+            broker_permission: 6,
+            file_reserved_time: 72,
+            delete_when: "04".into(),
+            disk_max_used_space_ratio: 75,
+            enable_property_filter: false,
+            message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+                .into(),
+            long_polling_enable: true,
+            short_polling_time_mills: 1000,
+            register_name_server_period: 30_000,
+            channel_expired_timeout: 120_000,
+            flush_consumer_offset_interval: 5000,
+            max_hash_slot_num: 5_000_000,
+            max_index_num: 20_000_000,
+            max_transfer_count_on_message_in_memory: 32,
+            max_transfer_bytes_on_message_in_memory: 256 * 1024,
+            region_id: "DefaultRegion".into(),
+            trace_on: true,
+            max_frame_length: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Reads a broker.conf file on top of the defaults; returns the config and warnings for unknown keys.
+    pub fn from_file(path: &Path) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg = BrokerConfig::default();
+        let mut warnings = Vec::new();
+        for p in properties::parse(&text) {
+            if !cfg.set(&p.key, &p.value)? {
+                warnings.push(format!(
+                    "{}:{}: unknown broker config key `{}` ignored",
+                    path.display(),
+                    p.line,
+                    p.key
+                ));
+            }
+        }
+        cfg.validate()?;
+        Ok((cfg, warnings))
+    }
+
+    /// Sets one key from its text form. Returns `Ok(false)` for an unknown key, an error for a bad value.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        let v = value.trim();
+        match key {
+            "brokerClusterName" => self.broker_cluster_name = non_empty(key, v)?,
+            "brokerName" => self.broker_name = non_empty(key, v)?,
+            "brokerId" => self.broker_id = num(key, v)?,
+            "namesrvAddr" => {
+                self.namesrv_addr = if v.is_empty() {
+                    None
+                } else {
+                    for addr in v.split(';').filter(|a| !a.is_empty()) {
+                        check_host_port(key, addr)?;
+                    }
+                    Some(v.to_string())
+                }
+            }
+            "listenPort" => self.listen_port = num(key, v)?,
+            "brokerIP1" => {
+                self.broker_ip1 = Some(v.parse().map_err(|_| invalid(key, v, "an IP address"))?)
+            }
+            "storePathRootDir" => self.store_path_root_dir = PathBuf::from(non_empty(key, v)?),
+            "storePathCommitLog" => self.store_path_commit_log = Some(PathBuf::from(non_empty(key, v)?)),
+            "mappedFileSizeCommitLog" => self.mapped_file_size_commit_log = positive(key, v)?,
+            "mappedFileSizeConsumeQueue" => {
+                let n: u64 = positive(key, v)?;
+                if !n.is_multiple_of(20) {
+                    return Err(invalid(key, v, "a multiple of 20 (the entry size)"));
+                }
+                self.mapped_file_size_consume_queue = n;
+            }
+            "defaultTopicQueueNums" => self.default_topic_queue_nums = positive(key, v)?,
+            "autoCreateTopicEnable" => self.auto_create_topic_enable = boolean(key, v)?,
+            "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = boolean(key, v)?,
+            "maxMessageSize" => self.max_message_size = positive(key, v)?,
+            "flushDiskType" => {
+                self.flush_disk_type = match v {
+                    "ASYNC_FLUSH" => FlushDiskType::Async,
+                    "SYNC_FLUSH" => FlushDiskType::Sync,
+                    _ => return Err(invalid(key, v, "ASYNC_FLUSH or SYNC_FLUSH")),
+                }
+            }
+            "flushIntervalCommitLog" => self.flush_interval_commit_log = positive(key, v)?,
+            "syncFlushTimeout" => self.sync_flush_timeout = positive(key, v)?,
+            "brokerRole" => {
+                self.broker_role = match v {
+                    "ASYNC_MASTER" => BrokerRole::AsyncMaster,
+                    "SYNC_MASTER" => BrokerRole::SyncMaster,
+                    "SLAVE" => {
+                        return Err(invalid(
+                            key,
+                            v,
+                            "ASYNC_MASTER or SYNC_MASTER (rmq has no replication, so SLAVE is not supported)",
+                        ))
+                    }
+                    _ => return Err(invalid(key, v, "ASYNC_MASTER or SYNC_MASTER")),
+                }
+            }
+            "brokerPermission" => {
+                let p: i32 = num(key, v)?;
+                if !(0..=15).contains(&p) {
+                    return Err(invalid(key, v, "a permission between 0 and 15 (READ 4 | WRITE 2 | INHERIT 1)"));
+                }
+                self.broker_permission = p;
+            }
+            "fileReservedTime" => self.file_reserved_time = positive(key, v)?,
+            "deleteWhen" => {
+                for h in v.split(';') {
+                    match h.trim().parse::<u32>() {
+                        Ok(hour) if hour < 24 => {}
+                        _ => return Err(invalid(key, v, "hours of day 00-23 separated by ';', e.g. 04;05")),
+                    }
+                }
+                self.delete_when = v.to_string();
+            }
+            "diskMaxUsedSpaceRatio" => {
+                let r: u32 = num(key, v)?;
+                if !(10..=95).contains(&r) {
+                    return Err(invalid(key, v, "a percentage between 10 and 95"));
+                }
+                self.disk_max_used_space_ratio = r;
+            }
+            "enablePropertyFilter" => self.enable_property_filter = boolean(key, v)?,
+            "messageDelayLevel" => {
+                parse_delay_levels(v).map_err(|reason| invalid(key, v, &reason))?;
+                self.message_delay_level = v.to_string();
+            }
+            "longPollingEnable" => self.long_polling_enable = boolean(key, v)?,
+            "shortPollingTimeMills" => self.short_polling_time_mills = positive(key, v)?,
+            "registerNameServerPeriod" => {
+                self.register_name_server_period = num::<u64>(key, v)?.clamp(10_000, 60_000)
+            }
+            "channelExpiredTimeout" => self.channel_expired_timeout = positive(key, v)?,
+            "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval = positive(key, v)?,
+            "maxHashSlotNum" => self.max_hash_slot_num = positive(key, v)?,
+            "maxIndexNum" => self.max_index_num = positive(key, v)?,
+            "maxTransferCountOnMessageInMemory" => {
+                self.max_transfer_count_on_message_in_memory = positive(key, v)?
+            }
+            "maxTransferBytesOnMessageInMemory" => {
+                self.max_transfer_bytes_on_message_in_memory = positive(key, v)?
+            }
+            "regionId" => self.region_id = non_empty(key, v)?,
+            "traceOn" => self.trace_on = boolean(key, v)?,
+            "serverMaxFrameLength" => self.max_frame_length = positive(key, v)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Checks combinations that single keys cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.broker_id != 0 {
+            return Err(invalid(
+                "brokerId",
+                &self.broker_id.to_string(),
+                "0 (rmq brokers are masters; replication is not implemented)",
+            ));
+        }
+        if (self.max_message_size as u64) + 1024 > self.mapped_file_size_commit_log {
+            return Err(invalid(
+                "mappedFileSizeCommitLog",
+                &self.mapped_file_size_commit_log.to_string(),
+                "a size larger than maxMessageSize plus record overhead",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The address published to name servers and written into message ids.
+    pub fn advertised_addr(&self) -> SocketAddr {
+        let ip = self.broker_ip1.unwrap_or(if self.bind_ip.is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            self.bind_ip
+        });
+        SocketAddr::new(ip, self.listen_port)
+    }
+
+    /// Name-server addresses from `namesrvAddr`.
+    pub fn namesrv_addrs(&self) -> Vec<String> {
+        self.namesrv_addr
+            .as_deref()
+            .unwrap_or("")
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    /// The delay table in milliseconds, level 1 first.
+    pub fn delay_levels(&self) -> Vec<u64> {
+        parse_delay_levels(&self.message_delay_level).unwrap_or_default()
+    }
+
+    /// The store's view of this config.
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            root_dir: self.store_path_root_dir.clone(),
+            commit_log_dir: self.store_path_commit_log.clone(),
+            mapped_file_size_commit_log: self.mapped_file_size_commit_log,
+            consume_queue_entries_per_file: self.mapped_file_size_consume_queue / 20,
+            flush_disk_type: self.flush_disk_type,
+            flush_interval_ms: self.flush_interval_commit_log,
+            sync_flush_timeout_ms: self.sync_flush_timeout,
+            file_reserved_time_hours: self.file_reserved_time,
+            delete_when: self.delete_when.clone(),
+            disk_max_used_space_ratio: self.disk_max_used_space_ratio,
+            max_hash_slot_num: self.max_hash_slot_num,
+            max_index_num: self.max_index_num,
+            max_transfer_count_on_message: self.max_transfer_count_on_message_in_memory,
+            max_transfer_bytes_on_message: self.max_transfer_bytes_on_message_in_memory,
+            store_host: self.advertised_addr(),
+            ..StoreConfig::default()
+        }
+    }
+
+    /// The effective settings under their broker.conf keys (GET_BROKER_CONFIG, `--print-config`).
+    pub fn to_properties(&self) -> Vec<(String, String)> {
+        let flush = match self.flush_disk_type {
+            FlushDiskType::Async => "ASYNC_FLUSH",
+            FlushDiskType::Sync => "SYNC_FLUSH",
+        };
+        let role = match self.broker_role {
+            BrokerRole::AsyncMaster => "ASYNC_MASTER",
+            BrokerRole::SyncMaster => "SYNC_MASTER",
+        };
+        let opt_path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        [
+            ("brokerClusterName", self.broker_cluster_name.clone()),
+            ("brokerName", self.broker_name.clone()),
+            ("brokerId", self.broker_id.to_string()),
+            ("namesrvAddr", self.namesrv_addr.clone().unwrap_or_default()),
+            ("listenPort", self.listen_port.to_string()),
+            ("brokerIP1", self.advertised_addr().ip().to_string()),
+            (
+                "storePathRootDir",
+                self.store_path_root_dir.display().to_string(),
+            ),
+            ("storePathCommitLog", opt_path(&self.store_path_commit_log)),
+            (
+                "mappedFileSizeCommitLog",
+                self.mapped_file_size_commit_log.to_string(),
+            ),
+            (
+                "mappedFileSizeConsumeQueue",
+                self.mapped_file_size_consume_queue.to_string(),
+            ),
+            (
+                "defaultTopicQueueNums",
+                self.default_topic_queue_nums.to_string(),
+            ),
+            (
+                "autoCreateTopicEnable",
+                self.auto_create_topic_enable.to_string(),
+            ),
+            (
+                "autoCreateSubscriptionGroup",
+                self.auto_create_subscription_group.to_string(),
+            ),
+            ("maxMessageSize", self.max_message_size.to_string()),
+            ("flushDiskType", flush.to_string()),
+            (
+                "flushIntervalCommitLog",
+                self.flush_interval_commit_log.to_string(),
+            ),
+            ("syncFlushTimeout", self.sync_flush_timeout.to_string()),
+            ("brokerRole", role.to_string()),
+            ("brokerPermission", self.broker_permission.to_string()),
+            ("fileReservedTime", self.file_reserved_time.to_string()),
+            ("deleteWhen", self.delete_when.clone()),
+            (
+                "diskMaxUsedSpaceRatio",
+                self.disk_max_used_space_ratio.to_string(),
+            ),
+            (
+                "enablePropertyFilter",
+                self.enable_property_filter.to_string(),
+            ),
+            ("messageDelayLevel", self.message_delay_level.clone()),
+            ("longPollingEnable", self.long_polling_enable.to_string()),
+            (
+                "shortPollingTimeMills",
+                self.short_polling_time_mills.to_string(),
+            ),
+            (
+                "registerNameServerPeriod",
+                self.register_name_server_period.to_string(),
+            ),
+            (
+                "channelExpiredTimeout",
+                self.channel_expired_timeout.to_string(),
+            ),
+            (
+                "flushConsumerOffsetInterval",
+                self.flush_consumer_offset_interval.to_string(),
+            ),
+            ("maxHashSlotNum", self.max_hash_slot_num.to_string()),
+            ("maxIndexNum", self.max_index_num.to_string()),
+            (
+                "maxTransferCountOnMessageInMemory",
+                self.max_transfer_count_on_message_in_memory.to_string(),
+            ),
+            (
+                "maxTransferBytesOnMessageInMemory",
+                self.max_transfer_bytes_on_message_in_memory.to_string(),
+            ),
+            ("regionId", self.region_id.clone()),
+            ("traceOn", self.trace_on.to_string()),
+            ("serverMaxFrameLength", self.max_frame_length.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// `channelExpiredTimeout` as a duration.
+    pub fn channel_expiry(&self) -> Duration {
+        Duration::from_millis(self.channel_expired_timeout)
+    }
+}
+
+/// Name-server settings.
+#[derive(Debug, Clone)]
+pub struct NamesrvConfig {
+    /// How long a broker stays routable without re-registering (120 s), unless it says otherwise.
+    pub broker_expiry: Duration,
+    /// How often expired brokers are swept (5 s).
+    pub scan_interval: Duration,
+    /// Largest accepted frame (16 MiB).
+    pub max_frame_length: usize,
+}
+
+impl Default for NamesrvConfig {
+    fn default() -> Self {
+        NamesrvConfig {
+            broker_expiry: Duration::from_secs(120),
+            scan_interval: Duration::from_secs(5),
+            max_frame_length: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Parses `1s 5s 10s 1m 2h 1d` into milliseconds per level.
+pub fn parse_delay_levels(text: &str) -> Result<Vec<u64>, String> {
+    let mut out = Vec::new();
+    for item in text.split_whitespace() {
+        let (num, unit) = item.split_at(item.len().saturating_sub(1));
+        let factor = match unit {
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(format!("level `{item}` must end in s, m, h or d")),
+        };
+        let n: u64 = num.parse().map_err(|_| {
+            format!("level `{item}` must be a whole number followed by s, m, h or d")
+        })?;
+        out.push(n * factor);
+    }
+    if out.is_empty() {
+        return Err("at least one delay level is required".into());
+    }
+    Ok(out)
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+    v.parse().map_err(|_| invalid(key, v, "a number"))
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    key: &str,
+    v: &str,
+) -> Result<T, ConfigError> {
+    let n: T = v
+        .parse()
+        .map_err(|_| invalid(key, v, "a positive number"))?;
+    if n <= T::default() {
+        return Err(invalid(key, v, "a positive number"));
+    }
+    Ok(n)
+}
+
+fn boolean(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, v, "true or false")),
+    }
+}
+
+fn non_empty(key: &str, v: &str) -> Result<String, ConfigError> {
+    if v.is_empty() {
+        Err(invalid(key, v, "a non-empty value"))
+    } else {
+        Ok(v.to_string())
+    }
+}
+
+fn check_host_port(key: &str, addr: &str) -> Result<(), ConfigError> {
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(invalid(key, addr, "host:port entries separated by ';'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_real_keys_and_warns_on_unknown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("broker.conf");
+        std::fs::write(
+            &path,
+            "brokerClusterName=C1\nbrokerName=b1\nbrokerId=0\nnamesrvAddr=127.0.0.1:9876;127.0.0.1:9877\n\
+             listenPort=20911\nflushDiskType=SYNC_FLUSH\nmessageDelayLevel=1s 2s\nbrokerIP1=10.0.0.1\n\
+             deleteWhen=04;05\nsomeJavaOnlyKey=1\n",
+        )
+        .expect("write");
+        let (cfg, warnings) = BrokerConfig::from_file(&path).expect("valid");
+        assert_eq!(cfg.broker_cluster_name, "C1");
+        assert_eq!(
+            cfg.namesrv_addrs(),
+            vec!["127.0.0.1:9876", "127.0.0.1:9877"]
+        );
+        assert_eq!(cfg.flush_disk_type, FlushDiskType::Sync);
+        assert_eq!(cfg.delay_levels(), vec![1000, 2000]);
+        assert_eq!(
+            cfg.advertised_addr(),
+            "10.0.0.1:20911".parse().expect("addr")
+        );
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("someJavaOnlyKey") && warnings[0].contains(":10:"));
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        for (k, v) in [
+            ("listenPort", "x"),
+            ("flushDiskType", "SOMETIMES"),
+            ("autoCreateTopicEnable", "yes"),
+            ("messageDelayLevel", "1s 5q"),
+            ("diskMaxUsedSpaceRatio", "99"),
+            ("namesrvAddr", "nohostport"),
+            ("brokerRole", "SLAVE"),
+            ("mappedFileSizeCommitLog", "0"),
+        ] {
+            let err = BrokerConfig::default().set(k, v).expect_err(k);
+            assert!(err.to_string().contains(&format!("`{k}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn printed_properties_read_back_identically() {
+        let mut cfg = BrokerConfig::default();
+        cfg.set("brokerName", "x").expect("set");
+        cfg.set("namesrvAddr", "127.0.0.1:1").expect("set");
+        let mut again = BrokerConfig::default();
+        for (k, v) in cfg.to_properties() {
+            if v.is_empty() {
+                continue;
+            }
+            assert!(
+                again.set(&k, &v).expect(&k),
+                "printed key {k} must be known"
+            );
+        }
+        assert_eq!(again.to_properties(), cfg.to_properties());
+    }
+
+    #[test]
+    fn delay_levels_default_has_18() {
+        let levels = BrokerConfig::default().delay_levels();
+        assert_eq!(levels.len(), 18);
+        assert_eq!(levels[0], 1000);
+        assert_eq!(levels[17], 7_200_000);
+    }
+}

@@ -1,0 +1,243 @@
+//! Name server + broker inside the current process, on ephemeral ports with a temp store: what apps use in
+//! development and every test uses for isolation. Starting one takes milliseconds; several can run at once.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rmq_broker::BrokerError> {
+//! let broker = rmq_broker::embedded::EmbeddedBroker::start().await?;
+//! println!("clients use namesrv {}", broker.namesrv_addr());
+//! broker.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use tokio::net::TcpListener;
+
+use crate::broker::Broker;
+use crate::config::{BrokerConfig, NamesrvConfig};
+use crate::error::BrokerError;
+use crate::namesrv::NameServer;
+use crate::store::FlushDiskType;
+
+/// A name server alone, for tests with several brokers or several name servers.
+#[derive(Debug)]
+pub struct EmbeddedNamesrv {
+    server: NameServer,
+}
+
+impl EmbeddedNamesrv {
+    /// Starts a name server on `127.0.0.1:0`.
+    pub async fn start() -> Result<Self, BrokerError> {
+        Self::start_with(
+            NamesrvConfig::default(),
+            "127.0.0.1:0".parse().map_err(io_invalid)?,
+        )
+        .await
+    }
+
+    /// Starts a name server with the given settings on `addr`.
+    pub async fn start_with(config: NamesrvConfig, addr: SocketAddr) -> Result<Self, BrokerError> {
+        let listener = TcpListener::bind(addr).await.map_err(BrokerError::Io)?;
+        Ok(EmbeddedNamesrv {
+            server: NameServer::start(listener, config).map_err(BrokerError::Io)?,
+        })
+    }
+
+    /// `127.0.0.1:PORT`, what clients and brokers are given.
+    pub fn addr(&self) -> String {
+        self.server.addr().to_string()
+    }
+
+    /// The running server (route tables for assertions).
+    pub fn server(&self) -> &NameServer {
+        &self.server
+    }
+
+    /// Stops it.
+    pub async fn shutdown(&self) {
+        self.server.shutdown().await;
+    }
+}
+
+fn io_invalid(e: std::net::AddrParseError) -> BrokerError {
+    BrokerError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+}
+
+/// Options for [`EmbeddedBroker`]; every broker.conf key can be set with [`EmbeddedBrokerBuilder::property`].
+#[derive(Debug, Default)]
+pub struct EmbeddedBrokerBuilder {
+    store_dir: Option<PathBuf>,
+    flush_sync: bool,
+    properties: Vec<(String, String)>,
+    namesrv_addrs: Option<String>,
+    listen: Option<SocketAddr>,
+    namesrv_listen: Option<SocketAddr>,
+    namesrv_config: Option<NamesrvConfig>,
+}
+
+impl EmbeddedBrokerBuilder {
+    /// Keeps the store in `dir` (not deleted), so a later broker can reopen it.
+    pub fn store_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.store_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// SYNC_FLUSH instead of ASYNC_FLUSH.
+    pub fn flush_sync(mut self, sync: bool) -> Self {
+        self.flush_sync = sync;
+        self
+    }
+
+    /// Sets a broker.conf key; an unknown key or bad value fails `start` naming the key.
+    pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.push((key.into(), value.into()));
+        self
+    }
+
+    /// Registers with existing name servers (`a:1;b:2`) instead of starting one.
+    pub fn namesrv_addrs(mut self, addrs: impl Into<String>) -> Self {
+        self.namesrv_addrs = Some(addrs.into());
+        self
+    }
+
+    /// Broker listen address (default `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Embedded name-server listen address (default `127.0.0.1:0`).
+    pub fn namesrv_listen(mut self, addr: SocketAddr) -> Self {
+        self.namesrv_listen = Some(addr);
+        self
+    }
+
+    /// Name-server settings (broker expiry, ...).
+    pub fn namesrv_config(mut self, config: NamesrvConfig) -> Self {
+        self.namesrv_config = Some(config);
+        self
+    }
+
+    /// Starts the name server (unless external ones were given) and the broker.
+    pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
+        let mut config = embedded_defaults();
+        for (k, v) in &self.properties {
+            if !config.set(k, v)? {
+                return Err(crate::config::ConfigError::InvalidValue {
+                    key: k.clone(),
+                    value: v.clone(),
+                    reason: "unknown broker config key".into(),
+                }
+                .into());
+            }
+        }
+        if self.flush_sync {
+            config.flush_disk_type = FlushDiskType::Sync;
+        }
+        let temp = match &self.store_dir {
+            Some(dir) => {
+                config.store_path_root_dir = dir.clone();
+                None
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("rmq-embedded-")
+                    .tempdir()
+                    .map_err(BrokerError::Io)?;
+                config.store_path_root_dir = t.path().to_path_buf();
+                Some(t)
+            }
+        };
+        let namesrv = match &self.namesrv_addrs {
+            Some(addrs) => {
+                config.namesrv_addr = Some(addrs.clone());
+                None
+            }
+            None => {
+                let ns = EmbeddedNamesrv::start_with(
+                    self.namesrv_config.unwrap_or_default(),
+                    self.namesrv_listen.unwrap_or(([127, 0, 0, 1], 0).into()),
+                )
+                .await?;
+                config.namesrv_addr = Some(ns.addr());
+                Some(ns)
+            }
+        };
+        let listener = TcpListener::bind(self.listen.unwrap_or(([127, 0, 0, 1], 0).into()))
+            .await
+            .map_err(BrokerError::Io)?;
+        let broker = Broker::start(listener, config.clone()).await?;
+        Ok(EmbeddedBroker {
+            namesrv_addr: config.namesrv_addr.unwrap_or_default(),
+            store_dir: config.store_path_root_dir,
+            namesrv,
+            broker,
+            _temp: temp,
+        })
+    }
+}
+
+/// Embedded defaults: the broker.conf defaults with files sized for a laptop and a test run rather than a
+/// production disk (64 MiB CommitLog segments, small index files).
+pub fn embedded_defaults() -> BrokerConfig {
+    BrokerConfig {
+        mapped_file_size_commit_log: 64 * 1024 * 1024,
+        mapped_file_size_consume_queue: 30_000 * 20,
+        max_hash_slot_num: 100_000,
+        max_index_num: 400_000,
+        bind_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        ..BrokerConfig::default()
+    }
+}
+
+/// A running name server + broker in this process.
+#[derive(Debug)]
+pub struct EmbeddedBroker {
+    namesrv_addr: String,
+    store_dir: PathBuf,
+    namesrv: Option<EmbeddedNamesrv>,
+    broker: Broker,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl EmbeddedBroker {
+    /// Name server + broker on ephemeral ports with a temp store deleted on drop.
+    pub async fn start() -> Result<EmbeddedBroker, BrokerError> {
+        EmbeddedBroker::builder().start().await
+    }
+
+    /// Options.
+    pub fn builder() -> EmbeddedBrokerBuilder {
+        EmbeddedBrokerBuilder::default()
+    }
+
+    /// The name-server address(es) clients are given (`a;b` when external ones were used).
+    pub fn namesrv_addr(&self) -> String {
+        self.namesrv_addr.clone()
+    }
+
+    /// The broker's own address.
+    pub fn broker_addr(&self) -> String {
+        self.broker.inner().broker_addr.clone()
+    }
+
+    /// The store root.
+    pub fn store_dir(&self) -> PathBuf {
+        self.store_dir.clone()
+    }
+
+    /// The broker, for inspection.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Clean stop of the broker and then its name server.
+    pub async fn shutdown(&self) -> Result<(), BrokerError> {
+        self.broker.shutdown().await?;
+        if let Some(ns) = &self.namesrv {
+            ns.shutdown().await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! Errors of starting, running and stopping a broker or name server.
+
+use crate::config::ConfigError;
+use crate::persist::PersistError;
+use crate::store::StoreError;
+
+/// Why a broker could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// Invalid configuration (names the key).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store failed to open, recover or flush.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A state file (topics, groups, offsets) could not be read or written.
+    #[error("state file: {0}")]
+    Persist(#[from] PersistError),
+    /// Binding or another socket operation failed.
+    #[error("i/o: {0}")]
+    Io(std::io::Error),
+}

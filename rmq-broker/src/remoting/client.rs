@@ -1,0 +1,138 @@
+//! A small pipelined remoting client for the broker's own outbound calls (registration with name servers).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use rmq_protocol::frame::RemotingCodec;
+use rmq_protocol::RemotingCommand;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+/// Why an outbound call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Connecting failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// Target address.
+        addr: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No response within the timeout.
+    #[error("request to {addr} timed out after {timeout:?}")]
+    Timeout {
+        /// Target address.
+        addr: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The connection closed before the response arrived.
+    #[error("connection to {addr} closed")]
+    Closed {
+        /// Target address.
+        addr: String,
+    },
+}
+
+type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>>;
+
+/// One connection with requests matched to responses by `opaque`.
+#[derive(Debug)]
+pub struct RemotingClient {
+    addr: String,
+    tx: mpsc::Sender<RemotingCommand>,
+    pending: Pending,
+    next_opaque: AtomicI32,
+}
+
+impl RemotingClient {
+    /// Connects and starts the reader and writer tasks (they end when the client is dropped or the peer closes).
+    pub async fn connect(addr: &str, max_frame_len: usize) -> Result<RemotingClient, ClientError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<RemotingCommand>(1024);
+        let pending: Pending = Arc::default();
+        let mut sink = FramedWrite::new(wr, RemotingCodec::with_max_frame_len(max_frame_len));
+        tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                if sink.send(cmd).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let reader_pending = pending.clone();
+        let mut frames = FramedRead::new(rd, RemotingCodec::with_max_frame_len(max_frame_len));
+        tokio::spawn(async move {
+            while let Some(Ok(cmd)) = frames.next().await {
+                if cmd.is_response() {
+                    if let Some(waiter) = reader_pending.lock().remove(&cmd.opaque) {
+                        let _ = waiter.send(cmd);
+                    }
+                }
+            }
+            // Fail every waiter at once instead of letting each hit its timeout.
+            reader_pending.lock().clear();
+        });
+        Ok(RemotingClient {
+            addr: addr.to_string(),
+            tx,
+            pending,
+            next_opaque: AtomicI32::new(1),
+        })
+    }
+
+    /// The peer address this client was connected to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Whether the connection is known to be gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Sends a request and waits for its response.
+    pub async fn invoke(
+        &self,
+        mut cmd: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, ClientError> {
+        let opaque = self.next_opaque.fetch_add(1, Ordering::Relaxed);
+        cmd.opaque = opaque;
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(opaque, tx);
+        if self.tx.send(cmd).await.is_err() {
+            self.pending.lock().remove(&opaque);
+            return Err(ClientError::Closed {
+                addr: self.addr.clone(),
+            });
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(_)) => Err(ClientError::Closed {
+                addr: self.addr.clone(),
+            }),
+            Err(_) => {
+                self.pending.lock().remove(&opaque);
+                Err(ClientError::Timeout {
+                    addr: self.addr.clone(),
+                    timeout,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The accept loop and per-connection tasks.
+//!
+//! Each connection has a reader task and a writer task. The reader decodes frames and runs the handler's
+//! futures concurrently (a `FuturesUnordered`), so requests are pipelined: a long-polling pull never blocks the
+//! send behind it, and responses go out in completion order, matched by `opaque` on the client. A malformed
+//! frame closes only its own connection. The writer batches whatever is queued into one flush.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{SinkExt, StreamExt};
+use rmq_protocol::frame::RemotingCodec;
+use rmq_protocol::RemotingCommand;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+/// Frames queued for one connection's writer before the producer side waits.
+const OUTBOUND_QUEUE: usize = 4096;
+/// How long a stopping server lets in-flight requests finish.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_REQUEST_OPAQUE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
+
+/// A fresh `opaque` for a request the server sends to a client (NOTIFY_CONSUMER_IDS_CHANGED, check-backs).
+pub fn next_request_opaque() -> i32 {
+    NEXT_REQUEST_OPAQUE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A live client connection, as handlers see it: who it is and a way to push frames to it.
+///
+/// Cheap to clone; the broker keeps clones to send NOTIFY_CONSUMER_IDS_CHANGED and other broker → client
+/// requests over the client's own connection (notes §1.6).
+#[derive(Clone, Debug)]
+pub struct Connection {
+    id: u64,
+    peer: SocketAddr,
+    tx: mpsc::Sender<RemotingCommand>,
+}
+
+impl Connection {
+    /// Process-unique id of this connection.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The remote address (the "born host" of messages it sends).
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Queues a frame for the peer without waiting; false when the connection is gone or its queue is full.
+    pub fn try_send(&self, cmd: RemotingCommand) -> bool {
+        self.tx.try_send(cmd).is_ok()
+    }
+
+    /// Whether the writer side is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// What a server does with requests. Futures are `'static` so they can outlive the read of their frame.
+pub trait RequestHandler: Send + Sync + 'static {
+    /// Answers one request; `None` sends nothing (oneway requests, or requests answered elsewhere).
+    fn handle(
+        &self,
+        conn: &Connection,
+        req: RemotingCommand,
+    ) -> BoxFuture<'static, Option<RemotingCommand>>;
+
+    /// Called once when a connection ends, so per-connection registrations can be dropped.
+    fn on_close(&self, _conn: &Connection) {}
+}
+
+/// Accepts connections until `shutdown` is cancelled; every connection task is tracked by `tracker` so the
+/// caller can wait for them.
+pub async fn serve<H: RequestHandler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    max_frame_len: usize,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = Duration::from_millis(5);
+                let _ = stream.set_nodelay(true);
+                let handler = handler.clone();
+                let shutdown = shutdown.clone();
+                let tracker2 = tracker.clone();
+                tracker.spawn(async move {
+                    run_connection(stream, peer, handler, max_frame_len, shutdown, tracker2).await;
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and similar: back off instead of spinning.
+                warn!(error = %e, "accept failed; backing off {:?}", backoff);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+async fn run_connection<H: RequestHandler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    handler: Arc<H>,
+    max_frame_len: usize,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let conn = Connection {
+        id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+        peer,
+        tx,
+    };
+    tracker.spawn(write_loop(
+        FramedWrite::new(wr, RemotingCodec::with_max_frame_len(max_frame_len)),
+        rx,
+    ));
+    let mut frames = FramedRead::new(rd, RemotingCodec::with_max_frame_len(max_frame_len));
+    let mut inflight: FuturesUnordered<BoxFuture<'static, Option<RemotingCommand>>> =
+        FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(resp) = inflight.next(), if !inflight.is_empty() => {
+                if let Some(resp) = resp {
+                    if conn.tx.send(resp).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            frame = frames.next() => match frame {
+                Some(Ok(cmd)) => {
+                    if cmd.is_response() {
+                        // Answers to our oneway broker → client requests never come; anything else is ignored.
+                        debug!(%peer, code = cmd.code, "unexpected response frame ignored");
+                        continue;
+                    }
+                    inflight.push(handler.handle(&conn, cmd));
+                }
+                Some(Err(e)) => {
+                    warn!(%peer, error = %e, "closing connection after a malformed frame");
+                    break;
+                }
+                None => break,
+            },
+        }
+    }
+    // Finish what was already asked, within a deadline, then let the writer drain and close.
+    let drain = async {
+        while let Some(resp) = inflight.next().await {
+            if let Some(resp) = resp {
+                if conn.tx.send(resp).await.is_err() {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_DEADLINE, drain).await;
+    handler.on_close(&conn);
+    debug!(%peer, id = conn.id, "connection closed");
+}
+
+async fn write_loop(
+    mut sink: FramedWrite<tokio::net::tcp::OwnedWriteHalf, RemotingCodec>,
+    mut rx: mpsc::Receiver<RemotingCommand>,
+) {
+    while let Some(cmd) = rx.recv().await {
+        if sink.feed(cmd).await.is_err() {
+            return;
+        }
+        while let Ok(more) = rx.try_recv() {
+            if sink.feed(more).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}
