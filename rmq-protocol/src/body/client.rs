@@ -1,5 +1,5 @@
-//! Client bodies: HEART_BEAT (34), GET_CONSUMER_LIST_BY_GROUP (38), LOCK/UNLOCK_BATCH_MQ (41/42) (notes §2.3.4,
-//! §2.3.7).
+//! Client bodies: HEART_BEAT (34), GET_CONSUMER_LIST_BY_GROUP (38), LOCK/UNLOCK_BATCH_MQ (41/42),
+//! CHECK_CLIENT_CONFIG (46) (notes §2.3.4, §2.3.7).
 
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +86,24 @@ impl Default for SubscriptionData {
 pub struct ConsumerListBody {
     /// Client ids.
     pub consumer_id_list: Vec<String>,
+}
+
+/// CHECK_CLIENT_CONFIG (46) body: a consumer asks the broker to compile its subscription before starting
+/// (Java's `DefaultMQPushConsumerImpl.checkClientInBroker` sends it for SQL92 subscriptions), so a bad
+/// expression is refused at subscribe time instead of failing every pull.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CheckClientRequestBody {
+    /// Client id.
+    pub client_id: String,
+    /// Consumer group.
+    pub group: String,
+    /// The subscription to check; Java answers SUCCESS when it is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_data: Option<SubscriptionData>,
+    /// Namespace (5.x clients), unused by the broker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// A queue of a topic on a broker. Ordered by topic, broker, queue id (the rebalance sort order, notes §4.8).
