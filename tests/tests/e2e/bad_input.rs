@@ -1,0 +1,259 @@
+//! Acceptance test 4: bad input gets a clean error response or a closed connection — never a hang, never a dead
+//! broker — and another client is served normally while one connection is being abused.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmq_broker::embedded::EmbeddedBroker;
+use rmq_protocol::RemotingCommand;
+use rmq_tests::client::{code, rc, OutMessage};
+use rmq_tests::wire::{self, JsonStyle};
+use rmq_tests::{unique, RawClient};
+
+/// How long the broker may take to react to garbage.
+const REACT: Duration = Duration::from_secs(5);
+
+/// Deterministic pseudo-random bytes (xorshift), so a failure is reproducible.
+fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// Sends `bytes` on a fresh connection; passes if the broker closes it or answers with an error code.
+async fn expect_rejected(addr: &str, what: &str, bytes: Vec<u8>, opaque: i32) {
+    let c = RawClient::connect(addr).await.expect("connect abuser");
+    let rx = c.expect_response(opaque);
+    c.send_raw(bytes).expect("write garbage");
+    tokio::select! {
+        resp = rx => {
+            // Err: the connection closed and the pending request was dropped; also fine.
+            if let Ok(resp) = resp {
+                assert_ne!(resp.code, rc::SUCCESS, "{what}: the broker accepted it: {resp:?}");
+            }
+        }
+        closed = c.wait_closed(REACT) => {
+            assert!(closed, "{what}: neither an error response nor a close within {REACT:?}");
+        }
+    }
+}
+
+/// A client doing send + pull in a loop until told to stop; returns the number of completed rounds.
+fn healthy_client(
+    addr: String,
+    stop: Arc<AtomicBool>,
+    rounds: Arc<AtomicUsize>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let c = RawClient::connect(&addr)
+            .await
+            .expect("connect healthy client");
+        let topic = unique("HealthyTopic");
+        let mut i = 0i64;
+        while !stop.load(Ordering::SeqCst) || i == 0 {
+            let body = format!("healthy {i}");
+            let r = c
+                .send(&OutMessage::new(&topic, body.as_bytes()))
+                .await
+                .expect("healthy send")
+                .ok()
+                .expect("healthy send stored");
+            assert_eq!(r.queue_offset, i);
+            let p = c
+                .pull("healthy_group", &topic, 0, i, 1)
+                .await
+                .expect("healthy pull");
+            assert_eq!(p.code, rc::SUCCESS, "healthy pull: {:?}", p.remark);
+            assert_eq!(p.records[0].body, body.as_bytes());
+            i += 1;
+            rounds.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_is_rejected_while_others_are_served() {
+    let broker = EmbeddedBroker::start().await.expect("start broker");
+    let addr = broker.broker_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let healthy = healthy_client(addr.clone(), stop.clone(), rounds.clone());
+
+    // A frame that starts and never finishes is legal to wait for; it must not stall anyone else.
+    let slow = RawClient::connect(&addr)
+        .await
+        .expect("connect slow client");
+    slow.send_raw(vec![0, 0, 1, 0, 0, 0]).expect("half a frame");
+
+    // Random bytes: an HTTP request (length prefix 0x47455420 ≈ 1.2 GB > 16 MiB) ...
+    expect_rejected(
+        &addr,
+        "HTTP request",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        0,
+    )
+    .await;
+    // ... a negative length prefix followed by noise ...
+    let mut neg = noise(256, 7);
+    neg[0] |= 0x80;
+    expect_rejected(&addr, "negative length prefix + noise", neg, 0).await;
+    // ... and a complete frame whose header is noise with an unknown serialize type.
+    let mut junk_header = noise(60, 11);
+    junk_header[0] = 0x7E;
+    expect_rejected(
+        &addr,
+        "unknown serialize type",
+        wire::frame(0x7E, &junk_header[1..], b""),
+        0,
+    )
+    .await;
+    // Noise inside a frame announced as binary (remark length forced negative, so it cannot decode).
+    let mut bin_noise = noise(60, 13);
+    bin_noise[13] |= 0x80;
+    expect_rejected(
+        &addr,
+        "binary header of noise",
+        wire::frame(1, &bin_noise, b""),
+        0,
+    )
+    .await;
+
+    // An oversized length prefix with a valid start: rejected at once, not after 2 GB.
+    let mut big = 0x7FFF_FFF0_i32.to_be_bytes().to_vec();
+    big.extend_from_slice(&[0, 0, 0, 20]);
+    big.extend_from_slice(&[b'{'; 100]);
+    expect_rejected(&addr, "2 GB length prefix", big, 0).await;
+    // Just over the 16 MiB limit.
+    let mut over = (16 * 1024 * 1024 + 1_i32).to_be_bytes().to_vec();
+    over.extend_from_slice(&[0, 0, 0, 2, b'{', b'}']);
+    expect_rejected(&addr, "16 MiB + 1 length prefix", over, 0).await;
+
+    // Bad JSON headers.
+    expect_rejected(
+        &addr,
+        "JSON header not JSON",
+        wire::frame(0, b"{\"code\":10,\"opaque\":5,", b""),
+        5,
+    )
+    .await;
+    expect_rejected(
+        &addr,
+        "JSON header not an object",
+        wire::frame(0, b"[1,2,3]", b""),
+        0,
+    )
+    .await;
+    expect_rejected(
+        &addr,
+        "JSON header with a string code",
+        wire::frame(
+            0,
+            br#"{"code":"ten","flag":0,"language":"JAVA","opaque":6,"version":479}"#,
+            b"",
+        ),
+        6,
+    )
+    .await;
+    // Header length larger than the frame.
+    let mut liar = 12_i32.to_be_bytes().to_vec();
+    liar.extend_from_slice(&1000_u32.to_be_bytes());
+    liar.extend_from_slice(b"{\"code\":10}");
+    liar.push(b' ');
+    expect_rejected(&addr, "header length > frame length", liar, 0).await;
+
+    // A SEND missing its required fields is refused with an error, and the connection keeps working.
+    let c = RawClient::connect(&addr).await.expect("connect");
+    let resp = c
+        .request(RemotingCommand::request(code::SEND_MESSAGE_V2, HashMap::new()).with_body("x"))
+        .await
+        .expect("response to a header-less send");
+    assert_ne!(
+        resp.code,
+        rc::SUCCESS,
+        "send without header fields accepted"
+    );
+
+    drop(slow);
+    stop.store(true, Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(30), healthy)
+        .await
+        .expect("healthy client finishes")
+        .expect("healthy client never failed");
+    assert!(rounds.load(Ordering::SeqCst) >= 1);
+
+    // The broker still serves new connections.
+    let c = RawClient::connect(&addr)
+        .await
+        .expect("connect after abuse");
+    c.send(&OutMessage::new(&unique("AfterAbuse"), b"still alive"))
+        .await
+        .expect("send after abuse")
+        .ok()
+        .expect("stored after abuse");
+    broker.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_request_code_gets_code_3_and_connection_survives() {
+    let broker = EmbeddedBroker::start().await.expect("start broker");
+    for (role, addr) in [
+        ("broker", broker.broker_addr()),
+        ("name server", broker.namesrv_addr()),
+    ] {
+        let c = RawClient::connect(&addr).await.expect("connect");
+        for unknown in [9999, 0, -5, 200_999] {
+            let resp = c
+                .request(RemotingCommand::request(unknown, HashMap::new()))
+                .await
+                .unwrap_or_else(|e| panic!("{role}: no response to unknown code {unknown}: {e:#}"));
+            assert_eq!(
+                resp.code,
+                rc::REQUEST_CODE_NOT_SUPPORTED,
+                "{role}: unknown code {unknown} answered {resp:?}"
+            );
+            assert!(resp.is_response());
+        }
+        // Also in the binary header encoding, and as a oneway (which must get no answer at all).
+        let mut bin = RemotingCommand::request(4242, HashMap::new());
+        bin.serialize_type = rmq_protocol::SerializeType::RocketMq;
+        let resp = c.request(bin).await.expect("binary unknown code");
+        assert_eq!(resp.code, rc::REQUEST_CODE_NOT_SUPPORTED);
+        c.oneway(RemotingCommand::request(4243, HashMap::new()))
+            .expect("oneway unknown");
+        // The same connection still does real work, and nothing stray arrived in between.
+        if role == "broker" {
+            let r = c
+                .send(&OutMessage::new(&unique("AfterUnknown"), b"x"))
+                .await
+                .expect("send after unknown codes");
+            assert_eq!(r.code, rc::SUCCESS, "{r:?}");
+        } else {
+            let resp = c
+                .get_route("TBW102")
+                .await
+                .expect("route after unknown codes");
+            assert_eq!(resp.code, rc::SUCCESS, "{resp:?}");
+        }
+        assert!(!c.is_closed());
+        // A Go-style JSON header (no serializeTypeCurrentRPC, remark "") with an unknown code, by hand.
+        let raw = RawClient::connect(&addr).await.expect("connect raw");
+        let mut cmd = RemotingCommand::request(7777, HashMap::new());
+        cmd.opaque = 77;
+        let rx = raw.expect_response(77);
+        raw.send_raw(wire::encode_json(&cmd, JsonStyle::GO))
+            .expect("write");
+        let resp = tokio::time::timeout(REACT, rx)
+            .await
+            .expect("answer to a Go-style header")
+            .expect("connection open");
+        assert_eq!(resp.code, rc::REQUEST_CODE_NOT_SUPPORTED);
+    }
+    broker.shutdown().await.expect("shutdown");
+}

@@ -1,0 +1,11 @@
+//! rmq end-to-end tests over real TCP against a real broker (embedded, or the `rmq-broker` binary as a child
+//! process), each with its own ephemeral ports and temporary store.
+//!
+//! One test binary with a module per acceptance area keeps link time down; each test still starts its own broker.
+
+mod bad_input;
+mod checklist;
+mod crash;
+mod namesrv;
+mod persistence;
+mod query;
