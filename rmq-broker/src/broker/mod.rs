@@ -8,6 +8,7 @@ pub mod processor;
 pub mod register;
 pub mod subscription_group;
 pub mod topic_config;
+pub mod transaction;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +58,8 @@ pub struct BrokerInner {
     pub clients: ClientManager,
     /// Held pulls.
     pub holds: Arc<PullHoldService>,
+    /// Half messages without an outcome (transactional messages).
+    pub transactions: transaction::TransactionService,
     /// Name-server registration.
     pub registrar: Arc<Registrar>,
     /// `ip:port` published to name servers.
@@ -127,6 +130,10 @@ impl Broker {
             config.auto_create_subscription_group,
         )?;
         let offsets = ConsumerOffsetManager::load(config_dir)?;
+        let transactions = transaction::TransactionService::load(
+            &config.store_path_root_dir.join("config"),
+            &store,
+        )?;
         let holds = Arc::new(PullHoldService::default());
         let wake = holds.clone();
         store.set_arrival_listener(Arc::new(
@@ -146,6 +153,7 @@ impl Broker {
             offsets,
             clients: ClientManager::default(),
             holds,
+            transactions,
             registrar: registrar.clone(),
             stats: BrokerStats::default(),
             uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator::new(store_host.ip()),
@@ -164,6 +172,7 @@ impl Broker {
         registrar.register_all(&inner).await;
         tracker.spawn(registrar.run(inner.clone(), shutdown.clone()));
         tracker.spawn(housekeeping(inner.clone(), shutdown.clone()));
+        tracker.spawn(transaction::check::run(inner.clone(), shutdown.clone()));
         info!(%addr, broker = %inner.config.broker_name, cluster = %inner.config.broker_cluster_name, "broker listening");
         Ok(Broker {
             inner,

@@ -109,6 +109,12 @@ pub struct BrokerConfig {
     pub channel_expired_timeout: u64,
     /// `flushConsumerOffsetInterval`: ms between consumerOffset.json writes (5000).
     pub flush_consumer_offset_interval: u64,
+    /// `transactionTimeOut`: ms a half message may stay without outcome before its first check-back (6000).
+    pub transaction_time_out: u64,
+    /// `transactionCheckMax`: check-backs before an unresolved half message is discarded (15).
+    pub transaction_check_max: u32,
+    /// `transactionCheckInterval`: ms between check-back rounds (30 000, Java 5.x).
+    pub transaction_check_interval: u64,
     /// `maxHashSlotNum`: IndexFile hash slots (5 000 000).
     pub max_hash_slot_num: u32,
     /// `maxIndexNum`: IndexFile entries (20 000 000).
@@ -159,6 +165,9 @@ impl Default for BrokerConfig {
             register_name_server_period: 30_000,
             channel_expired_timeout: 120_000,
             flush_consumer_offset_interval: 5000,
+            transaction_time_out: 6000,
+            transaction_check_max: 15,
+            transaction_check_interval: 30_000,
             max_hash_slot_num: 5_000_000,
             max_index_num: 20_000_000,
             max_transfer_count_on_message_in_memory: 32,
@@ -287,6 +296,9 @@ impl BrokerConfig {
             }
             "channelExpiredTimeout" => self.channel_expired_timeout = positive(key, v)?,
             "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval = positive(key, v)?,
+            "transactionTimeOut" => self.transaction_time_out = num(key, v)?,
+            "transactionCheckMax" => self.transaction_check_max = num(key, v)?,
+            "transactionCheckInterval" => self.transaction_check_interval = positive(key, v)?,
             "maxHashSlotNum" => self.max_hash_slot_num = positive(key, v)?,
             "maxIndexNum" => self.max_index_num = positive(key, v)?,
             "maxTransferCountOnMessageInMemory" => {
@@ -454,6 +466,15 @@ impl BrokerConfig {
             (
                 "flushConsumerOffsetInterval",
                 self.flush_consumer_offset_interval.to_string(),
+            ),
+            ("transactionTimeOut", self.transaction_time_out.to_string()),
+            (
+                "transactionCheckMax",
+                self.transaction_check_max.to_string(),
+            ),
+            (
+                "transactionCheckInterval",
+                self.transaction_check_interval.to_string(),
             ),
             ("maxHashSlotNum", self.max_hash_slot_num.to_string()),
             ("maxIndexNum", self.max_index_num.to_string()),

@@ -7,6 +7,7 @@ pub mod offset;
 pub mod pull;
 pub mod query;
 pub mod send;
+pub mod transaction;
 
 use std::sync::Arc;
 
@@ -95,6 +96,7 @@ pub async fn dispatch(
             send::process(&inner, &conn, &req).await
         }
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(&inner, &req).await,
+        request::END_TRANSACTION => transaction::end_transaction(&inner, &conn, &req).await,
         request::QUERY_CONSUMER_OFFSET => offset::query_consumer_offset(&inner, &req),
         request::UPDATE_CONSUMER_OFFSET => offset::update_consumer_offset(&inner, &req),
         request::GET_MAX_OFFSET => offset::get_max_offset(&inner, &req),

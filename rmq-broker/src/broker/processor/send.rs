@@ -9,6 +9,7 @@ use rmq_protocol::RemotingCommand;
 
 use super::{ok, Refusal, Reply};
 use crate::broker::topic_config::{self, RETRY_GROUP_TOPIC_PREFIX};
+use crate::broker::transaction::bridge as transaction;
 use crate::broker::{count_put, BrokerInner};
 use crate::remoting::Connection;
 use crate::store::MessageToStore;
@@ -136,15 +137,6 @@ fn stamp_properties(
     inner: &BrokerInner,
     mut props: Properties,
 ) -> Result<(String, String), Refusal> {
-    if props.get(properties::TRANSACTION_PREPARED) == Some("true") {
-        return Err(Refusal::new(
-            response::NO_PERMISSION,
-            format!(
-                "the broker[{}] sending transaction message is forbidden: transactional messages are not supported yet",
-                inner.broker_addr
-            ),
-        ));
-    }
     let uniq = match props.get(properties::UNIQ_KEY) {
         Some(u) => u.to_string(),
         None => {
@@ -199,6 +191,7 @@ async fn send_one(
 ) -> Reply {
     check_body(inner, req.body.len())?;
     let props = Properties::parse(h.properties.as_deref().unwrap_or(""));
+    let half = transaction::is_half(&props);
     let (properties, uniq) = stamp_properties(inner, props)?;
     let msg = MessageToStore {
         topic: h.topic.clone(),
@@ -211,6 +204,12 @@ async fn send_one(
         born_host: conn.peer(),
         reconsume_times: h.reconsume_times.unwrap_or(0),
         prepared_transaction_offset: 0,
+    };
+    // A half message is stored out of sight until END_TRANSACTION (broker::transaction).
+    let msg = if half {
+        transaction::half_message(msg)
+    } else {
+        msg
     };
     let put = inner.store.put_message(msg).await?;
     count_put(inner, 1, req.body.len() as u64);
@@ -250,6 +249,12 @@ async fn send_batch(
     for entry in entries {
         check_body(inner, entry.body.len())?;
         let props = Properties::parse(&entry.properties);
+        if transaction::is_half(&props) {
+            return Err(Refusal::new(
+                response::MESSAGE_ILLEGAL,
+                "transactional messages cannot be sent in a batch",
+            ));
+        }
         if props
             .get(properties::DELAY_TIME_LEVEL)
             .is_some_and(|d| d != "0")

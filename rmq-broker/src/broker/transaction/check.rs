@@ -1,0 +1,185 @@
+//! The check-back service (Java's `TransactionalMessageCheckService`): a timer task that asks producers about
+//! half messages nobody committed or rolled back, and gives up on them after `transactionCheckMax` checks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, warn};
+
+use super::bridge::HalfRecord;
+use super::state::{ClaimOutcome, PendingHalf};
+use super::{pick, CHECK_MAX_TIME_TOPIC};
+use crate::broker::{now_ms, BrokerInner};
+use crate::store::StoreError;
+
+/// Runs check rounds every `transactionCheckInterval` until `stop`, then saves the state file.
+///
+/// A timer rather than a wake-up per message: like Java, a message is checked at most once per interval, and
+/// an idle broker costs one scan of an empty queue tail per interval.
+pub async fn run(inner: Arc<BrokerInner>, stop: CancellationToken) {
+    let every = Duration::from_millis(inner.config.transaction_check_interval.max(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => round(&inner).await,
+        }
+    }
+    if let Err(e) = inner.transactions.persist(&inner.store) {
+        warn!(error = %e, "saving the transaction state at shutdown failed");
+    }
+}
+
+/// One pass: pick up new half messages, check or discard the due ones, save the state file.
+pub async fn round(inner: &BrokerInner) {
+    let svc = &inner.transactions;
+    svc.scan(&inner.store);
+    let cfg = &inner.config;
+    let now = now_ms();
+    let timeout = i64::try_from(cfg.transaction_time_out).unwrap_or(i64::MAX);
+    let reserved_ms =
+        i64::try_from(cfg.file_reserved_time.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    let due = svc.state.lock().due(now, timeout);
+    for (offset, p) in due {
+        let half = match inner.store.message_at(p.phys_offset) {
+            Some(raw) => match HalfRecord::parse(&raw, p.phys_offset) {
+                Ok(h) => h,
+                Err(e) => {
+                    discard(inner, offset, &p, None, &e.to_string()).await;
+                    continue;
+                }
+            },
+            None => {
+                discard(
+                    inner,
+                    offset,
+                    &p,
+                    None,
+                    "its record was removed from the CommitLog",
+                )
+                .await;
+                continue;
+            }
+        };
+        if p.check_times >= cfg.transaction_check_max {
+            let why = format!("no outcome after {} checks", p.check_times);
+            discard(inner, offset, &p, Some(&half), &why).await;
+        } else if now - p.born_timestamp > reserved_ms {
+            discard(
+                inner,
+                offset,
+                &p,
+                Some(&half),
+                "older than fileReservedTime",
+            )
+            .await;
+        } else if let Some(n) = svc.state.lock().bump(offset) {
+            send_check(inner, &half, n);
+        }
+    }
+    if let Err(e) = svc.persist(&inner.store) {
+        warn!(error = %e, "saving the transaction state failed");
+    }
+}
+
+/// Sends CHECK_TRANSACTION_STATE to one live producer connection of the message's group. The check was
+/// already counted: as in Java, a round with no producer online uses up one of the `transactionCheckMax`.
+fn send_check(inner: &BrokerInner, half: &HalfRecord, check_times: u32) {
+    let offset = half.msg.queue_offset;
+    let Some(group) = half.producer_group() else {
+        warn!(
+            half_offset = offset,
+            "half message without PGROUP cannot be checked"
+        );
+        return;
+    };
+    let channels: Vec<_> = inner
+        .clients
+        .producer_channels(group)
+        .into_iter()
+        .filter(|c| !c.connection.is_closed())
+        .collect();
+    let Some(channel) = pick(&inner.transactions, &channels) else {
+        warn!(
+            group,
+            half_offset = offset,
+            check_times,
+            "transaction check skipped: no live producer of the group"
+        );
+        return;
+    };
+    let cmd = match half.check_request(&inner.config.broker_name, check_times) {
+        Ok(c) => c,
+        Err(e) => {
+            error!(half_offset = offset, error = %e, "cannot build the transaction check request");
+            return;
+        }
+    };
+    if channel.connection.try_send(cmd) {
+        debug!(
+            group,
+            half_offset = offset,
+            check_times,
+            client = %channel.client_id,
+            "transaction check sent"
+        );
+    } else {
+        warn!(group, half_offset = offset, client = %channel.client_id, "transaction check could not be queued");
+    }
+}
+
+/// Gives up on a half message: keeps a copy in `TRANS_CHECK_MAX_TIME_TOPIC` (when its record still exists),
+/// writes its op record and logs it.
+async fn discard(
+    inner: &BrokerInner,
+    offset: i64,
+    p: &PendingHalf,
+    half: Option<&HalfRecord>,
+    why: &str,
+) {
+    let svc = &inner.transactions;
+    if svc.claim(offset, &inner.store) != ClaimOutcome::Claimed {
+        return;
+    }
+    if let Some(h) = half {
+        if inner.topics.get(CHECK_MAX_TIME_TOPIC).is_none() {
+            match inner.topics.create_system_managed(CHECK_MAX_TIME_TOPIC, 1) {
+                Ok(_) => inner.topics_changed(),
+                Err(e) => {
+                    warn!(error = %e, "cannot save the TRANS_CHECK_MAX_TIME_TOPIC topic config")
+                }
+            }
+        }
+        match inner
+            .store
+            .put_message(h.discarded(CHECK_MAX_TIME_TOPIC, p.check_times))
+            .await
+        {
+            Ok(_) | Err(StoreError::FlushTimeout) => {}
+            Err(e) => {
+                svc.abandon(offset);
+                error!(half_offset = offset, error = %e, "cannot move an unresolved half message to TRANS_CHECK_MAX_TIME_TOPIC; will retry");
+                return;
+            }
+        }
+    }
+    svc.finish(inner, offset).await;
+    let (topic, uniq, group) = half.map_or((None, None, None), |h| {
+        (
+            Some(h.real_topic.clone()),
+            h.uniq_key().map(str::to_owned),
+            h.producer_group().map(str::to_owned),
+        )
+    });
+    warn!(
+        half_offset = offset,
+        commit_log_offset = p.phys_offset,
+        check_times = p.check_times,
+        topic = ?topic,
+        msg_id = ?uniq,
+        group = ?group,
+        "transactional message discarded: {why}"
+    );
+}
