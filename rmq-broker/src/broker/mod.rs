@@ -3,6 +3,7 @@
 
 pub mod client_manager;
 pub mod consumer_offset;
+pub mod filter;
 pub mod long_polling;
 pub mod processor;
 pub mod register;
@@ -74,6 +75,8 @@ pub struct BrokerInner {
     pub stats: BrokerStats,
     /// Makes UNIQ_KEYs for messages sent without one.
     pub uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator,
+    /// Compiled SQL92 selectors, per (group, topic) and subscription version.
+    pub filters: filter::SelectorCache,
 }
 
 impl BrokerInner {
@@ -157,6 +160,7 @@ impl Broker {
             registrar: registrar.clone(),
             stats: BrokerStats::default(),
             uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator::new(store_host.ip()),
+            filters: filter::SelectorCache::default(),
             config,
         });
         let shutdown = CancellationToken::new();

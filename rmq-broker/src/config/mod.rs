@@ -95,7 +95,7 @@ pub struct BrokerConfig {
     pub delete_when: String,
     /// `diskMaxUsedSpaceRatio`: percent of disk use above which writes are refused (75).
     pub disk_max_used_space_ratio: u32,
-    /// `enablePropertyFilter`: allow SQL92 subscriptions.
+    /// `enablePropertyFilter`: allow SQL92 subscriptions (true in rmq; Java defaults to false).
     pub enable_property_filter: bool,
     /// `messageDelayLevel`: the delay-level table, e.g. `1s 5s 10s ... 2h`.
     pub message_delay_level: String,
@@ -157,7 +157,7 @@ impl Default for BrokerConfig {
             file_reserved_time: 72,
             delete_when: "04".into(),
             disk_max_used_space_ratio: 75,
-            enable_property_filter: false,
+            enable_property_filter: true,
             message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
                 .into(),
             long_polling_enable: true,

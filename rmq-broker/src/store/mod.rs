@@ -52,6 +52,7 @@ use rmq_protocol::message::stored::{body_crc, stored_size, MAX_PROPERTIES_LEN, M
 pub use cleanup::CleanupReport;
 pub use config::{DiskUsageProbe, FlushDiskType, StoreConfig, TagCodeFn, TagCodeHook};
 pub use error::{Result, StoreError};
+pub use read::ReadFilter;
 
 use checkpoint::Checkpoint;
 use consume_queue::ConsumeQueue;

@@ -56,6 +56,96 @@ impl StoreInner {
     }
 }
 
+/// The two stages of a read's filter, as RocketMQ's `MessageFilter`: the tag code from the ConsumeQueue entry
+/// (cheap, decides whether the record is read at all) and the stored record itself (after reading, e.g. a
+/// SQL92 selector over its properties).
+///
+/// Records rejected by either stage still count as scanned: the pull's `next_begin_offset` moves past them,
+/// they do not count against `max_msgs`/`max_bytes`, and a pull that found only rejected records answers
+/// [`GetMessageStatus::NoMatchedMessage`].
+#[derive(Clone, Copy)]
+pub struct ReadFilter<'a> {
+    /// Keeps a ConsumeQueue entry by its tag code.
+    pub tag_code: &'a dyn Fn(i64) -> bool,
+    /// Keeps a stored record (its whole bytes, as [`rmq_protocol::message::stored::parse_view`] reads them).
+    pub record: &'a dyn Fn(&[u8]) -> bool,
+}
+
+impl std::fmt::Debug for ReadFilter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadFilter")
+    }
+}
+
+/// What [`StoreInner::read_planned`] could not deliver.
+struct PlannedRead {
+    /// Some record failed the record stage of the filter.
+    rejected: bool,
+    /// Some record could not be read (its segment was removed meanwhile).
+    unreadable: bool,
+}
+
+impl StoreInner {
+    /// Reads `planned` entries (runs of adjacent records with one `pread` each) and appends those passing
+    /// `keep` to `r` as slices of the read buffers.
+    fn read_planned(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        planned: &[CqEntry],
+        r: &mut GetMessageResult,
+        keep: &dyn Fn(&[u8]) -> bool,
+    ) -> PlannedRead {
+        let mut out = PlannedRead {
+            rejected: false,
+            unreadable: false,
+        };
+        let fs = self.cfg.mapped_file_size_commit_log as i64;
+        let mut i = 0;
+        while i < planned.len() {
+            let start = planned[i].phys_offset;
+            let mut end = start + i64::from(planned[i].size);
+            let mut j = i + 1;
+            while j < planned.len()
+                && planned[j].phys_offset == end
+                && (end + i64::from(planned[j].size) - 1) / fs == start / fs
+                && end + i64::from(planned[j].size) - start <= 4 << 20
+            {
+                end += i64::from(planned[j].size);
+                j += 1;
+            }
+            match self.read_commit_log(start, (end - start) as usize) {
+                Some(buf) => {
+                    let mut at = 0usize;
+                    for e in &planned[i..j] {
+                        let size = e.size as usize;
+                        let record = buf
+                            .get(at..at + size)
+                            .filter(|rec| rec.get(0..4) == Some(&e.size.to_be_bytes()[..]));
+                        match record {
+                            None => tracing::warn!(
+                                topic,
+                                queue_id,
+                                phys = e.phys_offset,
+                                "consume queue entry does not match the commit log"
+                            ),
+                            Some(rec) if keep(rec) => {
+                                r.messages.push(buf.slice(at..at + size));
+                                r.buffer_total_size += size;
+                            }
+                            Some(_) => out.rejected = true,
+                        }
+                        at += size;
+                    }
+                }
+                None => out.unreadable = true,
+            }
+            i = j;
+        }
+        out
+    }
+}
+
 impl MessageStore {
     /// Reads up to `max_msgs` messages (and `max_bytes`, both capped by the config) from a queue, starting at
     /// queue offset `offset`, keeping those whose tag code passes `filter`.
@@ -67,6 +157,25 @@ impl MessageStore {
         max_msgs: i32,
         max_bytes: usize,
         filter: &dyn Fn(i64) -> bool,
+    ) -> GetMessageResult {
+        let filter = ReadFilter {
+            tag_code: filter,
+            record: &|_| true,
+        };
+        self.get_messages_filtered(topic, queue_id, offset, max_msgs, max_bytes, filter)
+    }
+
+    /// [`MessageStore::get_messages`] with a second, record-level stage (see [`ReadFilter`]): each record
+    /// whose tag code passes is read and handed to `filter.record`; the kept ones are slices of the read
+    /// buffer (no copy).
+    pub fn get_messages_filtered(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_msgs: i32,
+        max_bytes: usize,
+        filter: ReadFilter<'_>,
     ) -> GetMessageResult {
         let inner = &self.inner;
         let mut r = GetMessageResult {
@@ -119,79 +228,55 @@ impl MessageStore {
         };
         let commit_min = inner.min_phys.load(Ordering::Acquire);
         let written = inner.written.load(Ordering::Acquire);
-        let mut planned: Vec<CqEntry> = Vec::new();
         let mut consumed = 0i64;
-        let mut bytes = 0usize;
+        let mut pos = 0usize;
         let mut filtered = false;
         let mut removing = false;
-        for e in &entries {
-            if e.size <= 0 {
+        // Plan a window of entries as if every planned record will also pass the record stage, read it, keep
+        // what passes, and plan the next window from the real totals. Each entry is thus judged "batch full"
+        // exactly as a one-by-one scan would (the planned totals are never below the real ones).
+        loop {
+            let mut window: Vec<CqEntry> = Vec::new();
+            let mut window_bytes = 0usize;
+            while let Some(e) = entries.get(pos) {
+                if e.size <= 0 {
+                    consumed += 1;
+                    pos += 1;
+                    continue;
+                }
+                if e.phys_offset < commit_min {
+                    removing = true;
+                    consumed += 1;
+                    pos += 1;
+                    continue;
+                }
+                if e.phys_offset + i64::from(e.size) > written {
+                    break;
+                }
+                let size = e.size as usize;
+                let count = r.messages.len() + window.len();
+                if count > 0
+                    && (count >= max_msgs || r.buffer_total_size + window_bytes + size > max_bytes)
+                {
+                    break;
+                }
                 consumed += 1;
-                continue;
+                pos += 1;
+                if !(filter.tag_code)(e.tag_code) {
+                    filtered = true;
+                    continue;
+                }
+                window_bytes += size;
+                window.push(*e);
             }
-            if e.phys_offset < commit_min {
-                removing = true;
-                consumed += 1;
-                continue;
-            }
-            if e.phys_offset + i64::from(e.size) > written {
+            if window.is_empty() {
                 break;
             }
-            let size = e.size as usize;
-            if !planned.is_empty() && (planned.len() >= max_msgs || bytes + size > max_bytes) {
-                break;
-            }
-            consumed += 1;
-            if !filter(e.tag_code) {
-                filtered = true;
-                continue;
-            }
-            bytes += size;
-            planned.push(*e);
+            let kept = inner.read_planned(topic, queue_id, &window, &mut r, filter.record);
+            filtered |= kept.rejected;
+            removing |= kept.unreadable;
         }
         r.next_begin_offset = offset + consumed;
-
-        // Read runs of adjacent records with one pread each.
-        let fs = inner.cfg.mapped_file_size_commit_log as i64;
-        let mut i = 0;
-        while i < planned.len() {
-            let start = planned[i].phys_offset;
-            let mut end = start + i64::from(planned[i].size);
-            let mut j = i + 1;
-            while j < planned.len()
-                && planned[j].phys_offset == end
-                && (end + i64::from(planned[j].size) - 1) / fs == start / fs
-                && end + i64::from(planned[j].size) - start <= 4 << 20
-            {
-                end += i64::from(planned[j].size);
-                j += 1;
-            }
-            match inner.read_commit_log(start, (end - start) as usize) {
-                Some(buf) => {
-                    let mut at = 0usize;
-                    for e in &planned[i..j] {
-                        let size = e.size as usize;
-                        let ok = buf
-                            .get(at..at + 4)
-                            .is_some_and(|h| h == e.size.to_be_bytes());
-                        if ok {
-                            r.messages.push(buf.slice(at..at + size));
-                            r.buffer_total_size += size;
-                        } else {
-                            tracing::warn!(
-                                topic,
-                                queue_id,
-                                phys = e.phys_offset,
-                                "consume queue entry does not match the commit log"
-                            );
-                        }
-                        at += size;
-                    }
-                }
-                None => removing = true,
-            }
-            i = j;
-        }
         r.status = if !r.messages.is_empty() {
             GetMessageStatus::Found
         } else if filtered {

@@ -1,20 +1,21 @@
-//! Client management: HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP, and the
-//! NOTIFY_CONSUMER_IDS_CHANGED push that makes a group rebalance at once (notes §2.3.4).
+//! Client management: HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP, CHECK_CLIENT_CONFIG, and
+//! the NOTIFY_CONSUMER_IDS_CHANGED push that makes a group rebalance at once (notes §2.3.4).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rmq_protocol::body::{self, ConsumerListBody, HeartbeatData};
+use rmq_protocol::body::{self, CheckClientRequestBody, ConsumerListBody, HeartbeatData};
 use rmq_protocol::codes::{request, response};
 use rmq_protocol::headers::{
     GetConsumerListByGroupRequestHeader, NotifyConsumerIdsChangedRequestHeader,
     UnregisterClientRequestHeader,
 };
 use rmq_protocol::RemotingCommand;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{ok, Refusal, Reply};
 use crate::broker::client_manager::{ClientChannel, ConsumerRegistration};
+use crate::broker::filter::is_sql92;
 use crate::broker::topic_config::RETRY_GROUP_TOPIC_PREFIX;
 use crate::broker::BrokerInner;
 use crate::remoting::Connection;
@@ -40,6 +41,7 @@ pub fn heartbeat(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) 
                 inner.topics_changed();
             }
         }
+        compile_selectors(inner, &group, &consumer.subscription_data_set);
         let changed = inner.clients.register_consumer(ConsumerRegistration {
             group: group.clone(),
             channel: channel.clone(),
@@ -58,6 +60,64 @@ pub fn heartbeat(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) 
             .register_producer(&producer.group_name, channel.clone());
     }
     Ok(ok(req).with_ext(HashMap::new()))
+}
+
+/// Compiles the group's SQL92 subscriptions into the selector cache (once per version). One that does not
+/// parse is remembered as invalid, so its pulls are refused with the position; the heartbeat itself still
+/// succeeds, as in RocketMQ.
+fn compile_selectors(inner: &BrokerInner, group: &str, subs: &[body::SubscriptionData]) {
+    for sub in subs {
+        if !is_sql92(&sub.expression_type) {
+            inner.filters.remove(group, &sub.topic);
+        } else if inner.config.enable_property_filter {
+            if let Err(e) =
+                inner
+                    .filters
+                    .register(group, &sub.topic, sub.sub_version, &sub.sub_string)
+            {
+                warn!(group, topic = %sub.topic, error = %e, "SQL92 subscription does not parse; its pulls will be refused");
+            }
+        }
+    }
+}
+
+/// CHECK_CLIENT_CONFIG (46): compiles a consumer's subscription before it starts, so a bad SQL92 expression is
+/// refused at subscribe time (RocketMQ's `ClientManageProcessor.checkClientConfig`). TAG subscriptions and
+/// bodies without a subscription pass; with `enablePropertyFilter=false` SQL92 gets SYSTEM_ERROR, as in Java.
+pub fn check_client_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    if req.body.is_empty() {
+        return Ok(ok(req));
+    }
+    let check: CheckClientRequestBody = body::from_json_lenient(&req.body)?;
+    let Some(sub) = check.subscription_data else {
+        return Ok(ok(req));
+    };
+    let ty = sub.expression_type.as_str();
+    if ty.is_empty() || ty == "TAG" {
+        return Ok(ok(req));
+    }
+    if !is_sql92(ty) {
+        return Err(Refusal::new(
+            response::SUBSCRIPTION_PARSE_FAILED,
+            format!("unsupported expression type {ty} (TAG or SQL92)"),
+        ));
+    }
+    if !inner.config.enable_property_filter {
+        return Err(Refusal::new(
+            response::SYSTEM_ERROR,
+            format!("The broker does not support consumer to filter message by {ty}"),
+        ));
+    }
+    match rmq_filter::Selector::parse(&sub.sub_string) {
+        Ok(_) => Ok(ok(req)),
+        Err(e) => {
+            debug!(client = %check.client_id, group = %check.group, error = %e, "CHECK_CLIENT_CONFIG refused");
+            Err(Refusal::new(
+                response::SUBSCRIPTION_PARSE_FAILED,
+                e.to_string(),
+            ))
+        }
+    }
 }
 
 /// Removes the client's producer/consumer registrations on this connection.

@@ -106,6 +106,7 @@ pub async fn dispatch(
         request::HEART_BEAT => client::heartbeat(&inner, &conn, &req),
         request::UNREGISTER_CLIENT => client::unregister_client(&inner, &conn, &req),
         request::GET_CONSUMER_LIST_BY_GROUP => client::consumer_list(&inner, &req),
+        request::CHECK_CLIENT_CONFIG => client::check_client_config(&inner, &req),
         request::UPDATE_AND_CREATE_TOPIC => admin::create_topic(&inner, &req),
         request::DELETE_TOPIC_IN_BROKER => admin::delete_topic(&inner, &req),
         request::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(&inner, &req),

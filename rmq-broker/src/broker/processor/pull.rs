@@ -1,68 +1,24 @@
 //! PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361), with long polling (notes §2.3.2, §4.9).
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rmq_protocol::body::SubscriptionData;
 use rmq_protocol::codes::response;
 use rmq_protocol::headers::{CommandHeader, PullMessageRequestHeader, PullMessageResponseHeader};
 use rmq_protocol::message::sysflag::{perm, pull as pull_flag};
-use rmq_protocol::message::tag::tag_hash_code;
 use rmq_protocol::RemotingCommand;
 
 use super::{Refusal, Reply};
+use crate::broker::filter::{is_sql92, MessageFilter};
 use crate::broker::BrokerInner;
-use crate::store::{GetMessageResult, GetMessageStatus};
+use crate::store::{GetMessageResult, GetMessageStatus, ReadFilter};
+
+/// Moved to [`crate::broker::filter`]; re-exported for existing users.
+pub use crate::broker::filter::TagFilter;
 
 /// Longest hold we grant, whatever the client asks (Java clients ask 15 s, with a 30 s RPC timeout).
 const MAX_SUSPEND: Duration = Duration::from_secs(60);
-
-/// Which consume-queue tag codes a pull accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TagFilter {
-    /// `*` or empty: everything.
-    All,
-    /// `a || b`: tag hash codes (collisions are re-checked by the client, as in RocketMQ).
-    Codes(HashSet<i64>),
-}
-
-impl TagFilter {
-    /// Parses a TAG expression: `*`, empty, or tags separated by `||`.
-    pub fn parse(expression: &str) -> TagFilter {
-        let expr = expression.trim();
-        if expr.is_empty() || expr == "*" {
-            return TagFilter::All;
-        }
-        TagFilter::Codes(
-            expr.split("||")
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(tag_hash_code)
-                .collect(),
-        )
-    }
-
-    /// From a heartbeat subscription, using its code set when present.
-    fn from_subscription(sub: &SubscriptionData) -> TagFilter {
-        if sub.sub_string.trim() == "*" || sub.sub_string.trim().is_empty() {
-            TagFilter::All
-        } else if !sub.code_set.is_empty() {
-            TagFilter::Codes(sub.code_set.iter().map(|c| i64::from(*c)).collect())
-        } else {
-            TagFilter::parse(&sub.sub_string)
-        }
-    }
-
-    /// Whether a consume-queue entry with this tag code is delivered.
-    pub fn accepts(&self, tag_code: i64) -> bool {
-        match self {
-            TagFilter::All => true,
-            TagFilter::Codes(codes) => codes.contains(&tag_code),
-        }
-    }
-}
 
 /// Handles a pull: checks, optional offset commit, read, and a hold when nothing is there yet.
 pub async fn process(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
@@ -83,15 +39,32 @@ pub async fn process(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         .map(|b| b as usize)
         .unwrap_or(usize::MAX)
         .min(inner.config.max_transfer_bytes_on_message_in_memory);
+    let tag_code = |code: i64| filter.accepts_tag_code(code);
+    let record = |rec: &[u8]| filter.accepts_record(rec);
     let read = || {
-        inner.store.get_messages(
-            &h.topic,
-            h.queue_id,
-            h.queue_offset,
-            max_msgs,
-            max_bytes,
-            &|code| filter.accepts(code),
-        )
+        if filter.needs_record() {
+            let stages = ReadFilter {
+                tag_code: &tag_code,
+                record: &record,
+            };
+            inner.store.get_messages_filtered(
+                &h.topic,
+                h.queue_id,
+                h.queue_offset,
+                max_msgs,
+                max_bytes,
+                stages,
+            )
+        } else {
+            inner.store.get_messages(
+                &h.topic,
+                h.queue_id,
+                h.queue_offset,
+                max_msgs,
+                max_bytes,
+                &tag_code,
+            )
+        }
     };
     let mut result = read();
     if response_code(&result, h.queue_offset) == response::PULL_NOT_FOUND
@@ -114,7 +87,7 @@ pub async fn process(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 /// Pre-checks of notes §2.3.2, in Java's order; returns the filter to apply.
-fn check(inner: &BrokerInner, h: &PullMessageRequestHeader) -> Result<TagFilter, Refusal> {
+fn check(inner: &BrokerInner, h: &PullMessageRequestHeader) -> Result<MessageFilter, Refusal> {
     if !perm::is_readable(inner.config.broker_permission) {
         return Err(Refusal::new(
             response::NO_PERMISSION,
@@ -157,11 +130,12 @@ fn check(inner: &BrokerInner, h: &PullMessageRequestHeader) -> Result<TagFilter,
             ),
         ));
     }
-    let (expression, expression_type, filter) = if pull_flag::has_subscription(h.sys_flag) {
+    let (expression, expression_type, version, filter) = if pull_flag::has_subscription(h.sys_flag)
+    {
         let expr = h.subscription.clone().unwrap_or_else(|| "*".into());
         let ty = h.expression_type.clone().unwrap_or_else(|| "TAG".into());
         let filter = TagFilter::parse(&expr);
-        (expr, ty, filter)
+        (expr, ty, h.sub_version, filter)
     } else {
         if inner.clients.consumer_group(&h.consumer_group).is_none() {
             return Err(Refusal::new(
@@ -191,21 +165,29 @@ fn check(inner: &BrokerInner, h: &PullMessageRequestHeader) -> Result<TagFilter,
             ));
         }
         let filter = TagFilter::from_subscription(&sub);
-        (sub.sub_string.clone(), sub.expression_type.clone(), filter)
+        (
+            sub.sub_string.clone(),
+            sub.expression_type.clone(),
+            sub.sub_version,
+            filter,
+        )
     };
-    if expression_type.eq_ignore_ascii_case("SQL92") {
+    if is_sql92(&expression_type) {
         if !inner.config.enable_property_filter {
             return Err(Refusal::new(
                 response::NO_PERMISSION,
                 "The broker does not support consumer to filter message by SQL92 (enablePropertyFilter=false)",
             ));
         }
-        return Err(Refusal::new(
-            response::SUBSCRIPTION_PARSE_FAILED,
-            format!("SQL92 filtering is not implemented yet; expression: {expression}"),
-        ));
+        // Compiled once per subscription version (usually already at the heartbeat); a bad expression is
+        // remembered and refused here with its position.
+        let selector = inner
+            .filters
+            .register(&h.consumer_group, &h.topic, version, &expression)
+            .map_err(|e| Refusal::new(response::SUBSCRIPTION_PARSE_FAILED, e.to_string()))?;
+        return Ok(MessageFilter::sql92(selector));
     }
-    Ok(filter)
+    Ok(MessageFilter::tags(filter))
 }
 
 /// Maps a store status to the pull response code (notes §2.3.2).
@@ -260,19 +242,4 @@ fn respond(
         resp.remark = Some(format!("{:?}", result.status));
     }
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tag_expressions() {
-        assert_eq!(TagFilter::parse("*"), TagFilter::All);
-        assert_eq!(TagFilter::parse(""), TagFilter::All);
-        let f = TagFilter::parse("TagA || TagB");
-        assert!(f.accepts(2598919));
-        assert!(f.accepts(2598920));
-        assert!(!f.accepts(0));
-    }
 }
