@@ -63,6 +63,15 @@ pub mod request {
     pub const GET_TOPIC_CONFIG: i32 = 351;
     pub const LITE_PULL_MESSAGE: i32 = 361;
     pub const BROKER_HEARTBEAT: i32 = 904;
+
+    // rmq extensions: codes in a range Apache RocketMQ does not use (its codes stay below 10 000).
+
+    /// rmq extension: re-store the `%DLQ%group` record at CommitLog offset `offset` (ext, required) on its
+    /// original topic (`DLQ_ORIGIN_TOPIC`, else `RETRY_TOPIC`) or on ext `topic` when given, with a fresh
+    /// reconsume count. Answers SUCCESS with ext `msgId` (offset message id of the new record), `queueId` and
+    /// `queueOffset`; QUERY_NOT_FOUND when no record starts there, INVALID_PARAMETER when it is not a dead
+    /// letter. Java reaches the same end through the client (`CONSUME_MESSAGE_DIRECTLY`, mqadmin `resendMsgById`).
+    pub const RMQ_RESEND_DLQ_MESSAGE: i32 = 40001;
 }
 
 /// Response codes: the `code` of a frame with the response bit set.

@@ -12,6 +12,7 @@ pub mod client;
 pub mod codec;
 pub mod process;
 pub mod record;
+pub mod schedule_support;
 pub mod transaction_support;
 pub mod wire;
 

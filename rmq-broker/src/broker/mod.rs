@@ -7,6 +7,7 @@ pub mod filter;
 pub mod long_polling;
 pub mod processor;
 pub mod register;
+pub mod schedule;
 pub mod subscription_group;
 pub mod topic_config;
 pub mod transaction;
@@ -73,6 +74,8 @@ pub struct BrokerInner {
     pub boot_timestamp: i64,
     /// Counters.
     pub stats: BrokerStats,
+    /// Delay levels and delivery times (SCHEDULE_TOPIC_XXXX, rmq_sys_wheel_timer).
+    pub schedule: schedule::Schedule,
     /// Makes UNIQ_KEYs for messages sent without one.
     pub uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator,
     /// Compiled SQL92 selectors, per (group, topic) and subscription version.
@@ -115,7 +118,8 @@ impl Broker {
         config.bind_ip = addr.ip();
         config.validate()?;
         let store_host = config.advertised_addr();
-        let store_cfg = config.store_config();
+        let mut store_cfg = config.store_config();
+        store_cfg.tag_code_hook = Some(schedule::tag_code_hook(config.delay_levels()));
         let store = tokio::task::spawn_blocking(move || MessageStore::open(store_cfg))
             .await
             .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
@@ -132,6 +136,7 @@ impl Broker {
             config_dir.clone(),
             config.auto_create_subscription_group,
         )?;
+        let schedule = schedule::Schedule::load(&config_dir, config.delay_levels())?;
         let offsets = ConsumerOffsetManager::load(config_dir)?;
         let transactions = transaction::TransactionService::load(
             &config.store_path_root_dir.join("config"),
@@ -159,6 +164,7 @@ impl Broker {
             transactions,
             registrar: registrar.clone(),
             stats: BrokerStats::default(),
+            schedule,
             uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator::new(store_host.ip()),
             filters: filter::SelectorCache::default(),
             config,
@@ -176,6 +182,7 @@ impl Broker {
         registrar.register_all(&inner).await;
         tracker.spawn(registrar.run(inner.clone(), shutdown.clone()));
         tracker.spawn(housekeeping(inner.clone(), shutdown.clone()));
+        schedule::start(&inner, &tracker, shutdown.clone());
         tracker.spawn(transaction::check::run(inner.clone(), shutdown.clone()));
         info!(%addr, broker = %inner.config.broker_name, cluster = %inner.config.broker_cluster_name, "broker listening");
         Ok(Broker {

@@ -6,6 +6,7 @@ pub mod client;
 pub mod offset;
 pub mod pull;
 pub mod query;
+pub mod retry;
 pub mod send;
 pub mod transaction;
 
@@ -96,6 +97,8 @@ pub async fn dispatch(
             send::process(&inner, &conn, &req).await
         }
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(&inner, &req).await,
+        request::CONSUMER_SEND_MSG_BACK => retry::consumer_send_msg_back(&inner, &req).await,
+        request::RMQ_RESEND_DLQ_MESSAGE => retry::resend_dlq_message(&inner, &req).await,
         request::END_TRANSACTION => transaction::end_transaction(&inner, &conn, &req).await,
         request::QUERY_CONSUMER_OFFSET => offset::query_consumer_offset(&inner, &req),
         request::UPDATE_CONSUMER_OFFSET => offset::update_consumer_offset(&inner, &req),

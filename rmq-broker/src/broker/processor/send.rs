@@ -7,10 +7,10 @@ use rmq_protocol::message::properties::{self, Properties};
 use rmq_protocol::message::{batch, sysflag, sysflag::perm};
 use rmq_protocol::RemotingCommand;
 
-use super::{ok, Refusal, Reply};
+use super::{ok, retry, Refusal, Reply};
 use crate::broker::topic_config::{self, RETRY_GROUP_TOPIC_PREFIX};
 use crate::broker::transaction::bridge as transaction;
-use crate::broker::{count_put, BrokerInner};
+use crate::broker::{count_put, now_ms, BrokerInner};
 use crate::remoting::Connection;
 use crate::store::MessageToStore;
 
@@ -190,12 +190,28 @@ async fn send_one(
     sys_flag: i32,
 ) -> Reply {
     check_body(inner, req.body.len())?;
-    let props = Properties::parse(h.properties.as_deref().unwrap_or(""));
+    let mut props = Properties::parse(h.properties.as_deref().unwrap_or(""));
+    let (mut store_topic, mut store_queue) = (h.topic.clone(), queue_id);
+    retry::redirect_exhausted_retry(
+        inner,
+        req.version,
+        h,
+        &mut store_topic,
+        &mut store_queue,
+        &mut props,
+    )?;
+    let deferral = inner.schedule.defer(
+        &mut store_topic,
+        &mut store_queue,
+        &mut props,
+        sys_flag,
+        now_ms(),
+    )?;
     let half = transaction::is_half(&props);
     let (properties, uniq) = stamp_properties(inner, props)?;
     let msg = MessageToStore {
-        topic: h.topic.clone(),
-        queue_id,
+        topic: store_topic,
+        queue_id: store_queue,
         flag: h.flag,
         body: req.body.clone(),
         properties,
@@ -212,6 +228,7 @@ async fn send_one(
         msg
     };
     let put = inner.store.put_message(msg).await?;
+    inner.schedule.stored(deferral);
     count_put(inner, 1, req.body.len() as u64);
     let header = SendMessageResponseHeader {
         msg_id: put.msg_id,
@@ -262,6 +279,19 @@ async fn send_batch(
             return Err(Refusal::new(
                 response::MESSAGE_ILLEGAL,
                 "TimeDelayLevel is not supported for batched messages",
+            ));
+        }
+        if [
+            properties::TIMER_DELIVER_MS,
+            properties::TIMER_DELAY_MS,
+            properties::TIMER_DELAY_SEC,
+        ]
+        .iter()
+        .any(|k| props.contains(k))
+        {
+            return Err(Refusal::new(
+                response::MESSAGE_ILLEGAL,
+                "a delivery time (TIMER_*) is not supported for batched messages",
             ));
         }
         let (properties, _) = stamp_properties(inner, props)?;
