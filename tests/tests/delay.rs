@@ -517,3 +517,75 @@ async fn rocketmq_client_rust_delay_level_and_delivery_time() {
         timed_at - deliver_at
     );
 }
+
+/// A crash can leave the saved progress behind what was delivered. Rewinding the progress files while the broker
+/// is down simulates that: messages delivered before must not come again (they are found in the destination's
+/// index), while a message still pending is delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_progress_after_a_crash_does_not_redeliver() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = unique("StaleProgress");
+    let group = unique("stale_group");
+    let broker = broker_with_levels("1s 2s", Some(dir.path()))
+        .await
+        .expect("broker");
+    let client = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let at = (now_ms() + 200).to_string();
+    send_ok(
+        &client,
+        &OutMessage::new(&topic, b"timer once").props(&[("TIMER_DELIVER_MS", at.as_str())]),
+    )
+    .await
+    .expect("send timer");
+    send_ok(
+        &client,
+        &OutMessage::new(&topic, b"level once").props(&[("DELAY", "1")]),
+    )
+    .await
+    .expect("send level");
+    let a = await_message(&client, &group, &topic, 0, 0, ARRIVAL_TIMEOUT)
+        .await
+        .expect("first delivery");
+    let b = await_message(&client, &group, &topic, 0, a.next_offset, ARRIVAL_TIMEOUT)
+        .await
+        .expect("second delivery");
+    let mut bodies = vec![a.record.body.clone(), b.record.body.clone()];
+    bodies.sort();
+    assert_eq!(bodies, vec![b"level once".to_vec(), b"timer once".to_vec()]);
+    // Still pending when the broker goes down.
+    let pending = OutMessage::new(&topic, b"pending").props(&[("DELAY", "2")]);
+    let sent_at = now_ms();
+    send_ok(&client, &pending).await.expect("send pending");
+    drop(client);
+    broker.shutdown().await.expect("shutdown");
+    drop(broker);
+
+    // As if the broker had died before saving any progress.
+    std::fs::remove_file(dir.path().join("config/delayOffset.json")).expect("rewind levels");
+    std::fs::remove_file(dir.path().join("config/timerCheckpoint.json")).expect("rewind timer");
+
+    let broker = broker_with_levels("1s 2s", Some(dir.path()))
+        .await
+        .expect("restart");
+    let client = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("reconnect");
+    let c = await_message(&client, &group, &topic, 0, b.next_offset, ARRIVAL_TIMEOUT)
+        .await
+        .expect("pending delivered after the restart");
+    assert_eq!(
+        c.record.body, b"pending",
+        "a message delivered before the crash came again"
+    );
+    assert_eq!(
+        prop(&c.record, "UNIQ_KEY").as_deref(),
+        Some(pending.uniq_key())
+    );
+    assert!(c.at_ms - sent_at >= 2000);
+    assert_quiet(&client, &group, &topic, 0, c.next_offset, QUIET)
+        .await
+        .expect("nothing delivered twice");
+    broker.shutdown().await.expect("shutdown");
+}
