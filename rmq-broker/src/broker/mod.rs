@@ -6,6 +6,7 @@ pub mod consumer_offset;
 pub mod filter;
 pub mod long_polling;
 pub mod processor;
+pub mod rebalance_lock;
 pub mod register;
 pub mod schedule;
 pub mod subscription_group;
@@ -76,6 +77,8 @@ pub struct BrokerInner {
     pub stats: BrokerStats,
     /// Delay levels and delivery times (SCHEDULE_TOPIC_XXXX, rmq_sys_wheel_timer).
     pub schedule: schedule::Schedule,
+    /// Ordered-consumption queue locks.
+    pub locks: rebalance_lock::RebalanceLockManager,
     /// Makes UNIQ_KEYs for messages sent without one.
     pub uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator,
     /// Compiled SQL92 selectors, per (group, topic) and subscription version.
@@ -167,6 +170,9 @@ impl Broker {
             schedule,
             uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator::new(store_host.ip()),
             filters: filter::SelectorCache::default(),
+            locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
+                config.rebalance_lock_max_live_time,
+            )),
             config,
         });
         let shutdown = CancellationToken::new();

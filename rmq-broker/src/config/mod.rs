@@ -129,6 +129,9 @@ pub struct BrokerConfig {
     pub trace_on: bool,
     /// `serverMaxFrameLength` (our key; Java uses a system property): largest accepted frame (16 MiB).
     pub max_frame_length: usize,
+    /// `rebalanceLockMaxLiveTime` (our key; Java's system property `rocketmq.broker.rebalance.lockMaxLiveTime`):
+    /// ms after which an unrenewed orderly-consumption queue lock expires (60 000).
+    pub rebalance_lock_max_live_time: u64,
 }
 
 impl Default for BrokerConfig {
@@ -175,6 +178,7 @@ impl Default for BrokerConfig {
             region_id: "DefaultRegion".into(),
             trace_on: true,
             max_frame_length: 16 * 1024 * 1024,
+            rebalance_lock_max_live_time: 60_000,
         }
     }
 }
@@ -310,6 +314,7 @@ impl BrokerConfig {
             "regionId" => self.region_id = non_empty(key, v)?,
             "traceOn" => self.trace_on = boolean(key, v)?,
             "serverMaxFrameLength" => self.max_frame_length = positive(key, v)?,
+            "rebalanceLockMaxLiveTime" => self.rebalance_lock_max_live_time = positive(key, v)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -489,6 +494,10 @@ impl BrokerConfig {
             ("regionId", self.region_id.clone()),
             ("traceOn", self.trace_on.to_string()),
             ("serverMaxFrameLength", self.max_frame_length.to_string()),
+            (
+                "rebalanceLockMaxLiveTime",
+                self.rebalance_lock_max_live_time.to_string(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

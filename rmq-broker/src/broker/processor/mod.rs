@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod lock;
 pub mod offset;
 pub mod pull;
 pub mod query;
@@ -121,6 +122,8 @@ pub async fn dispatch(
         }
         request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::all_subscription_groups(&inner, &req),
         request::DELETE_SUBSCRIPTIONGROUP => admin::delete_subscription_group(&inner, &req),
+        request::LOCK_BATCH_MQ => lock::lock_batch(&inner, &req),
+        request::UNLOCK_BATCH_MQ => lock::unlock_batch(&inner, &req),
         request::QUERY_MESSAGE => query::query_message(&inner, &req),
         request::VIEW_MESSAGE_BY_ID => query::view_message_by_id(&inner, &req),
         code => Err(Refusal::new(
