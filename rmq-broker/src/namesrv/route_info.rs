@@ -183,30 +183,26 @@ impl RouteInfo {
 
     /// Drops brokers whose registration expired; returns their addresses.
     pub fn expire(&mut self, now: Instant) -> Vec<String> {
-        let expired: Vec<(String, BrokerLive)> = self
-            .broker_live_table
-            .iter()
-            .filter(|(_, l)| now.duration_since(l.last_update) > l.timeout)
-            .map(|(a, l)| (a.clone(), l.clone()))
-            .collect();
-        for (addr, live) in &expired {
-            self.unregister(&live.cluster, addr, &live.broker_name, live.broker_id);
-        }
-        expired.into_iter().map(|(a, _)| a).collect()
+        self.remove_where(|l| now.duration_since(l.last_update) > l.timeout)
     }
 
     /// Drops every broker registered over the closed connection.
     pub fn connection_closed(&mut self, connection: u64) -> Vec<String> {
-        let gone: Vec<(String, BrokerLive)> = self
+        self.remove_where(|l| l.connection == Some(connection))
+    }
+
+    /// Unregisters every broker address whose liveness record matches `gone`; returns those addresses.
+    fn remove_where(&mut self, gone: impl Fn(&BrokerLive) -> bool) -> Vec<String> {
+        let removed: Vec<(String, BrokerLive)> = self
             .broker_live_table
             .iter()
-            .filter(|(_, l)| l.connection == Some(connection))
+            .filter(|(_, l)| gone(l))
             .map(|(a, l)| (a.clone(), l.clone()))
             .collect();
-        for (addr, live) in &gone {
+        for (addr, live) in &removed {
             self.unregister(&live.cluster, addr, &live.broker_name, live.broker_id);
         }
-        gone.into_iter().map(|(a, _)| a).collect()
+        removed.into_iter().map(|(a, _)| a).collect()
     }
 
     /// The route of a topic, or None when no live broker serves it.

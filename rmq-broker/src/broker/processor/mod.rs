@@ -156,6 +156,15 @@ impl RequestHandler for BrokerProcessor {
     }
 }
 
+/// Stored records back to back, the body layout of pull and query responses (notes §3.1).
+pub(crate) fn concat_records(records: &[bytes::Bytes]) -> bytes::Bytes {
+    let mut body = bytes::BytesMut::with_capacity(records.iter().map(|r| r.len()).sum());
+    for r in records {
+        body.extend_from_slice(r);
+    }
+    body.freeze()
+}
+
 /// A SUCCESS response to `req`.
 pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, response::SUCCESS)

@@ -3,7 +3,6 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use rmq_protocol::codes::response;
 use rmq_protocol::headers::{CommandHeader, PullMessageRequestHeader, PullMessageResponseHeader};
 use rmq_protocol::message::sysflag::{perm, pull as pull_flag};
@@ -233,11 +232,7 @@ fn respond(
             .stats
             .got_messages
             .fetch_add(result.messages.len() as u64, Ordering::Relaxed);
-        let mut body = BytesMut::with_capacity(result.buffer_total_size);
-        for m in &result.messages {
-            body.extend_from_slice(m);
-        }
-        resp.body = body.freeze();
+        resp.body = super::concat_records(&result.messages);
     } else {
         resp.remark = Some(format!("{:?}", result.status));
     }

@@ -1,6 +1,5 @@
 //! QUERY_MESSAGE (by key or unique key within a time range) and VIEW_MESSAGE_BY_ID (by commit-log offset).
 
-use bytes::BytesMut;
 use rmq_protocol::codes::response;
 use rmq_protocol::headers::{
     CommandHeader, QueryMessageRequestHeader, QueryMessageResponseHeader, ViewMessageRequestHeader,
@@ -39,11 +38,9 @@ pub fn query_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         index_last_update_timestamp: result.index_last_update_timestamp,
         index_last_update_phyoffset: result.index_last_update_phy_offset,
     };
-    let mut body = BytesMut::with_capacity(result.messages.iter().map(|m| m.len()).sum());
-    for m in &result.messages {
-        body.extend_from_slice(m);
-    }
-    Ok(ok(req).with_ext(header.to_ext()).with_body(body.freeze()))
+    Ok(ok(req)
+        .with_ext(header.to_ext())
+        .with_body(super::concat_records(&result.messages)))
 }
 
 /// Returns the record starting at a commit-log offset (from an offset message id).
