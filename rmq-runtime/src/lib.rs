@@ -1,8 +1,22 @@
 //! rmq's runtime: the RocketMQ client, `RocketMqTemplate`, the listener container, config and idempotency.
 //!
-//! Skeleton: the client and the Spring-style layer arrive with their issues. It already re-exports the protocol
-//! crate and the macros so downstream crates depend on one facade.
+//! The client half mirrors the Java client: one [`ClientInstance`] per process and name-server list shares
+//! connections, routes and heartbeats among every [`Producer`] and consumer. It works unchanged against the
+//! bundled rmq broker and an Apache RocketMQ cluster.
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod error;
+pub mod instance;
+pub mod message;
+pub mod producer;
+pub mod remoting;
+pub mod route;
+
+pub use config::ClientConfig;
+pub use error::{ClientError, Result};
+pub use instance::ClientInstance;
+pub use message::{Message, MessageExt};
+pub use producer::{Producer, ProducerOptions, SendResult, SendStatus, TransactionProducer};
 pub use rmq_macros as macros;
 pub use rmq_protocol as protocol;

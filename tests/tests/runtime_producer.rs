@@ -1,0 +1,217 @@
+//! rmq-runtime's producer against the bundled broker over TCP: every send mode lands on disk with the
+//! properties, flags and bodies the producer was given (checked with the independent RawClient decoder).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rmq_broker::embedded::EmbeddedBroker;
+use rmq_protocol::message::sysflag;
+use rmq_runtime::{ClientError, Message, Producer, ProducerOptions, SendStatus};
+use rmq_tests::record::Record;
+use rmq_tests::{unique, RawClient};
+
+async fn setup() -> (EmbeddedBroker, RawClient, Producer) {
+    let broker = EmbeddedBroker::start().await.expect("broker starts");
+    let raw = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("raw client");
+    let mut opts = ProducerOptions::new(unique("pg"), broker.namesrv_addr());
+    opts.client.instance_name = unique("producer");
+    let producer = Producer::start(opts).await.expect("producer starts");
+    (broker, raw, producer)
+}
+
+async fn all_records(raw: &RawClient, topic: &str) -> Vec<Record> {
+    let mut out = Vec::new();
+    for q in 0..4 {
+        out.extend(
+            raw.pull_all("check_group", topic, q, 0)
+                .await
+                .expect("pull"),
+        );
+    }
+    out
+}
+
+fn props(r: &Record) -> HashMap<String, String> {
+    r.properties()
+}
+
+#[tokio::test]
+async fn sync_async_and_oneway_sends_land_with_their_properties() {
+    let (_broker, raw, producer) = setup().await;
+    let topic = unique("Send");
+    let r = producer
+        .send(
+            Message::new(&topic, "sync")
+                .with_tags("TagA")
+                .with_keys(["k1", "k2"])
+                .with_property("user", "v"),
+        )
+        .await
+        .expect("sync send");
+    assert_eq!(r.status, SendStatus::SendOk);
+    assert_eq!(r.queue.topic, topic);
+    let fut = producer.send_async(Message::new(&topic, "async").with_tags("TagB"));
+    let a = fut.await.expect("async send");
+    producer
+        .send_oneway(Message::new(&topic, "oneway").with_tags("TagC"))
+        .await
+        .expect("oneway send");
+    // The oneway send has no result; a sync send after it on the same connection proves it was written first.
+    producer
+        .send(Message::new(&topic, "after"))
+        .await
+        .expect("sync send");
+
+    let records = all_records(&raw, &topic).await;
+    let by_body: HashMap<Vec<u8>, &Record> = records.iter().map(|r| (r.body.clone(), r)).collect();
+    assert_eq!(records.len(), 4, "every send stored once");
+    let sync = by_body[b"sync".as_slice()];
+    let p = props(sync);
+    assert_eq!(p["TAGS"], "TagA");
+    assert_eq!(p["KEYS"], "k1 k2");
+    assert_eq!(p["user"], "v");
+    assert_eq!(p["UNIQ_KEY"], r.msg_id);
+    assert_eq!(sync.queue_offset, r.queue_offset);
+    assert_eq!(sync.queue_id, r.queue.queue_id);
+    assert_eq!(props(by_body[b"async".as_slice()])["UNIQ_KEY"], a.msg_id);
+    assert_eq!(props(by_body[b"oneway".as_slice()])["TAGS"], "TagC");
+}
+
+#[tokio::test]
+async fn round_robin_spreads_and_orderly_keys_stick_to_one_queue() {
+    let (_broker, raw, producer) = setup().await;
+    let topic = unique("Order");
+    let mut queues = std::collections::BTreeSet::new();
+    for i in 0..8 {
+        let r = producer
+            .send(Message::new(&topic, format!("rr{i}")))
+            .await
+            .expect("send");
+        queues.insert(r.queue.queue_id);
+    }
+    assert_eq!(queues.len(), 4, "round robin uses every queue");
+    let mut per_key: HashMap<String, std::collections::BTreeSet<i32>> = HashMap::new();
+    for i in 0..40 {
+        let key = format!("order-{}", i % 5);
+        let r = producer
+            .send_orderly(Message::new(&topic, format!("{key}:{i}")), &key)
+            .await
+            .expect("orderly send");
+        per_key.entry(key).or_default().insert(r.queue.queue_id);
+    }
+    for (key, qs) in &per_key {
+        assert_eq!(qs.len(), 1, "{key} went to {qs:?}");
+    }
+    // Within a key, queue order is send order.
+    let records = all_records(&raw, &topic).await;
+    for i in 0..5 {
+        let prefix = format!("order-{i}:");
+        let seq: Vec<usize> = records
+            .iter()
+            .filter_map(|r| {
+                std::str::from_utf8(&r.body)
+                    .ok()?
+                    .strip_prefix(&prefix)?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        let mut sorted = seq.clone();
+        sorted.sort_unstable();
+        assert_eq!(seq, sorted);
+        assert_eq!(seq.len(), 8);
+    }
+}
+
+#[tokio::test]
+async fn batches_split_and_large_bodies_are_compressed() {
+    let (_broker, raw, producer) = setup().await;
+    let topic = unique("Batch");
+    // 1,100 bodies of 8 KiB = 8.6 MiB: three requests of at most 4 MiB.
+    let msgs: Vec<Message> = (0..1100)
+        .map(|i| {
+            Message::new(&topic, vec![b'a' + (i % 26) as u8; 8 * 1024]).with_key(format!("b{i}"))
+        })
+        .collect();
+    let results = producer.send_batch(msgs).await.expect("batch send");
+    assert_eq!(results.len(), 1100);
+    let distinct_ids: std::collections::HashSet<&str> =
+        results.iter().map(|r| r.msg_id.as_str()).collect();
+    assert_eq!(distinct_ids.len(), 1100);
+    let records = all_records(&raw, &topic).await;
+    assert_eq!(records.len(), 1100);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.sys_flag & sysflag::COMPRESSED_FLAG == 0),
+        "batch bodies are not compressed"
+    );
+
+    let big = "compress me ".repeat(1000);
+    let r = producer
+        .send(Message::new(&topic, big.clone()).with_tags("big"))
+        .await
+        .expect("send big");
+    let stored = raw
+        .pull_all("check_group", &topic, r.queue.queue_id, r.queue_offset)
+        .await
+        .expect("pull");
+    let rec = &stored[0];
+    assert_ne!(
+        rec.sys_flag & sysflag::COMPRESSED_FLAG,
+        0,
+        "bodies over 4 KiB are compressed"
+    );
+    assert!(rec.body.len() < big.len() / 5);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_sending_naming_the_field() {
+    let (_broker, _raw, producer) = setup().await;
+    let err = producer
+        .send(Message::new("bad topic", "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::InvalidArgument { field: "topic", .. }),
+        "{err}"
+    );
+    let err = producer.send(Message::new("t", "")).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::InvalidArgument { field: "body", .. }),
+        "{err}"
+    );
+    let err = producer
+        .send(Message::new("t", vec![0u8; 4 * 1024 * 1024 + 1]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::InvalidArgument { field: "body", .. }),
+        "{err}"
+    );
+    producer.shutdown().await;
+    let err = producer.send(Message::new("t", "x")).await.unwrap_err();
+    assert!(matches!(err, ClientError::Shutdown(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_dead_name_server_in_the_list_is_skipped() {
+    let broker = EmbeddedBroker::start().await.expect("broker");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut opts = ProducerOptions::new(unique("pg"), format!("{dead};{}", broker.namesrv_addr()));
+    opts.client.instance_name = unique("failover");
+    let producer = Producer::start(opts).await.expect("producer");
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        producer.send(Message::new(unique("Fo"), "x")),
+    )
+    .await
+    .expect("not stuck")
+    .expect("send via the second name server");
+    assert_eq!(r.status, SendStatus::SendOk);
+}
