@@ -4,5 +4,7 @@
 //! crate and the macros so downstream crates depend on one facade.
 #![warn(missing_docs)]
 
+pub mod consumer;
+
 pub use rmq_macros as macros;
 pub use rmq_protocol as protocol;
