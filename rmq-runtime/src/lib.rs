@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod instance;
 pub mod message;
