@@ -15,6 +15,10 @@ pub mod remoting;
 pub mod route;
 
 pub use config::ClientConfig;
+pub use consumer::{
+    ConsumeContext, ConsumeFromWhere, ConsumeOutcome, MessageListener, MessageModel,
+    MessageSelector, PushConsumer, PushConsumerOptions,
+};
 pub use error::{ClientError, Result};
 pub use instance::ClientInstance;
 pub use message::{Message, MessageExt};
