@@ -387,6 +387,16 @@ async fn orderly_keeps_per_key_order_across_a_rebalance() {
             list.push(seq);
         }
     }
+    let mut queue_of_key: BTreeMap<&str, HashSet<i32>> = BTreeMap::new();
+    for d in &got {
+        if let Some((key, _)) = d.body.split_once(':') {
+            queue_of_key.entry(key).or_default().insert(d.queue_id);
+        }
+    }
+    assert!(
+        queue_of_key.values().all(|q| q.len() == 1),
+        "one queue per key: {queue_of_key:?}"
+    );
     for (key, seqs) in &seen {
         assert_eq!(seqs.len(), 100, "{key}");
         assert!(
