@@ -7,8 +7,10 @@ pub mod lock;
 pub mod offset;
 pub mod pull;
 pub mod query;
+pub mod reset_offset;
 pub mod retry;
 pub mod send;
+pub mod stats;
 pub mod transaction;
 
 use std::sync::Arc;
@@ -122,6 +124,12 @@ pub async fn dispatch(
         }
         request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::all_subscription_groups(&inner, &req),
         request::DELETE_SUBSCRIPTIONGROUP => admin::delete_subscription_group(&inner, &req),
+        request::GET_TOPIC_STATS_INFO => stats::topic_stats(&inner, &req),
+        request::GET_CONSUMER_CONNECTION_LIST => stats::consumer_connections(&inner, &req),
+        request::GET_CONSUME_STATS => stats::consume_stats(&inner, &req),
+        request::INVOKE_BROKER_TO_RESET_OFFSET => {
+            reset_offset::invoke_broker_to_reset_offset(&inner, &req)
+        }
         request::LOCK_BATCH_MQ => lock::lock_batch(&inner, &req),
         request::UNLOCK_BATCH_MQ => lock::unlock_batch(&inner, &req),
         request::QUERY_MESSAGE => query::query_message(&inner, &req),
