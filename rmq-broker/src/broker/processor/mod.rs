@@ -7,6 +7,7 @@ pub mod lock;
 pub mod offset;
 pub mod pull;
 pub mod query;
+pub mod reply;
 pub mod reset_offset;
 pub mod retry;
 pub mod send;
@@ -98,6 +99,9 @@ pub async fn dispatch(
     let reply = match req.code {
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
             send::process(&inner, &conn, &req).await
+        }
+        request::SEND_REPLY_MESSAGE | request::SEND_REPLY_MESSAGE_V2 => {
+            reply::process(&inner, &conn, &req).await
         }
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(&inner, &req).await,
         request::CONSUMER_SEND_MSG_BACK => retry::consumer_send_msg_back(&inner, &req).await,
