@@ -276,3 +276,47 @@ async fn with_store_reply_disabled_the_reply_is_only_pushed() {
     );
     broker.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_that_disconnects_instead_of_answering_fails_the_reply_at_once() {
+    let broker = EmbeddedBroker::start().await.expect("broker");
+    let topic = reply_topic(&broker);
+    let replier = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("replier");
+    let requester = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("requester");
+    let rid = client_id("vanishing");
+    producer_heartbeat(&requester, &rid, &unique("request_pg"))
+        .await
+        .expect("heartbeat");
+    let started = std::time::Instant::now();
+    let sent = replier.request(reply_command(
+        &topic,
+        &rid,
+        "c",
+        b"gone",
+        SEND_REPLY_MESSAGE_V2,
+    ));
+    let vanish = async {
+        requester
+            .next_server_request_with_code(PUSH_REPLY_MESSAGE_TO_CLIENT, PUSH_WAIT)
+            .await
+            .expect("push");
+        drop(requester);
+    };
+    let (resp, ()) = tokio::join!(sent, vanish);
+    let resp = resp.expect("response");
+    assert_eq!(resp.code, rc::SYSTEM_ERROR);
+    assert_eq!(
+        resp.remark.as_deref(),
+        Some(format!("push reply message to {rid}fail.").as_str())
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the broker gave up when the connection closed, not after its 10 s timeout ({:?})",
+        started.elapsed()
+    );
+    broker.shutdown().await.expect("shutdown");
+}
