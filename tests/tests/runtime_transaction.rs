@@ -17,13 +17,17 @@ use rmq_tests::record::Record;
 use rmq_tests::{eventually, unique, RawClient};
 
 const OP_TOPIC: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
+/// Where the broker keeps half messages it gave up on after `transactionCheckMax` unanswered checks.
+const CHECK_MAX_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
 const WAIT: Duration = Duration::from_secs(15);
 
-/// A broker whose check service runs fast: first check 300 ms after the half message, rounds every 100 ms.
+/// A broker whose check service runs fast: first check 300 ms after the half message, rounds every 100 ms, and
+/// enough checks (100, ~10 s) that a slow machine does not make it give up before the producer answers.
 fn fast_checks() -> EmbeddedBrokerBuilder {
     EmbeddedBroker::builder()
         .property("transactionTimeOut", "300")
         .property("transactionCheckInterval", "100")
+        .property("transactionCheckMax", "100")
 }
 
 /// A broker that will not check anything during a test.
@@ -97,6 +101,15 @@ impl Fixture {
                     .collect::<Vec<i64>>()
             })
             .collect()
+    }
+
+    /// Half messages the broker discarded because no check-back was answered.
+    fn given_up(&self) -> usize {
+        let store = &self.broker.broker().inner().store;
+        store
+            .get_messages(CHECK_MAX_TOPIC, 0, 0, 1024, usize::MAX, &|_| true)
+            .messages
+            .len()
     }
 
     async fn wait_resolved(&self, half_offset: i64) {
@@ -248,6 +261,7 @@ async fn an_unknown_transaction_is_checked_back_and_committed() {
     assert_eq!(seen.property("PGROUP"), Some(group.as_str()));
     f.wait_resolved(r.send.queue_offset).await;
     assert_eq!(f.delivered().await.len(), 1, "delivered exactly once");
+    assert_eq!(f.given_up(), 0);
     p.shutdown().await;
 }
 
@@ -269,6 +283,11 @@ async fn a_checker_answering_rollback_discards_the_message() {
         .expect("transaction");
     f.wait_resolved(r.send.queue_offset).await;
     assert!(rec.calls.load(Ordering::SeqCst) >= 1, "the checker decided");
+    assert_eq!(
+        f.given_up(),
+        0,
+        "resolved by the checker's answer, not by giving up"
+    );
     assert!(f.delivered().await.is_empty());
     p.shutdown().await;
 }
