@@ -263,11 +263,32 @@ impl ClientInstance {
         }
         let route: TopicRouteData = body::from_json_lenient(&resp.body)?;
         let route = Arc::new(route);
+        let mut new_masters = Vec::new();
         {
             let mut brokers = self.brokers.write();
             for bd in &route.broker_datas {
-                brokers.insert(bd.broker_name.clone(), bd.broker_addrs.clone());
+                let old = brokers.insert(bd.broker_name.clone(), bd.broker_addrs.clone());
+                let old_master = old.as_ref().and_then(|ids| ids.get(&0)).map(String::as_str);
+                new_masters.extend(
+                    bd.master_addr()
+                        .filter(|m| old_master != Some(*m))
+                        .map(str::to_string),
+                );
             }
+        }
+        // A master seen for the first time learns our groups now rather than at the next heartbeat tick (Java
+        // heartbeats a second after start): transaction check-backs only go to producers a broker knows.
+        if let Some(me) = self.me.upgrade().filter(|_| !new_masters.is_empty()) {
+            tokio::spawn(async move {
+                if me.producers.read().is_empty() && me.consumers.read().is_empty() {
+                    return;
+                }
+                for addr in new_masters {
+                    if let Err(e) = me.heartbeat(&addr).await {
+                        tracing::debug!(broker = %addr, error = %e, "heartbeat to a new master failed");
+                    }
+                }
+            });
         }
         let changed = self
             .routes

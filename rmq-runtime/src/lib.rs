@@ -5,6 +5,7 @@
 //! bundled rmq broker and an Apache RocketMQ cluster.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod consumer;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod producer;
 pub mod remoting;
 pub mod route;
 
+pub use admin::Admin;
 pub use config::ClientConfig;
 pub use consumer::{
     ConsumeContext, ConsumeFromWhere, ConsumeOutcome, MessageListener, MessageModel,
