@@ -6,8 +6,10 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod app;
 pub mod config;
 pub mod consumer;
+pub mod container;
 pub mod context;
 pub mod error;
 pub mod instance;
@@ -18,8 +20,10 @@ pub mod remoting;
 pub mod route;
 pub mod settings;
 pub mod template;
+pub mod testing;
 
 pub use admin::Admin;
+pub use app::{Application, ApplicationBuilder};
 pub use config::ClientConfig;
 pub use consumer::{
     ConsumeContext, ConsumeFromWhere, ConsumeOutcome, MessageListener, MessageModel,

@@ -120,8 +120,11 @@ struct TemplateInner {
     producer: Producer,
     tx: Option<(TransactionProducer, Arc<dyn LocalTransactionListener>)>,
     codec: CodecHandle,
-    ctx: parking_lot::RwLock<Option<std::sync::Weak<AppContext>>>,
+    ctx: ContextSlot,
 }
+
+/// Where a template (and its transaction check-backs) find the application context once it exists.
+pub type ContextSlot = Arc<parking_lot::RwLock<Option<std::sync::Weak<AppContext>>>>;
 
 /// Sends messages the way rocketmq-spring's `RocketMQTemplate` does.
 #[derive(Clone)]
@@ -161,17 +164,18 @@ impl RocketMqTemplate {
                 producer,
                 tx: None,
                 codec,
-                ctx: parking_lot::RwLock::new(None),
+                ctx: ContextSlot::default(),
             }),
         }
     }
 
-    /// A transactional template: its half messages run `listener`.
+    /// A transactional template: its half messages run `listener`; `ctx` is the slot its check-backs read.
     pub fn transactional(
         name: impl Into<String>,
         producer: TransactionProducer,
         listener: Arc<dyn LocalTransactionListener>,
         codec: CodecHandle,
+        ctx: ContextSlot,
     ) -> Self {
         RocketMqTemplate {
             inner: Arc::new(TemplateInner {
@@ -179,7 +183,7 @@ impl RocketMqTemplate {
                 producer: producer.producer().clone(),
                 tx: Some((producer, listener)),
                 codec,
-                ctx: parking_lot::RwLock::new(None),
+                ctx,
             }),
         }
     }

@@ -8,7 +8,7 @@
 //! - `broker_calls`, `offsets`: the broker requests consumers make, and where progress is kept.
 
 pub mod allocate;
-mod broker_calls;
+pub(crate) mod broker_calls;
 mod consume;
 mod fastjson;
 pub mod offset_store;

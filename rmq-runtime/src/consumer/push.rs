@@ -458,6 +458,21 @@ impl PushConsumer {
 }
 
 impl PushInner {
+    /// Fetches routes of subscribed topics that had none; rebalances when one appears.
+    async fn probe_missing_routes(self: Arc<Self>) {
+        let cached = self.instance.cached_topics();
+        let mut found = false;
+        for topic in self.subscriptions.keys().filter(|t| !cached.contains(*t)) {
+            if self.instance.update_route(topic).await.is_ok() {
+                found = true;
+            }
+        }
+        if found {
+            self.instance.heartbeat_all().await;
+            self.rebalance_signal.notify_one();
+        }
+    }
+
     pub(crate) fn consumer_data(&self) -> ConsumerData {
         ConsumerData {
             group_name: self.group.clone(),
@@ -489,11 +504,16 @@ impl PushInner {
             rebalance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             persist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             relock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Topics created after the consumer started (auto-created by the first send) are found within a
+            // second instead of at the next 30 s route refresh.
+            let mut probe = tokio::time::interval(Duration::from_secs(1));
+            probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             persist.tick().await;
             relock.tick().await;
             loop {
                 let Some(me) = weak.upgrade() else { return };
                 tokio::select! {
+                    _ = probe.tick() => me.clone().probe_missing_routes().await,
                     _ = stopping.cancelled() => return,
                     _ = instance_down.cancelled() => return,
                     _ = rebalance.tick() => me.clone().rebalance_all().await,
