@@ -803,6 +803,43 @@ impl Admin {
         Ok(out)
     }
 
+    /// Moves a group's offsets on `topic` to `timestamp_ms` (-1: each queue's end) through the brokers
+    /// (INVOKE_BROKER_TO_RESET_OFFSET), which commit them and tell running consumers to restart from there.
+    /// Without `force` a queue only moves back. Returns the offset chosen per queue.
+    pub async fn reset_offset_running(
+        &self,
+        group: &str,
+        topic: &str,
+        timestamp_ms: i64,
+        force: bool,
+    ) -> Result<BTreeMap<MessageQueue, i64>> {
+        check_topic(topic)?;
+        let route = self.instance.update_route(topic).await?;
+        let mut out = BTreeMap::new();
+        for bd in &route.broker_datas {
+            let Some(addr) = bd.master_addr() else {
+                continue;
+            };
+            let header = rmq_protocol::headers::ResetOffsetRequestHeader {
+                topic: topic.to_string(),
+                group: group.to_string(),
+                timestamp: timestamp_ms,
+                is_force: force,
+                queue_id: None,
+                offset: None,
+            };
+            let resp = self
+                .call(
+                    addr,
+                    RemotingCommand::request_with(request::INVOKE_BROKER_TO_RESET_OFFSET, &header),
+                )
+                .await?;
+            let body = rmq_protocol::body::ResetOffsetBody::from_json(&resp.body)?;
+            out.extend(body.offset_table);
+        }
+        Ok(out)
+    }
+
     // ---- messages ----
 
     /// Messages of `topic` whose KEYS contain `key`, stored between `begin_ms` and `end_ms`, at most `max_num`,

@@ -480,3 +480,54 @@ async fn failures_are_retried_then_dead_lettered() {
     assert_eq!(records[0].body, b"always-fails");
     consumer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_reset_makes_a_running_group_consume_again() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    let producer = producer(&broker).await;
+    let topic = unique("Reset");
+    let group = unique("g");
+    let raw = RawClient::connect(&broker.broker_addr()).await.unwrap();
+    raw.create_topic(&topic, 2).await.unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let consumer = start(options(&broker, &group, &topic), "c", tx, |_| {
+        ConsumeOutcome::Success
+    })
+    .await;
+    eventually(Duration::from_secs(10), "queues assigned", || {
+        let n = owned(&consumer, &topic).len();
+        async move { Ok((n == 2).then_some(())) }
+    })
+    .await
+    .unwrap();
+    for i in 0..20 {
+        producer
+            .send(Message::new(&topic, format!("r{i}")))
+            .await
+            .unwrap();
+    }
+    collect_until(&mut rx, Duration::from_secs(20), |d| {
+        distinct(d).len() == 20
+    })
+    .await;
+    consumer.persist_offsets().await;
+    let admin =
+        rmq_runtime::admin::Admin::start(rmq_runtime::ClientConfig::new(broker.namesrv_addr()))
+            .await
+            .unwrap();
+    let offsets = admin
+        .reset_offset_running(&group, &topic, 0, true)
+        .await
+        .unwrap();
+    assert_eq!(offsets.len(), 2);
+    assert!(offsets.values().all(|o| *o == 0), "{offsets:?}");
+    let again = collect_until(&mut rx, Duration::from_secs(20), |d| {
+        distinct(d).len() == 20
+    })
+    .await;
+    assert!(
+        again.len() >= 20,
+        "every message is consumed again after the reset"
+    );
+    consumer.shutdown().await;
+}
