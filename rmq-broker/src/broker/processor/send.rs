@@ -24,13 +24,15 @@ pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingComma
     let queue_id = match h.queue_id {
         q if q < 0 => pick_queue(topic.write_queue_nums),
         q if q >= topic.write_queue_nums.max(topic.read_queue_nums) => {
+            // SYSTEM_ERROR, as Java's msgCheck answers: producers treat it as retryable and refetch the route,
+            // which is what a producer holding a stale (or TBW102-derived) route needs.
             return Err(Refusal::new(
-                response::INVALID_PARAMETER,
+                response::SYSTEM_ERROR,
                 format!(
                     "request queueId[{q}] is illegal, topic {} has {} write queues",
                     h.topic, topic.write_queue_nums
                 ),
-            ))
+            ));
         }
         q => q,
     };
