@@ -18,8 +18,8 @@ pub mod route;
 pub use admin::Admin;
 pub use config::ClientConfig;
 pub use consumer::{
-    ConsumeContext, ConsumeFromWhere, ConsumeOutcome, MessageListener, MessageModel,
-    MessageSelector, PushConsumer, PushConsumerOptions,
+    ConsumeContext, ConsumeFromWhere, ConsumeOutcome, LitePullConsumer, LitePullConsumerOptions,
+    MessageListener, MessageModel, MessageSelector, PushConsumer, PushConsumerOptions,
 };
 pub use error::{ClientError, Result};
 pub use instance::ClientInstance;
