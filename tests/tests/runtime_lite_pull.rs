@@ -402,3 +402,56 @@ async fn a_paused_queue_is_not_pulled_until_resumed() {
     c.shutdown().await;
     producer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasting_members_each_get_everything_and_resume_from_their_file() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    let producer = producer(&broker).await;
+    let topic = unique("LiteBroadcast");
+    let group = unique("g");
+    create_topic(&broker, &topic, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let member = |instance_name: &str| {
+        let mut opts = options(&broker, &group).subscribe(&topic, MessageSelector::all());
+        opts.message_model = rmq_runtime::MessageModel::Broadcasting;
+        opts.offsets_dir = dir.path().to_path_buf();
+        opts.client.instance_name = instance_name.to_string();
+        LitePullConsumer::start(opts)
+    };
+    let (name_a, name_b) = (unique("a"), unique("b"));
+    let a = member(&name_a).await.unwrap();
+    let b = member(&name_b).await.unwrap();
+    assert_eq!(
+        a.assignment().len(),
+        2,
+        "broadcasting: every member owns every queue"
+    );
+    assert_eq!(b.assignment().len(), 2);
+    for i in 0..20 {
+        producer
+            .send(Message::new(&topic, format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    let (got_a, got_b) = tokio::join!(
+        poll_n(&a, 20, Duration::from_secs(30)),
+        poll_n(&b, 20, Duration::from_secs(30))
+    );
+    assert_once(&got_a, (0..20).map(|i| format!("m{i}")));
+    assert_once(&got_b, (0..20).map(|i| format!("m{i}")));
+    // a's offsets go to its own file on shutdown; restarted under the same name it resumes after them.
+    a.shutdown().await;
+    for i in 0..5 {
+        producer
+            .send(Message::new(&topic, format!("n{i}")))
+            .await
+            .unwrap();
+    }
+    let a2 = member(&name_a).await.unwrap();
+    let again = poll_n(&a2, 5, Duration::from_secs(30)).await;
+    assert_once(&again, (0..5).map(|i| format!("n{i}")));
+    assert!(poll_for(&a2, Duration::from_millis(800)).await.is_empty());
+    a2.shutdown().await;
+    b.shutdown().await;
+    producer.shutdown().await;
+}

@@ -173,7 +173,7 @@ struct State {
 }
 
 impl State {
-    /// Drops the buffered batches of `mq` (seek, queue removal); returns nothing because counts are fixed here.
+    /// Drops the buffered batches of `mq` (seek, queue removal) and zeroes its counts, so totals stay exact.
     fn discard_buffered(&mut self, mq: &MessageQueue) {
         let mut dropped = 0;
         self.buffer.retain(|b| {
@@ -507,8 +507,9 @@ impl LitePullConsumer {
         self.poll(self.inner.opts.poll_timeout).await
     }
 
-    /// Makes the next poll of `mq` start at `offset` (buffered messages of `mq` are discarded) and records
-    /// `offset` as its consumed position, so a commit moves the group there too (Java `seek`).
+    /// Makes the next poll of `mq` start at `offset` (buffered messages of `mq` are discarded). As Java `seek`
+    /// does, `offset` also becomes the queue's consumed position and the group's offset in memory, so it reaches
+    /// the broker with the next persist round even without a commit.
     ///
     /// # Errors
     /// `mq` not currently owned (subscribe mode: maybe it is being rebalanced), or `offset` outside the
