@@ -455,3 +455,18 @@ async fn broadcasting_members_each_get_everything_and_resume_from_their_file() {
     b.shutdown().await;
     producer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_created_after_subscribing_is_picked_up() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    let producer = producer(&broker).await;
+    let topic = unique("LiteLate");
+    let c = subscribed(&broker, &unique("g"), &topic, MessageSelector::all(), true).await;
+    assert!(c.assignment().is_empty(), "no route, no queues yet");
+    // The first send auto-creates the topic; the consumer finds its route within about a second.
+    producer.send(Message::new(&topic, "first")).await.unwrap();
+    let got = poll_n(&c, 1, Duration::from_secs(15)).await;
+    assert_once(&got, ["first".to_string()]);
+    c.shutdown().await;
+    producer.shutdown().await;
+}

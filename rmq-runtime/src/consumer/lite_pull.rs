@@ -732,11 +732,16 @@ impl LiteInner {
             let mut persist = tokio::time::interval(persist_every);
             rebalance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             persist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Topics created after subscribing (auto-created by the first send) are found within a second
+            // instead of at the next 30 s route refresh.
+            let mut probe = tokio::time::interval(Duration::from_secs(1));
+            probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             rebalance.tick().await;
             persist.tick().await;
             loop {
                 let Some(me) = weak.upgrade() else { return };
                 tokio::select! {
+                    _ = probe.tick() => me.clone().probe_missing_routes().await,
                     _ = stopping.cancelled() => return,
                     _ = instance_down.cancelled() => return,
                     _ = rebalance.tick() => me.clone().rebalance_all().await,
@@ -748,6 +753,29 @@ impl LiteInner {
                 }
             }
         });
+    }
+
+    /// Fetches routes of subscribed topics that had none; rebalances when one appears.
+    async fn probe_missing_routes(self: Arc<Self>) {
+        let cached = self.instance.cached_topics();
+        let missing: Vec<String> = self
+            .state
+            .lock()
+            .subscriptions
+            .keys()
+            .filter(|t| !cached.contains(*t))
+            .cloned()
+            .collect();
+        let mut found = false;
+        for topic in &missing {
+            if self.instance.update_route(topic).await.is_ok() {
+                found = true;
+            }
+        }
+        if found {
+            self.instance.heartbeat_all().await;
+            self.rebalance_signal.notify_one();
+        }
     }
 
     /// Re-allocates every subscribed topic (subscribe mode only; serialised with assign and shutdown).
