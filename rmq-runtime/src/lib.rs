@@ -26,8 +26,8 @@ pub use admin::Admin;
 pub use app::{Application, ApplicationBuilder};
 pub use config::ClientConfig;
 pub use consumer::{
-    ConsumeContext, ConsumeFromWhere, ConsumeOutcome, MessageListener, MessageModel,
-    MessageSelector, PushConsumer, PushConsumerOptions,
+    ConsumeContext, ConsumeFromWhere, ConsumeOutcome, LitePullConsumer, LitePullConsumerOptions,
+    MessageListener, MessageModel, MessageSelector, PushConsumer, PushConsumerOptions,
 };
 pub use context::AppContext;
 pub use error::{ClientError, Result};

@@ -9,9 +9,10 @@ use rmq_protocol::body::{
 use rmq_protocol::codes::{request, response};
 use rmq_protocol::headers::{
     ConsumerSendMsgBackRequestHeader, GetConsumerListByGroupRequestHeader,
-    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, PullMessageRequestHeader,
-    PullMessageResponseHeader, QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader,
-    SearchOffsetRequestHeader, SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
+    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader, PullMessageRequestHeader, PullMessageResponseHeader,
+    QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
 };
 use rmq_protocol::message::{decode_all, properties as keys, MessageExt};
 use rmq_protocol::RemotingCommand;
@@ -107,6 +108,20 @@ impl ClientInstance {
             .invoke(&addr, cmd, self.config().request_timeout)
             .await?;
         Ok(resp.decode_header::<GetMaxOffsetResponseHeader>()?.offset)
+    }
+
+    /// The queue's min offset (its first message still stored); where a lite pull consumer's `seek_to_begin` goes.
+    pub(crate) async fn min_offset(&self, mq: &MessageQueue) -> Result<i64> {
+        let addr = self.broker_of(mq).await?;
+        let header = GetMinOffsetRequestHeader {
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+        };
+        let cmd = RemotingCommand::request_with(request::GET_MIN_OFFSET, &header);
+        let resp = self
+            .invoke(&addr, cmd, self.config().request_timeout)
+            .await?;
+        Ok(resp.decode_header::<GetMinOffsetResponseHeader>()?.offset)
     }
 
     /// The first offset of `mq` stored at or after `timestamp_ms`.
@@ -209,8 +224,21 @@ impl ClientInstance {
         mq: &MessageQueue,
         timeout: Duration,
     ) -> Result<PullOutcome> {
+        self.pull_with_code(request::PULL_MESSAGE, header, mq, timeout)
+            .await
+    }
+
+    /// One pull sent as `code`: PULL_MESSAGE (push consumer) or LITE_PULL_MESSAGE (lite pull consumer, as Java
+    /// 5 sends it, so brokers can tell the two apart in their statistics); the answer is the same.
+    pub(crate) async fn pull_with_code(
+        &self,
+        code: i32,
+        header: PullMessageRequestHeader,
+        mq: &MessageQueue,
+        timeout: Duration,
+    ) -> Result<PullOutcome> {
         let addr = self.broker_of(mq).await?;
-        let cmd = RemotingCommand::request_with(request::PULL_MESSAGE, &header);
+        let cmd = RemotingCommand::request_with(code, &header);
         let resp = self.invoke_raw(&addr, cmd, timeout).await?;
         let next = |resp: &RemotingCommand| -> Result<i64> {
             Ok(resp

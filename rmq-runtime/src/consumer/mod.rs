@@ -1,6 +1,7 @@
 //! Consumers: the push consumer and its building blocks.
 //!
 //! - [`push`]: [`PushConsumer`], subscribe and a listener is called (concurrently or orderly);
+//! - [`lite_pull`]: [`LitePullConsumer`], subscribe or assign queues and `poll` for messages;
 //! - [`allocate`]: which queues this client owns in its group ([`AllocateStrategy`], Java-compatible);
 //! - `process_queue`: pulled, unacknowledged messages of one queue and the offset safe to commit;
 //! - [`offset_store`]: consume progress in memory, and on local disk for broadcasting consumers;
@@ -11,6 +12,7 @@ pub mod allocate;
 pub(crate) mod broker_calls;
 mod consume;
 mod fastjson;
+pub mod lite_pull;
 pub mod offset_store;
 mod offsets;
 #[allow(
@@ -23,6 +25,7 @@ pub mod push;
 mod rebalance;
 
 pub use allocate::{AllocateStrategy, Averagely, AveragelyByCircle};
+pub use lite_pull::{LitePullConsumer, LitePullConsumerOptions};
 pub use offset_store::{LocalFileOffsetStore, OffsetStoreError, OffsetTable};
 pub use push::{
     dlq_topic, retry_topic, ConsumeContext, ConsumeFromWhere, ConsumeOutcome, MessageListener,

@@ -8,9 +8,11 @@ use std::time::Duration;
 use rmq_protocol::body::MessageQueue;
 use tokio_util::sync::CancellationToken;
 
+use super::offsets::OffsetBackend;
 use super::process_queue::ProcessQueue;
 use super::push::{ConsumeFromWhere, MessageModel, PushInner};
 use crate::error::Result;
+use crate::instance::ClientInstance;
 use crate::route::subscribe_queues;
 
 /// A queue this member consumes: its buffer, and the token that stops its pull task.
@@ -19,6 +21,30 @@ pub(crate) struct OwnedQueue {
     pub(crate) mq: MessageQueue,
     pub(crate) pq: Arc<ProcessQueue>,
     pub(crate) cancel: CancellationToken,
+}
+
+/// Where a queue a consumer just took starts: the group's committed offset, else the `from` rule (retry
+/// topics always from their start, as Java `computePullFromWhere`). Shared by the push and lite pull consumers.
+pub(crate) async fn start_offset(
+    instance: &ClientInstance,
+    offsets: &OffsetBackend,
+    group: &str,
+    from: ConsumeFromWhere,
+    mq: &MessageQueue,
+) -> Result<i64> {
+    if let Some(o) = offsets.read_stored(instance, group, mq).await? {
+        if o >= 0 {
+            return Ok(o);
+        }
+    }
+    let retry = mq.topic.starts_with("%RETRY%");
+    match from {
+        ConsumeFromWhere::FirstOffset => Ok(0),
+        ConsumeFromWhere::LastOffset if retry => Ok(0),
+        ConsumeFromWhere::LastOffset => instance.max_offset(mq).await,
+        ConsumeFromWhere::Timestamp(_) if retry => instance.max_offset(mq).await,
+        ConsumeFromWhere::Timestamp(ts) => instance.search_offset(mq, ts).await,
+    }
 }
 
 /// How long a dropped orderly queue waits for its running batch before unlocking (Java: 1 s).
@@ -163,23 +189,14 @@ impl PushInner {
 
     /// Where a newly assigned queue starts: the committed offset, else the ConsumeFromWhere rule.
     async fn start_offset(&self, mq: &MessageQueue) -> Result<i64> {
-        if let Some(o) = self
-            .offsets
-            .read_stored(&self.instance, &self.group, mq)
-            .await?
-        {
-            if o >= 0 {
-                return Ok(o);
-            }
-        }
-        let retry = mq.topic.starts_with("%RETRY%");
-        match self.opts.consume_from_where {
-            ConsumeFromWhere::FirstOffset => Ok(0),
-            ConsumeFromWhere::LastOffset if retry => Ok(0),
-            ConsumeFromWhere::LastOffset => self.instance.max_offset(mq).await,
-            ConsumeFromWhere::Timestamp(_) if retry => self.instance.max_offset(mq).await,
-            ConsumeFromWhere::Timestamp(ts) => self.instance.search_offset(mq, ts).await,
-        }
+        start_offset(
+            &self.instance,
+            &self.offsets,
+            &self.group,
+            self.opts.consume_from_where,
+            mq,
+        )
+        .await
     }
 
     /// Stops consuming `mq`: no more pulls, its offset committed (if `commit`), its orderly lock released.
