@@ -169,6 +169,9 @@ impl ApplicationBuilder {
                     template: DEFAULT_TEMPLATE.into(),
                     reason: "not built".into(),
                 })?;
+        if let Some(puller) = build_pull_consumer(&settings, &client).await? {
+            default_template.set_pull_consumer(puller);
+        }
         let ctx = Arc::new(AppContext::new(
             self.beans,
             templates.clone(),
@@ -292,6 +295,75 @@ async fn build_templates(
     Ok(out)
 }
 
+/// The template's pull consumer from `rocketmq.pull-consumer.*`, when a group and topic are configured.
+async fn build_pull_consumer(
+    settings: &Settings,
+    client: &ClientConfig,
+) -> Result<Option<crate::consumer::LitePullConsumer>, StartError> {
+    use crate::consumer::{
+        LitePullConsumer, LitePullConsumerOptions, MessageModel, MessageSelector,
+    };
+    let (Some(group), Some(topic)) = (
+        settings.get("rocketmq.pull-consumer.group"),
+        settings.get("rocketmq.pull-consumer.topic"),
+    ) else {
+        return Ok(None);
+    };
+    let bad = |key: &str, value: String, reason: &str| {
+        StartError::Settings(crate::settings::SettingsError::Invalid {
+            key: key.to_string(),
+            value,
+            reason: reason.to_string(),
+        })
+    };
+    let expr = settings
+        .get("rocketmq.pull-consumer.selector-expression")
+        .unwrap_or_else(|| "*".into());
+    let selector = match settings
+        .get("rocketmq.pull-consumer.selector-type")
+        .as_deref()
+        .unwrap_or("TAG")
+    {
+        "TAG" => MessageSelector::Tag(expr),
+        "SQL92" => MessageSelector::Sql92(expr),
+        other => {
+            return Err(bad(
+                "rocketmq.pull-consumer.selector-type",
+                other.into(),
+                "expected TAG or SQL92",
+            ))
+        }
+    };
+    let mut opts =
+        LitePullConsumerOptions::new(group, client.namesrv_addr.clone()).subscribe(topic, selector);
+    opts.client = client.clone();
+    if let Some(ns) = settings.get("rocketmq.pull-consumer.namespace") {
+        opts.client.namespace = Some(ns);
+    }
+    if let Some(name) = settings.get("rocketmq.pull-consumer.instance-name") {
+        opts.client.instance_name = name;
+    }
+    opts.message_model = match settings
+        .get("rocketmq.pull-consumer.message-model")
+        .as_deref()
+        .unwrap_or("CLUSTERING")
+    {
+        "CLUSTERING" => MessageModel::Clustering,
+        "BROADCASTING" => MessageModel::Broadcasting,
+        other => {
+            return Err(bad(
+                "rocketmq.pull-consumer.message-model",
+                other.into(),
+                "expected CLUSTERING or BROADCASTING",
+            ))
+        }
+    };
+    if let Some(n) = settings.get_parsed::<i32>("rocketmq.pull-consumer.pull-batch-size")? {
+        opts.pull_batch_size = n;
+    }
+    Ok(Some(LitePullConsumer::start(opts).await?))
+}
+
 /// A running application.
 pub struct Application {
     ctx: Arc<AppContext>,
@@ -360,7 +432,7 @@ impl Application {
     /// Stops listeners (stop pulls, drain handlers, commit offsets), producers, then the embedded broker.
     pub async fn shutdown(self) {
         self.container.shutdown().await;
-        self.default_template.producer().shutdown().await;
+        self.default_template.shutdown().await;
         if let Some(b) = &self.embedded {
             if let Err(e) = b.shutdown().await {
                 tracing::warn!(error = %e, "embedded broker shutdown");

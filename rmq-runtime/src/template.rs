@@ -121,6 +121,7 @@ struct TemplateInner {
     tx: Option<(TransactionProducer, Arc<dyn LocalTransactionListener>)>,
     codec: CodecHandle,
     ctx: ContextSlot,
+    puller: parking_lot::RwLock<Option<crate::consumer::LitePullConsumer>>,
 }
 
 /// Where a template (and its transaction check-backs) find the application context once it exists.
@@ -165,6 +166,7 @@ impl RocketMqTemplate {
                 tx: None,
                 codec,
                 ctx: ContextSlot::default(),
+                puller: parking_lot::RwLock::new(None),
             }),
         }
     }
@@ -184,6 +186,7 @@ impl RocketMqTemplate {
                 tx: Some((producer, listener)),
                 codec,
                 ctx,
+                puller: parking_lot::RwLock::new(None),
             }),
         }
     }
@@ -191,6 +194,57 @@ impl RocketMqTemplate {
     /// Lets transaction listeners see the application context (set once the context exists).
     pub fn bind_context(&self, ctx: &Arc<AppContext>) {
         *self.inner.ctx.write() = Some(Arc::downgrade(ctx));
+    }
+
+    /// Gives the template the pull consumer `receive` reads from (rocketmq.pull-consumer.*).
+    pub fn set_pull_consumer(&self, consumer: crate::consumer::LitePullConsumer) {
+        *self.inner.puller.write() = Some(consumer);
+    }
+
+    /// Polls the template's pull consumer for up to `timeout`; each message body decoded as `T` (a body that
+    /// does not decode is an error naming the message).
+    pub async fn receive<T: DeserializeOwned>(&self, timeout: Duration) -> Result<Vec<T>> {
+        self.receive_raw(timeout)
+            .await?
+            .iter()
+            .map(|m| {
+                self.inner
+                    .codec
+                    .decode::<T>(&m.body)
+                    .map_err(|e| ClientError::InvalidArgument {
+                        field: "payload",
+                        reason: format!(
+                            "message {} is not a {}: {e}",
+                            m.msg_id(),
+                            std::any::type_name::<T>()
+                        ),
+                    })
+            })
+            .collect()
+    }
+
+    /// Polls the template's pull consumer, returning the messages as received.
+    pub async fn receive_raw(&self, timeout: Duration) -> Result<Vec<MessageExt>> {
+        let puller = self.inner.puller.read().clone();
+        match puller {
+            Some(p) => p.poll(timeout).await,
+            None => Err(ClientError::InvalidArgument {
+                field: "rocketmq.pull-consumer.group",
+                reason: format!(
+                    "template {} has no pull consumer; set rocketmq.pull-consumer.group and rocketmq.pull-consumer.topic",
+                    self.inner.name
+                ),
+            }),
+        }
+    }
+
+    /// Shuts the producer (and the pull consumer, committing what was received) down.
+    pub async fn shutdown(&self) {
+        let puller = self.inner.puller.write().take();
+        if let Some(p) = puller {
+            p.shutdown().await;
+        }
+        self.inner.producer.shutdown().await;
     }
 
     /// The template's name.

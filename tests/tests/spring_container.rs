@@ -316,3 +316,64 @@ async fn invalid_listeners_are_refused_at_startup_naming_the_listener() {
     );
     let _ = StartError::Broker(String::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_template_receives_from_its_pull_consumer_and_sends_every_way() {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Ping {
+        n: u32,
+    }
+    let app = test_app()
+        .set("rocketmq.pull-consumer.group", "pull_group")
+        .set("rocketmq.pull-consumer.topic", "PullTopic")
+        .only_listeners(Vec::<String>::new())
+        .start()
+        .await
+        .expect("starts");
+    let t = app.template();
+    for n in 0..3 {
+        t.convert_and_send("PullTopic", &Ping { n }).await.unwrap();
+    }
+    t.sync_send_delay_level("PullTopic", t.payload(&Ping { n: 3 }).unwrap(), 1)
+        .await
+        .unwrap();
+    t.sync_send_orderly("PullTopic", t.payload(&Ping { n: 4 }).unwrap(), "k")
+        .await
+        .unwrap();
+    t.async_send("PullTopic", t.payload(&Ping { n: 5 }).unwrap())
+        .await
+        .unwrap();
+    t.send_one_way(
+        "PullTopic",
+        t.payload(&Ping { n: 6 })
+            .unwrap()
+            .key("seven")
+            .header("h", "v"),
+    )
+    .await
+    .unwrap();
+    t.sync_send_batch(
+        "PullTopic",
+        vec![
+            t.payload(&Ping { n: 7 }).unwrap(),
+            t.payload(&Ping { n: 8 }).unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < 9 && std::time::Instant::now() < deadline {
+        got.extend(t.receive::<Ping>(Duration::from_secs(2)).await.unwrap());
+    }
+    let mut ns: Vec<u32> = got.iter().map(|p| p.n).collect();
+    ns.sort_unstable();
+    assert_eq!(
+        ns,
+        (0..9).collect::<Vec<_>>(),
+        "each send form arrives once (the delayed one after ~1 s)"
+    );
+    let err = t.sync_send("bad topic", "x").await.unwrap_err();
+    assert!(err.to_string().contains("topic"), "{err}");
+    app.shutdown().await;
+}
