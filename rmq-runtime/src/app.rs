@@ -27,6 +27,7 @@ pub struct ApplicationBuilder {
     codec: CodecHandle,
     only: Option<Vec<String>>,
     templates: Vec<(String, String)>,
+    transactional: Vec<String>,
     embedded_store: Option<PathBuf>,
 }
 
@@ -86,6 +87,24 @@ impl ApplicationBuilder {
         self
     }
 
+    /// Declares a template whose sends are transactional: start-up fails unless a
+    /// `#[rocketmq_transaction_listener(template = name)]` is linked in.
+    pub fn transactional_template(
+        mut self,
+        name: impl Into<String>,
+        producer_group: impl Into<String>,
+    ) -> Self {
+        let name = name.into();
+        self.transactional.push(name.clone());
+        if name != DEFAULT_TEMPLATE {
+            self.templates.push((name, producer_group.into()));
+        } else {
+            self.overrides
+                .push(("rocketmq.producer.group".into(), producer_group.into()));
+        }
+        self
+    }
+
     /// Store directory of the embedded broker (default: `rocketmq.embedded.store-dir`, else a temp dir).
     pub fn embedded_store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.embedded_store = Some(dir.into());
@@ -141,6 +160,10 @@ impl ApplicationBuilder {
                 if let Some(dir) = store {
                     b = b.store_dir(dir);
                 }
+                // Broker settings by their RocketMQ names, e.g. rocketmq.embedded.broker.transactionCheckInterval.
+                for (key, value) in settings.with_prefix("rocketmq.embedded.broker.") {
+                    b = b.property(key, value);
+                }
                 if let Some(flush) = settings.get("rocketmq.embedded.flush-disk-type") {
                     b = b.flush_sync(flush.eq_ignore_ascii_case("SYNC_FLUSH"));
                 }
@@ -160,6 +183,14 @@ impl ApplicationBuilder {
         client.namespace = settings.get("rocketmq.producer.namespace");
         client.namesrv_list()?;
 
+        for name in &self.transactional {
+            if !TransactionListenerDef::all().any(|l| l.template == name) {
+                return Err(StartError::Template {
+                    template: name.clone(),
+                    reason: "declared transactional, but no #[rocketmq_transaction_listener] is bound to it".into(),
+                });
+            }
+        }
         let templates = build_templates(&settings, &client, self.templates, &self.codec).await?;
         let default_template =
             templates

@@ -244,6 +244,7 @@ impl Settings {
             let r = relaxed(key);
             if !r.starts_with("rocketmq.")
                 || r.starts_with("rocketmq.consumer.listeners.")
+                || r.starts_with("rocketmq.embedded.broker.")
                 || known.contains(&r)
             {
                 continue;
@@ -260,6 +261,18 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// Every `(rest of key, value)` whose key starts with `prefix` (e.g. the embedded broker's own settings
+    /// under `rocketmq.embedded.broker.`).
+    pub fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(prefix)
+                    .map(|rest| (rest.to_string(), v.clone()))
+            })
+            .collect()
     }
 
     /// Whether `rocketmq.consumer.listeners.<group>.<topic>` turns a listener off (rocketmq-spring's switch).
