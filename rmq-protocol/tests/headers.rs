@@ -128,8 +128,10 @@ fn every_header_round_trips_and_names_missing_fields() {
         GetConsumerConnectionListRequestHeader,
         GetConsumeStatsRequestHeader,
         ResetOffsetRequestHeader,
+        GetTopicStatsInfoRequestHeader,
+        ReplyMessageRequestHeader,
     );
-    assert_eq!(n, 34);
+    assert_eq!(n, 36);
 }
 
 #[test]

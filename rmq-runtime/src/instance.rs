@@ -263,11 +263,32 @@ impl ClientInstance {
         }
         let route: TopicRouteData = body::from_json_lenient(&resp.body)?;
         let route = Arc::new(route);
+        let mut new_masters = Vec::new();
         {
             let mut brokers = self.brokers.write();
             for bd in &route.broker_datas {
-                brokers.insert(bd.broker_name.clone(), bd.broker_addrs.clone());
+                let old = brokers.insert(bd.broker_name.clone(), bd.broker_addrs.clone());
+                let old_master = old.as_ref().and_then(|ids| ids.get(&0)).map(String::as_str);
+                new_masters.extend(
+                    bd.master_addr()
+                        .filter(|m| old_master != Some(*m))
+                        .map(str::to_string),
+                );
             }
+        }
+        // A master seen for the first time learns our groups now rather than at the next heartbeat tick (Java
+        // heartbeats a second after start): transaction check-backs only go to producers a broker knows.
+        if let Some(me) = self.me.upgrade().filter(|_| !new_masters.is_empty()) {
+            tokio::spawn(async move {
+                if me.producers.read().is_empty() && me.consumers.read().is_empty() {
+                    return;
+                }
+                for addr in new_masters {
+                    if let Err(e) = me.heartbeat(&addr).await {
+                        tracing::debug!(broker = %addr, error = %e, "heartbeat to a new master failed");
+                    }
+                }
+            });
         }
         let changed = self
             .routes
@@ -659,21 +680,15 @@ impl InboundHandler for ClientInstance {
     }
 }
 
-/// ResetOffsetBody `{"offsetTable":{<MessageQueue json>: offset}}`, accepting object keys written as JSON text.
+/// ResetOffsetBody (fastjson object keys); an undecodable body resets nothing and is logged.
 fn parse_offset_table(body: &[u8]) -> Vec<(MessageQueue, i64)> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Wrapper {
-        #[serde(default)]
-        offset_table: serde_json::Map<String, serde_json::Value>,
+    match rmq_protocol::body::ResetOffsetBody::from_json(body) {
+        Ok(b) => b.offset_table.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "undecodable RESET_CONSUMER_CLIENT_OFFSET body");
+            Vec::new()
+        }
     }
-    let Ok(w) = body::from_json::<Wrapper>(body) else {
-        return Vec::new();
-    };
-    w.offset_table
-        .into_iter()
-        .filter_map(|(k, v)| Some((serde_json::from_str::<MessageQueue>(&k).ok()?, v.as_i64()?)))
-        .collect()
 }
 
 /// The reply message a broker pushes: header fields describe it, the body is its body.
@@ -681,8 +696,9 @@ fn reply_message_from_push(req: &RemotingCommand) -> Option<MessageExt> {
     let ext = &req.ext_fields;
     let props = properties::Properties::parse(ext.get("properties").map_or("", String::as_str));
     let parse_addr = |k: &str| {
+        // Java prints hosts as `/ip:port`.
         ext.get(k)
-            .and_then(|s| s.parse().ok())
+            .and_then(|s| s.trim_start_matches('/').parse().ok())
             .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
     };
     let num = |k: &str| ext.get(k).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);

@@ -5,19 +5,44 @@
 //! bundled rmq broker and an Apache RocketMQ cluster.
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod app;
 pub mod config;
 pub mod consumer;
+pub mod container;
+pub mod context;
 pub mod error;
 pub mod instance;
+pub mod listener;
 pub mod message;
 pub mod producer;
 pub mod remoting;
 pub mod route;
+pub mod settings;
+pub mod template;
+pub mod testing;
 
+pub use admin::Admin;
+pub use app::{Application, ApplicationBuilder};
 pub use config::ClientConfig;
+pub use consumer::{
+    ConsumeContext, ConsumeFromWhere, ConsumeOutcome, LitePullConsumer, LitePullConsumerOptions,
+    MessageListener, MessageModel, MessageSelector, PushConsumer, PushConsumerOptions,
+};
+pub use context::AppContext;
 pub use error::{ClientError, Result};
 pub use instance::ClientInstance;
+pub use listener::{Bean, Json, ListenerError};
 pub use message::{Message, MessageExt};
 pub use producer::{Producer, ProducerOptions, SendResult, SendStatus, TransactionProducer};
 pub use rmq_macros as macros;
+pub use template::{LocalTransactionListener, Outgoing, RocketMqTemplate};
+
+/// What macro expansions refer to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use futures::future::BoxFuture;
+    pub use inventory;
+}
 pub use rmq_protocol as protocol;

@@ -236,6 +236,15 @@ impl RawClient {
             .map_err(|_| anyhow!("connection to {} is closed", self.addr))
     }
 
+    /// Answers a request the server sent us (e.g. PUSH_REPLY_MESSAGE_TO_CLIENT, which the broker waits for):
+    /// `resp` should come from `RemotingCommand::response_to(&request, code)`, which keeps its opaque.
+    pub fn respond(&self, resp: RemotingCommand) -> Result<()> {
+        let bytes = Self::encode(resp)?;
+        self.out
+            .send(bytes)
+            .map_err(|_| anyhow!("connection to {} is closed", self.addr))
+    }
+
     /// Writes raw bytes to the connection (for hand-made or broken frames).
     pub fn send_raw(&self, bytes: impl Into<Bytes>) -> Result<()> {
         self.out
@@ -272,6 +281,24 @@ impl RawClient {
             .await
             .ok()
             .flatten()
+    }
+
+    /// The next request with `code` the server sent us, skipping others (e.g. NOTIFY_CONSUMER_IDS_CHANGED after
+    /// a heartbeat); `None` when none came within `timeout`.
+    pub async fn next_server_request_with_code(
+        &self,
+        code: i32,
+        timeout: Duration,
+    ) -> Option<RemotingCommand> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_server_request(left).await {
+                Some(cmd) if cmd.code == code => return Some(cmd),
+                Some(_) if !left.is_zero() => continue,
+                _ => return None,
+            }
+        }
     }
 
     // ----- name server -----

@@ -215,3 +215,57 @@ async fn a_dead_name_server_in_the_list_is_skipped() {
     .expect("send via the second name server");
     assert_eq!(r.status, SendStatus::SendOk);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_reply_round_trips_through_a_consumer_that_answers() {
+    use rmq_runtime::PushConsumerOptions;
+    use rmq_runtime::{
+        ConsumeContext, ConsumeFromWhere, ConsumeOutcome, MessageExt, MessageSelector, PushConsumer,
+    };
+
+    let (broker, _raw, requester) = setup().await;
+    let topic = unique("Rpc");
+    let raw = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("raw");
+    raw.create_topic(&topic, 4).await.expect("create topic");
+    let mut replier_opts = ProducerOptions::new(unique("replier"), broker.namesrv_addr());
+    replier_opts.client.instance_name = unique("replier");
+    let replier = Producer::start(replier_opts).await.expect("replier");
+    let mut opts = PushConsumerOptions::new(unique("server"), broker.namesrv_addr())
+        .subscribe(&topic, MessageSelector::all());
+    opts.consume_from_where = ConsumeFromWhere::FirstOffset;
+    opts.client.instance_name = unique("server");
+    let server = PushConsumer::start(opts, move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+        let replier = replier.clone();
+        async move {
+            for m in msgs {
+                let answer = format!("echo:{}", String::from_utf8_lossy(&m.body));
+                if replier.reply(&m, answer).await.is_err() {
+                    return ConsumeOutcome::RETRY_LATER;
+                }
+            }
+            ConsumeOutcome::Success
+        }
+    })
+    .await
+    .expect("server");
+    for i in 0..3 {
+        let reply = requester
+            .request(
+                Message::new(&topic, format!("ping{i}")),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("reply arrives");
+        assert_eq!(&reply.body[..], format!("echo:ping{i}").as_bytes());
+    }
+    // Nobody answers on a topic without a consumer: a timeout, not a hang.
+    let lonely = unique("NoServer");
+    let err = requester
+        .request(Message::new(&lonely, "anyone?"), Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
+    server.shutdown().await;
+}

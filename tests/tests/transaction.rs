@@ -444,6 +444,104 @@ async fn end_transaction_checks_what_it_commits() {
     broker.shutdown().await.expect("shutdown");
 }
 
+/// The records of a system topic's queue, read from the broker's store (clients may not pull system topics).
+fn parked(broker: &EmbeddedBroker, topic: &str, queue_id: i32) -> Vec<Record> {
+    let store = &broker.broker().inner().store;
+    let r = store.get_messages(topic, queue_id, 0, 32, usize::MAX, &|_| true);
+    r.messages
+        .iter()
+        .map(|raw| {
+            rmq_tests::record::decode_record(raw)
+                .expect("parked record")
+                .0
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_message_with_a_delay_or_delivery_time_waits_until_due() {
+    let broker = no_checks()
+        .property("messageDelayLevel", "1s 2s")
+        .start()
+        .await
+        .expect("broker");
+    let c = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let group = unique("tx_delay_pg");
+    producer_heartbeat(&c, &client_id("p"), &group)
+        .await
+        .expect("heartbeat");
+
+    // Delay level 2 (2 s).
+    let topic = unique("TxDelayed");
+    let h = send_half(&c, &topic, &group, b"later", &[("DELAY", "2")])
+        .await
+        .expect("half");
+    let committed_at = now_ms();
+    let resp = EndTx::for_sent(&h, TxOutcome::Commit)
+        .request(&c)
+        .await
+        .expect("commit");
+    assert_eq!(resp.code, rc::SUCCESS, "{:?}", resp.remark);
+    // The commit is applied (its response came), yet nothing is visible: the message waits on level 2's queue.
+    assert!(
+        delivered(&c, &topic).await.is_empty(),
+        "a committed DELAY message was delivered at once"
+    );
+    let waiting: Vec<Record> = parked(&broker, "SCHEDULE_TOPIC_XXXX", 1)
+        .into_iter()
+        .filter(|r| r.properties().get("UNIQ_KEY") == Some(&h.uniq_key))
+        .collect();
+    assert_eq!(waiting.len(), 1, "parked on SCHEDULE_TOPIC_XXXX queue 1");
+    assert_eq!(waiting[0].properties().get("REAL_TOPIC"), Some(&topic));
+    assert_eq!(tx_bits(waiting[0].sys_flag), 0x8, "parked as COMMIT");
+    let got = wait_delivered(&c, &topic, 1).await;
+    assert_eq!(got[0].body, b"later");
+    assert_eq!(tx_bits(got[0].sys_flag), 0x8);
+    assert!(
+        got[0].store_timestamp - committed_at >= 2000,
+        "delivered {} ms after the commit, before the 2 s delay",
+        got[0].store_timestamp - committed_at
+    );
+
+    // A delivery time 1.5 s ahead.
+    let topic = unique("TxTimed");
+    let deliver_at = now_ms() + 1500;
+    let h = send_half(
+        &c,
+        &topic,
+        &group,
+        b"on time",
+        &[("TIMER_DELIVER_MS", &deliver_at.to_string())],
+    )
+    .await
+    .expect("half");
+    let resp = EndTx::for_sent(&h, TxOutcome::Commit)
+        .request(&c)
+        .await
+        .expect("commit");
+    assert_eq!(resp.code, rc::SUCCESS, "{:?}", resp.remark);
+    assert!(
+        delivered(&c, &topic).await.is_empty(),
+        "a committed timer message was delivered at once"
+    );
+    assert!(
+        parked(&broker, "rmq_sys_wheel_timer", 0)
+            .iter()
+            .any(|r| r.properties().get("UNIQ_KEY") == Some(&h.uniq_key)),
+        "parked on the timer topic"
+    );
+    let got = wait_delivered(&c, &topic, 1).await;
+    assert_eq!(got[0].body, b"on time");
+    assert!(
+        got[0].store_timestamp >= deliver_at,
+        "delivered {} ms before its time",
+        deliver_at - got[0].store_timestamp
+    );
+    broker.shutdown().await.expect("shutdown");
+}
+
 /// Three half messages before a restart: one left open, one committed, one rolled back.
 async fn three_halves(c: &RawClient, topic: &str, group: &str) -> [HalfSent; 3] {
     let open = send_half(c, topic, group, b"open", &[])

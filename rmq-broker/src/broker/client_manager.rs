@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use rmq_protocol::body::SubscriptionData;
+use rmq_protocol::LanguageCode;
 
 use crate::remoting::Connection;
 
@@ -20,6 +21,8 @@ pub struct ClientChannel {
     pub connection: Connection,
     /// Client's protocol version.
     pub version: i32,
+    /// Client's language, as its heartbeat header said (admin tools list it).
+    pub language: LanguageCode,
     /// Last heartbeat.
     pub last_update: Instant,
 }
@@ -198,6 +201,20 @@ impl ClientManager {
             .get(group)
             .map(|chs| chs.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The connection of the producer whose heartbeat reported `client_id` (Java's
+    /// `ProducerManager.findChannel`): request-reply pushes a reply to the client named in the request's
+    /// `REPLY_TO_CLIENT`. Every client announces at least one producer group (consumers report
+    /// `CLIENT_INNER_PRODUCER`); the most recent heartbeat wins when one id has several connections.
+    pub fn find_producer_by_client_id(&self, client_id: &str) -> Option<ClientChannel> {
+        self.producers
+            .read()
+            .values()
+            .flat_map(HashMap::values)
+            .filter(|ch| ch.client_id == client_id && !ch.connection.is_closed())
+            .max_by_key(|ch| ch.last_update)
+            .cloned()
     }
 
     /// Names of all consumer groups online.

@@ -83,6 +83,19 @@ impl ConsumerOffsetManager {
             .collect()
     }
 
+    /// Topics `group` committed offsets on (Java's `whichTopicByConsumer`), sorted.
+    pub fn topics_of_group(&self, group: &str) -> Vec<String> {
+        let suffix = format!("@{group}");
+        let mut topics: Vec<String> = self
+            .table
+            .lock()
+            .keys()
+            .filter_map(|k| k.strip_suffix(&suffix).map(String::from))
+            .collect();
+        topics.sort();
+        topics
+    }
+
     /// Forgets a topic's offsets (topic deleted).
     pub fn remove_topic(&self, topic: &str) {
         let prefix = format!("{topic}@");
@@ -130,5 +143,7 @@ mod tests {
         assert_eq!(again.query("g", "T", 1), Some(42));
         assert_eq!(again.query("g", "T", 3), None);
         assert_eq!(again.groups_of_topic("T"), vec!["g".to_string()]);
+        assert_eq!(again.topics_of_group("g"), vec!["T".to_string()]);
+        assert!(again.topics_of_group("T").is_empty());
     }
 }

@@ -24,6 +24,14 @@ pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
 pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
 /// Longest topic name a client may use (retry topics may reach 255).
 pub const TOPIC_MAX_LENGTH: usize = 127;
+/// Suffix of the request-reply topic, `<cluster>_REPLY_TOPIC` (Java's `MixAll.REPLY_TOPIC_POSTFIX`).
+pub const REPLY_TOPIC_POSTFIX: &str = "REPLY_TOPIC";
+
+/// The topic repliers send request-reply answers to: `<cluster>_REPLY_TOPIC`, created at start (one queue, as
+/// Java's `TopicConfigManager`) and published like any topic so a replier finds its route.
+pub fn reply_topic(cluster: &str) -> String {
+    format!("{cluster}_{REPLY_TOPIC_POSTFIX}")
+}
 
 /// Checks a topic name against RocketMQ's rules: `^[%|a-zA-Z0-9_-]+$`, at most 127 characters.
 pub fn validate_topic(topic: &str) -> Result<(), String> {
@@ -114,6 +122,7 @@ impl TopicConfigManager {
             topic(OFFSET_MOVED_EVENT, 1, perm::READ | perm::WRITE),
             topic(cluster, 16, perm::INHERIT | perm::READ | perm::WRITE),
             topic(broker_name, 1, perm::INHERIT | perm::READ | perm::WRITE),
+            topic(&reply_topic(cluster), 1, perm::READ | perm::WRITE),
         ];
         if auto_create {
             system.push(topic(

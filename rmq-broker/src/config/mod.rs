@@ -132,6 +132,8 @@ pub struct BrokerConfig {
     /// `rebalanceLockMaxLiveTime` (our key; Java's system property `rocketmq.broker.rebalance.lockMaxLiveTime`):
     /// ms after which an unrenewed orderly-consumption queue lock expires (60 000).
     pub rebalance_lock_max_live_time: u64,
+    /// `storeReplyMessageEnable`: also store request-reply replies in their reply topic (true, as Java).
+    pub store_reply_message_enable: bool,
 }
 
 impl Default for BrokerConfig {
@@ -179,6 +181,7 @@ impl Default for BrokerConfig {
             trace_on: true,
             max_frame_length: 16 * 1024 * 1024,
             rebalance_lock_max_live_time: 60_000,
+            store_reply_message_enable: true,
         }
     }
 }
@@ -315,6 +318,7 @@ impl BrokerConfig {
             "traceOn" => self.trace_on = boolean(key, v)?,
             "serverMaxFrameLength" => self.max_frame_length = positive(key, v)?,
             "rebalanceLockMaxLiveTime" => self.rebalance_lock_max_live_time = positive(key, v)?,
+            "storeReplyMessageEnable" => self.store_reply_message_enable = boolean(key, v)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -497,6 +501,10 @@ impl BrokerConfig {
             (
                 "rebalanceLockMaxLiveTime",
                 self.rebalance_lock_max_live_time.to_string(),
+            ),
+            (
+                "storeReplyMessageEnable",
+                self.store_reply_message_enable.to_string(),
             ),
         ]
         .into_iter()

@@ -5,6 +5,7 @@
 //! send behind it, and responses go out in completion order, matched by `opaque` on the client. A malformed
 //! frame closes only its own connection. The writer batches whatever is queued into one flush.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,10 +14,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{SinkExt, StreamExt};
+use parking_lot::Mutex;
 use rmq_protocol::frame::RemotingCodec;
 use rmq_protocol::RemotingCommand;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -44,6 +46,28 @@ pub struct Connection {
     id: u64,
     peer: SocketAddr,
     tx: mpsc::Sender<RemotingCommand>,
+    /// Broker → client requests waiting for their response, by opaque.
+    pending: Arc<Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>>,
+}
+
+/// Why [`Connection::invoke`] got no response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvokeError {
+    /// The connection closed (or its outbound queue is full) before the response came.
+    #[error("connection to {peer} closed before it answered")]
+    Closed {
+        /// The client.
+        peer: SocketAddr,
+    },
+    /// No response within the timeout.
+    #[error("no response from {peer} within {timeout:?}")]
+    Timeout {
+        /// The client.
+        peer: SocketAddr,
+        /// How long we waited.
+        timeout: Duration,
+    },
 }
 
 impl Connection {
@@ -65,6 +89,39 @@ impl Connection {
     /// Whether the writer side is gone.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    /// Sends a request to the client and waits up to `timeout` for its response (Java's `invokeSync`, used for
+    /// PUSH_REPLY_MESSAGE_TO_CLIENT); the request gets a fresh opaque and loses any oneway flag.
+    ///
+    /// # Errors
+    /// [`InvokeError::Closed`] when the connection is gone or closes first, [`InvokeError::Timeout`].
+    pub async fn invoke(
+        &self,
+        mut cmd: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, InvokeError> {
+        let opaque = next_request_opaque();
+        cmd.opaque = opaque;
+        cmd.flag &= !rmq_protocol::command::FLAG_ONEWAY;
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(opaque, tx);
+        let closed = InvokeError::Closed { peer: self.peer };
+        if self.tx.try_send(cmd).is_err() {
+            self.pending.lock().remove(&opaque);
+            return Err(closed);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(_)) => Err(closed),
+            Err(_) => {
+                self.pending.lock().remove(&opaque);
+                Err(InvokeError::Timeout {
+                    peer: self.peer,
+                    timeout,
+                })
+            }
+        }
     }
 }
 
@@ -134,6 +191,7 @@ async fn run_connection<H: RequestHandler>(
         id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
         peer,
         tx,
+        pending: Arc::default(),
     };
     tracker.spawn(write_loop(
         FramedWrite::new(wr, RemotingCodec::with_max_frame_len(max_frame_len)),
@@ -155,8 +213,13 @@ async fn run_connection<H: RequestHandler>(
             frame = frames.next() => match frame {
                 Some(Ok(cmd)) => {
                     if cmd.is_response() {
-                        // Answers to our oneway broker → client requests never come; anything else is ignored.
-                        debug!(%peer, code = cmd.code, "unexpected response frame ignored");
+                        // The answer to a Connection::invoke; anything else (late or unasked) is ignored.
+                        match conn.pending.lock().remove(&cmd.opaque) {
+                            Some(waiter) => {
+                                let _ = waiter.send(cmd);
+                            }
+                            None => debug!(%peer, code = cmd.code, opaque = cmd.opaque, "unexpected response frame ignored"),
+                        }
                         continue;
                     }
                     inflight.push(handler.handle(&conn, cmd));
@@ -180,6 +243,8 @@ async fn run_connection<H: RequestHandler>(
         }
     };
     let _ = tokio::time::timeout(DRAIN_DEADLINE, drain).await;
+    // Fail every invoke still waiting: its response can no longer come.
+    conn.pending.lock().clear();
     handler.on_close(&conn);
     debug!(%peer, id = conn.id, "connection closed");
 }

@@ -355,6 +355,17 @@ impl MessageStore {
         }
     }
 
+    /// Store timestamp of the message at queue offset `offset` (Java's `getMessageStoreTimeStamp`); `None` when
+    /// the queue has no such entry or its record is gone.
+    pub fn store_time_at(&self, topic: &str, queue_id: i32, offset: i64) -> Option<i64> {
+        let cq = self.inner.find_cq(topic, queue_id)?;
+        if offset < cq.min_offset() || offset >= cq.max_offset() {
+            return None;
+        }
+        let e = cq.entry(offset)?;
+        self.inner.store_timestamp_at(e.phys_offset)
+    }
+
     /// Store timestamp of the first readable message of a queue.
     pub fn earliest_message_time(&self, topic: &str, queue_id: i32) -> Option<i64> {
         let cq = self.inner.find_cq(topic, queue_id)?;

@@ -126,6 +126,102 @@ fn bare_integer_key(input: &[u8], from: usize) -> Option<(usize, usize)> {
     (at(i) == Some(b':')).then_some((start, end))
 }
 
+/// Turns object keys that are JSON objects (fastjson's form for `Map<MessageQueue, V>`,
+/// `{{"brokerName":"b","queueId":0,"topic":"T"}:5}`) into JSON strings holding that object text
+/// (`{"{\"brokerName\":\"b\",\"queueId\":0,\"topic\":\"T\"}":5}`), so a standard parser can read the body;
+/// everything else, including the contents of strings, is left untouched. Borrows the input when there is
+/// nothing to repair.
+///
+/// A key position is right after `{`, or after `,` inside an object (not an array), outside a string. An
+/// unterminated key object is left as it is, for the parser to report.
+pub fn quote_object_keys(input: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    // true for an object, false for an array.
+    let mut containers: Vec<bool> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        match b {
+            b'"' => {
+                expect_key = false;
+                i = string_end(input, i);
+                continue;
+            }
+            b'{' if expect_key => {
+                let Some(end) = object_end(input, i) else {
+                    break;
+                };
+                let buf = out.get_or_insert_with(|| Vec::with_capacity(input.len() + 64));
+                buf.extend_from_slice(input.get(copied..i).unwrap_or_default());
+                buf.push(b'"');
+                for &c in input.get(i..end).unwrap_or_default() {
+                    match c {
+                        b'"' => buf.extend_from_slice(b"\\\""),
+                        b'\\' => buf.extend_from_slice(b"\\\\"),
+                        b'\n' => buf.extend_from_slice(b"\\n"),
+                        b'\r' => buf.extend_from_slice(b"\\r"),
+                        b'\t' => buf.extend_from_slice(b"\\t"),
+                        c => buf.push(c),
+                    }
+                }
+                buf.push(b'"');
+                copied = end;
+                i = end;
+                expect_key = false;
+                continue;
+            }
+            b'{' => {
+                containers.push(true);
+                expect_key = true;
+            }
+            b'[' => {
+                containers.push(false);
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                containers.pop();
+                expect_key = false;
+            }
+            b',' => expect_key = containers.last() == Some(&true),
+            c if c.is_ascii_whitespace() => {}
+            _ => expect_key = false,
+        }
+        i += 1;
+    }
+    match out {
+        None => Cow::Borrowed(input),
+        Some(mut buf) => {
+            buf.extend_from_slice(input.get(copied..).unwrap_or_default());
+            Cow::Owned(buf)
+        }
+    }
+}
+
+/// Index just past the `}` closing the object that starts at `start`, skipping strings; `None` if unclosed.
+fn object_end(input: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while let Some(&b) = input.get(i) {
+        match b {
+            b'"' => {
+                i = string_end(input, i);
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Removes the quotes around integer keys of every object that is the value of a `"brokerAddrs"` key, turning
 /// serde_json's standard output into Java's default form. Input must be serde_json output (compact, valid).
 pub(crate) fn unquote_broker_addr_keys(json: String) -> String {
@@ -229,6 +325,27 @@ mod tests {
         }
         // An escaped backslash ends the string before `,1:`, so that `1` is a real key.
         assert_eq!(quoted(r#"{"s":"a\\",1:"b"}"#), r#"{"s":"a\\","1":"b"}"#);
+    }
+
+    #[test]
+    fn quotes_only_object_keys() {
+        let q = |s: &str| {
+            String::from_utf8(quote_object_keys(s.as_bytes()).into_owned()).unwrap_or_default()
+        };
+        assert_eq!(q(r#"{{"a":1}:2}"#), r#"{"{\"a\":1}":2}"#);
+        assert_eq!(
+            q(r#"{"t":{{"a":"}"}:2, {"b":[1]} :3}}"#),
+            r#"{"t":{"{\"a\":\"}\"}":2, "{\"b\":[1]}" :3}}"#
+        );
+        for unchanged in [
+            r#"[{"a":1},{"b":2}]"#,
+            r#"{"a":[{"x":1},{"y":2}],"b":{"c":{}}}"#,
+            r#"{"s":"{{\"a\":1}:2}"}"#,
+            "{{",
+            "",
+        ] {
+            assert_eq!(q(unchanged), unchanged, "{unchanged}");
+        }
     }
 
     #[test]

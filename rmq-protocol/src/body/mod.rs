@@ -9,19 +9,25 @@
 //! with bare integer keys, `{0:"10.0.0.1:10911"}` (notes §4.11). [`TopicRouteData::to_json`] and
 //! [`ClusterInfo::to_json`] can produce either form, and [`from_json_lenient`] reads both.
 //!
+//! - [`admin`]: topic stats, consume stats and offset-reset bodies, keyed by message queue (Java writes those
+//!   keys as bare JSON objects; see the module docs).
 //! - [`client`]: heartbeat, subscriptions, consumer list, message queues and lock bodies.
 //! - [`topic`]: topic config, data version, the topic table wrapper, KV table, topic list.
 //! - [`register`]: REGISTER_BROKER body, plain and zlib-compressed.
 //! - [`route`]: topic route and cluster info, with the bare-key quirk.
 
+pub mod admin;
 pub mod client;
 mod json;
 pub mod register;
 pub mod route;
 pub mod topic;
 
+pub use admin::*;
 pub use client::*;
-pub use json::{from_json, from_json_lenient, quote_bare_integer_keys, to_json, try_to_json};
+pub use json::{
+    from_json, from_json_lenient, quote_bare_integer_keys, quote_object_keys, to_json, try_to_json,
+};
 pub use register::RegisterBrokerBody;
 pub use route::*;
 pub use topic::*;

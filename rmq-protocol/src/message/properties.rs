@@ -88,6 +88,8 @@ pub const TTL: &str = "TTL";
 pub const ARRIVE_TIME: &str = "ARRIVE_TIME";
 /// Message type (`reply`).
 pub const MSG_TYPE: &str = "MSG_TYPE";
+/// When the broker pushed a reply to its requester, epoch ms (added to PUSH_REPLY_MESSAGE_TO_CLIENT).
+pub const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
 /// Cluster name the broker adds to every stored message.
 pub const CLUSTER: &str = "CLUSTER";
 /// Inner message count of an inner batch.

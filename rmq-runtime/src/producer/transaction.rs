@@ -171,7 +171,12 @@ impl TransactionProducer {
             .send_retrying(msg, None, inner.opts.retry_times_when_send_failed)
             .await?;
         let state = if send.status == SendStatus::SendOk {
-            match AssertUnwindSafe(execute(send.clone())).catch_unwind().await {
+            // A closure may panic before it returns its future, or the future while it runs.
+            let run = match std::panic::catch_unwind(AssertUnwindSafe(|| execute(send.clone()))) {
+                Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+                Err(panic) => Err(panic),
+            };
+            match run {
                 Ok(state) => state,
                 Err(_) => {
                     tracing::error!(msg_id = %send.msg_id, "local transaction panicked; rolling back");

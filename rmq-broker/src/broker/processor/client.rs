@@ -28,6 +28,7 @@ pub fn heartbeat(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) 
         client_id: hb.client_id.clone(),
         connection: conn.clone(),
         version: req.version,
+        language: req.language,
         last_update: Instant::now(),
     };
     for consumer in hb.consumer_data_set {

@@ -7,8 +7,11 @@ pub mod lock;
 pub mod offset;
 pub mod pull;
 pub mod query;
+pub mod reply;
+pub mod reset_offset;
 pub mod retry;
 pub mod send;
+pub mod stats;
 pub mod transaction;
 
 use std::sync::Arc;
@@ -97,6 +100,9 @@ pub async fn dispatch(
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
             send::process(&inner, &conn, &req).await
         }
+        request::SEND_REPLY_MESSAGE | request::SEND_REPLY_MESSAGE_V2 => {
+            reply::process(&inner, &conn, &req).await
+        }
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(&inner, &req).await,
         request::CONSUMER_SEND_MSG_BACK => retry::consumer_send_msg_back(&inner, &req).await,
         request::RMQ_RESEND_DLQ_MESSAGE => retry::resend_dlq_message(&inner, &req).await,
@@ -122,6 +128,12 @@ pub async fn dispatch(
         }
         request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::all_subscription_groups(&inner, &req),
         request::DELETE_SUBSCRIPTIONGROUP => admin::delete_subscription_group(&inner, &req),
+        request::GET_TOPIC_STATS_INFO => stats::topic_stats(&inner, &req),
+        request::GET_CONSUMER_CONNECTION_LIST => stats::consumer_connections(&inner, &req),
+        request::GET_CONSUME_STATS => stats::consume_stats(&inner, &req),
+        request::INVOKE_BROKER_TO_RESET_OFFSET => {
+            reset_offset::invoke_broker_to_reset_offset(&inner, &req)
+        }
         request::LOCK_BATCH_MQ => lock::lock_batch(&inner, &req),
         request::UNLOCK_BATCH_MQ => lock::unlock_batch(&inner, &req),
         request::QUERY_MESSAGE => query::query_message(&inner, &req),

@@ -1,6 +1,6 @@
 //! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320): checks, topic auto-creation, store.
 
-use rand_queue::pick_queue;
+pub(crate) use rand_queue::pick_queue;
 use rmq_protocol::codes::{request, response};
 use rmq_protocol::headers::{CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader};
 use rmq_protocol::message::properties::{self, Properties};
@@ -24,13 +24,15 @@ pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingComma
     let queue_id = match h.queue_id {
         q if q < 0 => pick_queue(topic.write_queue_nums),
         q if q >= topic.write_queue_nums.max(topic.read_queue_nums) => {
+            // SYSTEM_ERROR, as Java's msgCheck answers: producers treat it as retryable and refetch the route,
+            // which is what a producer holding a stale (or TBW102-derived) route needs.
             return Err(Refusal::new(
-                response::INVALID_PARAMETER,
+                response::SYSTEM_ERROR,
                 format!(
                     "request queueId[{q}] is illegal, topic {} has {} write queues",
                     h.topic, topic.write_queue_nums
                 ),
-            ))
+            ));
         }
         q => q,
     };
@@ -46,7 +48,7 @@ pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingComma
 }
 
 /// Permission, topic name, auto-creation and body checks shared by single and batch sends.
-fn check_and_prepare(
+pub(super) fn check_and_prepare(
     inner: &BrokerInner,
     h: &SendMessageRequestHeader,
 ) -> Result<rmq_protocol::body::TopicConfig, Refusal> {
@@ -118,7 +120,7 @@ fn check_and_prepare(
     Ok(topic)
 }
 
-fn check_body(inner: &BrokerInner, len: usize) -> Result<(), Refusal> {
+pub(super) fn check_body(inner: &BrokerInner, len: usize) -> Result<(), Refusal> {
     if len > inner.config.max_message_size {
         return Err(Refusal::new(
             response::MESSAGE_ILLEGAL,
@@ -164,7 +166,7 @@ fn stamp_properties(
     Ok((encoded, uniq))
 }
 
-fn response_ext(
+pub(super) fn response_ext(
     inner: &BrokerInner,
     header: SendMessageResponseHeader,
     req: &RemotingCommand,
@@ -337,7 +339,7 @@ mod rand_queue {
     static NEXT: AtomicU32 = AtomicU32::new(0);
 
     /// Spreads sends with queueId < 0 over the writable queues (round robin; Java picks at random).
-    pub(super) fn pick_queue(write_queue_nums: i32) -> i32 {
+    pub(crate) fn pick_queue(write_queue_nums: i32) -> i32 {
         let n = write_queue_nums.max(1) as u32;
         (NEXT.fetch_add(1, Ordering::Relaxed) % n) as i32
     }

@@ -10,6 +10,8 @@
 //!    group and `tranStateTableOffset`, and on **commit** stores the real message (transaction type COMMIT,
 //!    `preparedTransactionOffset` = the half record's offset), then appends an **op record** to
 //!    `RMQ_SYS_TRANS_OP_HALF_TOPIC` (tag `d`, body `"<half queue offset>,"`). **Rollback** only appends the op.
+//!    A committed message with a `DELAY` level or a `TIMER_*` delivery time goes through the schedule like a
+//!    plain send, so it becomes visible only when due.
 //! 3. The check service ([`check`]) wakes every `transactionCheckInterval`, reads half records it has not seen,
 //!    and sends CHECK_TRANSACTION_STATE to a live producer of the message's group for each open one older
 //!    than max(`transactionTimeOut`, CHECK_IMMUNITY_TIME_IN_SECONDS × 1000), up to `transactionCheckMax`
@@ -292,8 +294,12 @@ pub async fn end_transaction(
         return Ok(EndOutcome::AlreadyResolved);
     }
     let outcome = if commit {
-        match inner.store.put_message(half.committed()).await {
-            Ok(put) => EndOutcome::Committed { msg_id: put.msg_id },
+        let (msg, deferral) = deferred_commit(inner, half.committed());
+        match inner.store.put_message(msg).await {
+            Ok(put) => {
+                inner.schedule.stored(deferral);
+                EndOutcome::Committed { msg_id: put.msg_id }
+            }
             Err(StoreError::FlushTimeout) => EndOutcome::Committed {
                 msg_id: String::new(),
             },
@@ -307,6 +313,40 @@ pub async fn end_transaction(
     };
     svc.finish(inner, offset).await;
     Ok(outcome)
+}
+
+/// Routes a committed message through the delay/timer schedule as a plain send would be: a `DELAY` level or a
+/// `TIMER_*` delivery time parks it on `SCHEDULE_TOPIC_XXXX` / the timer topic (the half message itself was
+/// stored undeferred, since it waits for its outcome first). A delivery time that is malformed or too far
+/// ahead cannot be refused any more (the producer already committed), so the message is delivered at once and
+/// the problem logged.
+fn deferred_commit(
+    inner: &BrokerInner,
+    mut msg: crate::store::MessageToStore,
+) -> (
+    crate::store::MessageToStore,
+    crate::broker::schedule::Deferral,
+) {
+    let mut props = properties::Properties::parse(&msg.properties);
+    let (mut topic, mut queue_id) = (msg.topic.clone(), msg.queue_id);
+    match inner.schedule.defer(
+        &mut topic,
+        &mut queue_id,
+        &mut props,
+        msg.sys_flag,
+        crate::broker::now_ms(),
+    ) {
+        Ok(deferral) => {
+            msg.topic = topic;
+            msg.queue_id = queue_id;
+            msg.properties = props.encode();
+            (msg, deferral)
+        }
+        Err(e) => {
+            warn!(topic = %msg.topic, error = %e, "committed transactional message delivered at once: its delivery time is unusable");
+            (msg, crate::broker::schedule::Deferral::Now)
+        }
+    }
 }
 
 /// Reads every record of `topic` queue 0 from queue offset `from`, in order; returns the offset after the last

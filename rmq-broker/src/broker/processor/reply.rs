@@ -1,0 +1,150 @@
+//! Request-reply (RocketMQ 4.6+): SEND_REPLY_MESSAGE (324) and SEND_REPLY_MESSAGE_V2 (325).
+//!
+//! A requester sends an ordinary message carrying `CORRELATION_ID`, `REPLY_TO_CLIENT` (its client id) and
+//! `TTL`; the consumer that handles it answers with a reply message to `<cluster>_REPLY_TOPIC` sent with one
+//! of these codes. The broker then, as Java's `ReplyMessageProcessor`:
+//! 1. checks the send like any other (permission, topic, auto-creation, body size);
+//! 2. finds the requester's connection among producers by `REPLY_TO_CLIENT` and pushes the reply to it with
+//!    PUSH_REPLY_MESSAGE_TO_CLIENT (326), waiting up to 10 s for its answer; the push carries the send header
+//!    plus `bornHost`/`storeHost` (Java's `/ip:port` form) and `storeTimestamp`, the properties with
+//!    `PUSH_REPLY_TIME` added, and the reply's body;
+//! 3. answers the replier SUCCESS when the push was acknowledged, else SYSTEM_ERROR with Java's remark
+//!    (`push reply message fail, channel of <id> not found.` when the requester is not connected);
+//! 4. when `storeReplyMessageEnable` (default true), also stores the reply in its topic whatever the push did,
+//!    and then answers with the stored message's id and queue offset (else msgId `0`, queue offset 0).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rmq_protocol::codes::{request, response};
+use rmq_protocol::headers::{
+    ReplyMessageRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader,
+};
+use rmq_protocol::message::properties::{self, Properties};
+use rmq_protocol::RemotingCommand;
+use tracing::warn;
+
+use super::send::{check_and_prepare, check_body, pick_queue, response_ext};
+use super::{Refusal, Reply};
+use crate::broker::{count_put, now_ms, BrokerInner};
+use crate::remoting::Connection;
+use crate::store::MessageToStore;
+
+/// How long the requester may take to acknowledge a pushed reply (Java's `callClient`: 10 s).
+pub const PUSH_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Handles both reply codes.
+pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) -> Reply {
+    let h = SendMessageRequestHeader::from_command(req)?;
+    let topic = check_and_prepare(inner, &h)?;
+    let queue_id = match h.queue_id {
+        q if q < 0 => pick_queue(topic.write_queue_nums),
+        q if q >= topic.write_queue_nums.max(topic.read_queue_nums) => {
+            return Err(Refusal::new(
+                response::INVALID_PARAMETER,
+                format!(
+                    "request queueId[{q}] is illegal, topic {} has {} write queues",
+                    h.topic, topic.write_queue_nums
+                ),
+            ))
+        }
+        q => q,
+    };
+    check_body(inner, req.body.len())?;
+
+    let pushed = push_to_requester(inner, conn.peer(), &h, req).await;
+    let mut header = SendMessageResponseHeader {
+        msg_id: "0".to_owned(),
+        queue_id,
+        queue_offset: 0,
+        transaction_id: None,
+        batch_uniq_id: None,
+    };
+    if inner.config.store_reply_message_enable {
+        let msg = MessageToStore {
+            topic: h.topic.clone(),
+            queue_id,
+            flag: h.flag,
+            body: req.body.clone(),
+            properties: h.properties.clone().unwrap_or_default(),
+            sys_flag: h.sys_flag,
+            born_timestamp: h.born_timestamp,
+            born_host: conn.peer(),
+            reconsume_times: h.reconsume_times.unwrap_or(0),
+            prepared_transaction_offset: 0,
+        };
+        // Java only logs a failed put here: the push is what the requester waits for.
+        match inner.store.put_message(msg).await {
+            Ok(put) => {
+                count_put(inner, 1, req.body.len() as u64);
+                header.msg_id = put.msg_id;
+                header.queue_offset = put.queue_offset;
+            }
+            Err(e) => warn!(topic = %h.topic, error = %e, "storing a reply message failed"),
+        }
+    }
+    let mut resp = response_ext(inner, header, req);
+    if let Err(remark) = pushed {
+        resp.code = response::SYSTEM_ERROR;
+        resp.remark = Some(remark);
+    }
+    Ok(resp)
+}
+
+/// Pushes the reply to the client named by `REPLY_TO_CLIENT`; `Err` holds the remark for the replier.
+async fn push_to_requester(
+    inner: &BrokerInner,
+    replier: SocketAddr,
+    h: &SendMessageRequestHeader,
+    req: &RemotingCommand,
+) -> Result<(), String> {
+    let mut props = Properties::parse(h.properties.as_deref().unwrap_or(""));
+    let Some(requester) = props.get(properties::REPLY_TO_CLIENT).map(str::to_owned) else {
+        warn!(topic = %h.topic, "reply message without REPLY_TO_CLIENT; nobody to push it to");
+        return Err(format!(
+            "reply message properties[{}] is null",
+            properties::REPLY_TO_CLIENT
+        ));
+    };
+    let Some(channel) = inner.clients.find_producer_by_client_id(&requester) else {
+        let remark = format!("push reply message fail, channel of <{requester}> not found.");
+        warn!("{remark}");
+        return Err(remark);
+    };
+    props.insert(properties::PUSH_REPLY_TIME, now_ms().to_string());
+    let header = ReplyMessageRequestHeader {
+        producer_group: h.producer_group.clone(),
+        topic: h.topic.clone(),
+        default_topic: h.default_topic.clone(),
+        default_topic_queue_nums: h.default_topic_queue_nums,
+        queue_id: h.queue_id,
+        sys_flag: h.sys_flag,
+        born_timestamp: h.born_timestamp,
+        flag: h.flag,
+        properties: Some(props.encode()),
+        reconsume_times: h.reconsume_times,
+        unit_mode: h.unit_mode,
+        born_host: java_addr(replier),
+        store_host: java_addr(inner.store_host),
+        store_timestamp: now_ms(),
+    };
+    let push = RemotingCommand::request_with(request::PUSH_REPLY_MESSAGE_TO_CLIENT, &header)
+        .with_body(req.body.clone());
+    let failed = || format!("push reply message to {requester}fail.");
+    match channel.connection.invoke(push, PUSH_REPLY_TIMEOUT).await {
+        Ok(answer) if answer.code == response::SUCCESS => Ok(()),
+        Ok(answer) => {
+            warn!(requester, code = answer.code, remark = ?answer.remark, "requester refused the pushed reply");
+            Err(failed())
+        }
+        Err(e) => {
+            warn!(requester, error = %e, "pushing a reply to its requester failed");
+            Err(failed())
+        }
+    }
+}
+
+/// An address as Java's `InetSocketAddress.toString()` prints it for a literal IP: `/127.0.0.1:10911`.
+fn java_addr(addr: SocketAddr) -> String {
+    format!("/{addr}")
+}

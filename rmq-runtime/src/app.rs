@@ -1,0 +1,495 @@
+//! The application builder (SpringApplication's analog): load config, register beans, build templates,
+//! discover and validate listeners, start them, run until Ctrl-C/SIGTERM, then shut down gracefully.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::ClientConfig;
+use crate::container::{validate, Container, ListenerSpec, ListenerStats, StartError};
+use crate::context::{AppContext, Codec, CodecHandle, DEFAULT_TEMPLATE};
+use crate::producer::{Producer, ProducerOptions, TransactionProducer};
+use crate::settings::Settings;
+use crate::template::{ContextSlot, RocketMqTemplate, TransactionListenerDef};
+
+/// Value of `rocketmq.name-server` that starts the bundled broker in the process (also the default).
+pub const EMBEDDED: &str = "embedded";
+
+/// Builds and starts an [`Application`].
+#[derive(Default)]
+pub struct ApplicationBuilder {
+    settings: Option<Settings>,
+    config_dir: Option<PathBuf>,
+    overrides: Vec<(String, String)>,
+    beans: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    codec: CodecHandle,
+    only: Option<Vec<String>>,
+    templates: Vec<(String, String)>,
+    transactional: Vec<String>,
+    embedded_store: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ApplicationBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplicationBuilder")
+            .field("only", &self.only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApplicationBuilder {
+    /// An empty builder (config from `application.*` in the working directory unless told otherwise).
+    pub fn new() -> Self {
+        ApplicationBuilder::default()
+    }
+
+    /// Reads `application.{toml,yaml,json,properties}` from `dir`.
+    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config_dir = Some(dir.into());
+        self
+    }
+
+    /// Uses these settings instead of files.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = Some(settings);
+        self
+    }
+
+    /// Sets one config value (wins over files).
+    pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.overrides.push((key.into(), value.into()));
+        self
+    }
+
+    /// Registers a bean that handlers extract with `Bean<T>`.
+    pub fn bean<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.beans.insert(TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// Plugs in a payload codec (JSON by default).
+    pub fn codec(mut self, codec: impl Codec) -> Self {
+        self.codec = CodecHandle::new(codec);
+        self
+    }
+
+    /// Starts only these listeners (by function name); the others in the binary stay off.
+    pub fn only_listeners<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.only = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Declares an extra template with its own producer group (rocketmq-spring's ExtRocketMQTemplate).
+    pub fn template(mut self, name: impl Into<String>, producer_group: impl Into<String>) -> Self {
+        self.templates.push((name.into(), producer_group.into()));
+        self
+    }
+
+    /// Declares a template whose sends are transactional: start-up fails unless a
+    /// `#[rocketmq_transaction_listener(template = name)]` is linked in.
+    pub fn transactional_template(
+        mut self,
+        name: impl Into<String>,
+        producer_group: impl Into<String>,
+    ) -> Self {
+        let name = name.into();
+        self.transactional.push(name.clone());
+        if name != DEFAULT_TEMPLATE {
+            self.templates.push((name, producer_group.into()));
+        } else {
+            self.overrides
+                .push(("rocketmq.producer.group".into(), producer_group.into()));
+        }
+        self
+    }
+
+    /// Store directory of the embedded broker (default: `rocketmq.embedded.store-dir`, else a temp dir).
+    pub fn embedded_store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.embedded_store = Some(dir.into());
+        self
+    }
+
+    /// Loads config, validates everything, starts the broker (if embedded), templates and listeners.
+    pub async fn start(self) -> Result<Application, StartError> {
+        let mut settings = match (self.settings, &self.config_dir) {
+            (Some(s), _) => s,
+            (None, Some(dir)) => Settings::load_dir(dir)?,
+            (None, None) => Settings::load_dir(".")?,
+        };
+        for (k, v) in self.overrides {
+            settings.set(k, v);
+        }
+        settings.check_known_keys()?;
+
+        // Listeners are resolved and checked before anything connects, so a bad attribute fails fast.
+        let mut specs = Vec::new();
+        for def in crate::listener::ListenerDef::all() {
+            if let Some(only) = &self.only {
+                if !only.iter().any(|n| n == def.name) {
+                    continue;
+                }
+            }
+            specs.push(ListenerSpec::resolve(def, &settings)?);
+        }
+        if let Some(only) = &self.only {
+            for name in only {
+                if !specs.iter().any(|s| s.def.name == name) {
+                    return Err(StartError::Listener {
+                        listener: name.clone(),
+                        location: "only_listeners".into(),
+                        reason: "no #[rocketmq_listener] function with this name is linked into the binary".into(),
+                    });
+                }
+            }
+        }
+        specs.sort_by_key(|s| (s.def.file, s.def.line));
+
+        let namesrv = settings
+            .get("rocketmq.name-server")
+            .filter(|s| !s.trim().is_empty());
+        let embedded = match namesrv.as_deref() {
+            None | Some(EMBEDDED) => {
+                let store = self.embedded_store.or_else(|| {
+                    settings
+                        .get("rocketmq.embedded.store-dir")
+                        .map(PathBuf::from)
+                });
+                let mut b = rmq_broker::embedded::EmbeddedBroker::builder();
+                if let Some(dir) = store {
+                    b = b.store_dir(dir);
+                }
+                // Broker settings by their RocketMQ names, e.g. rocketmq.embedded.broker.transactionCheckInterval.
+                for (key, value) in settings.with_prefix("rocketmq.embedded.broker.") {
+                    b = b.property(key, value);
+                }
+                if let Some(flush) = settings.get("rocketmq.embedded.flush-disk-type") {
+                    b = b.flush_sync(flush.eq_ignore_ascii_case("SYNC_FLUSH"));
+                }
+                Some(
+                    b.start()
+                        .await
+                        .map_err(|e| StartError::Broker(e.to_string()))?,
+                )
+            }
+            Some(_) => None,
+        };
+        let namesrv_addr = match &embedded {
+            Some(b) => b.namesrv_addr(),
+            None => namesrv.unwrap_or_default(),
+        };
+        let mut client = ClientConfig::new(namesrv_addr.clone());
+        client.namespace = settings.get("rocketmq.producer.namespace");
+        client.namesrv_list()?;
+
+        for name in &self.transactional {
+            if !TransactionListenerDef::all().any(|l| l.template == name) {
+                return Err(StartError::Template {
+                    template: name.clone(),
+                    reason: "declared transactional, but no #[rocketmq_transaction_listener] is bound to it".into(),
+                });
+            }
+        }
+        let templates = build_templates(&settings, &client, self.templates, &self.codec).await?;
+        let default_template =
+            templates
+                .get(DEFAULT_TEMPLATE)
+                .cloned()
+                .ok_or_else(|| StartError::Template {
+                    template: DEFAULT_TEMPLATE.into(),
+                    reason: "not built".into(),
+                })?;
+        if let Some(puller) = build_pull_consumer(&settings, &client).await? {
+            default_template.set_pull_consumer(puller);
+        }
+        let ctx = Arc::new(AppContext::new(
+            self.beans,
+            templates.clone(),
+            settings,
+            self.codec,
+        ));
+        for t in templates.values() {
+            t.bind_context(&ctx);
+        }
+        validate(&specs, &ctx)?;
+        let container = Container::start(specs, ctx.clone(), &client).await?;
+        Ok(Application {
+            ctx,
+            default_template,
+            container,
+            embedded,
+            namesrv_addr,
+        })
+    }
+}
+
+async fn build_templates(
+    settings: &Settings,
+    client: &ClientConfig,
+    extra: Vec<(String, String)>,
+    codec: &CodecHandle,
+) -> Result<HashMap<String, RocketMqTemplate>, StartError> {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    let default_group = settings
+        .get("rocketmq.producer.group")
+        .unwrap_or_else(|| "rmq_default_producer_group".to_string());
+    wanted.push((DEFAULT_TEMPLATE.to_string(), default_group));
+    wanted.extend(extra);
+    let tx_listeners: Vec<&'static TransactionListenerDef> =
+        TransactionListenerDef::all().collect();
+    for l in &tx_listeners {
+        if !wanted.iter().any(|(name, _)| name == l.template) {
+            return Err(StartError::Template {
+                template: l.template.to_string(),
+                reason: format!(
+                    "transaction listener {} names a template the application does not declare",
+                    l.name
+                ),
+            });
+        }
+        if tx_listeners
+            .iter()
+            .filter(|o| o.template == l.template)
+            .count()
+            > 1
+        {
+            return Err(StartError::Template {
+                template: l.template.to_string(),
+                reason: "more than one transaction listener is bound to it".into(),
+            });
+        }
+    }
+    let ms = |key: &str, default: u64| -> Result<Duration, StartError> {
+        Ok(Duration::from_millis(
+            settings.get_parsed::<u64>(key)?.unwrap_or(default),
+        ))
+    };
+    let mut out = HashMap::new();
+    for (name, group) in wanted {
+        let mut opts = ProducerOptions::new(group, client.namesrv_addr.clone());
+        opts.client = client.clone();
+        if let Some(instance) = settings.get("rocketmq.producer.instance-name") {
+            opts.client.instance_name = instance;
+        }
+        opts.send_timeout = ms("rocketmq.producer.send-message-timeout", 3000)?;
+        if let Some(n) =
+            settings.get_parsed::<u32>("rocketmq.producer.retry-times-when-send-failed")?
+        {
+            opts.retry_times_when_send_failed = n;
+        }
+        if let Some(n) =
+            settings.get_parsed::<u32>("rocketmq.producer.retry-times-when-send-async-failed")?
+        {
+            opts.retry_times_when_send_async_failed = n;
+        }
+        if let Some(n) =
+            settings.get_parsed::<usize>("rocketmq.producer.compress-message-body-threshold")?
+        {
+            opts.compress_msg_body_over_howmuch = n;
+        }
+        if let Some(n) = settings.get_parsed::<usize>("rocketmq.producer.max-message-size")? {
+            opts.max_message_size = n;
+        }
+        let template = match tx_listeners.iter().find(|l| l.template == name) {
+            Some(l) => {
+                let listener = (l.create)();
+                let ctx_slot = ContextSlot::default();
+                let checker_listener = listener.clone();
+                let slot = ctx_slot.clone();
+                let producer =
+                    TransactionProducer::start(opts, move |msg: crate::message::MessageExt| {
+                        let listener = checker_listener.clone();
+                        let ctx = slot.read().as_ref().and_then(std::sync::Weak::upgrade);
+                        async move {
+                            match ctx {
+                                Some(ctx) => listener.check(&msg, &ctx).await,
+                                None => crate::producer::LocalTransactionState::Unknown,
+                            }
+                        }
+                    })
+                    .await?;
+                RocketMqTemplate::transactional(
+                    name.clone(),
+                    producer,
+                    listener,
+                    codec.clone(),
+                    ctx_slot,
+                )
+            }
+            None => {
+                RocketMqTemplate::new(name.clone(), Producer::start(opts).await?, codec.clone())
+            }
+        };
+        out.insert(name, template);
+    }
+    Ok(out)
+}
+
+/// The template's pull consumer from `rocketmq.pull-consumer.*`, when a group and topic are configured.
+async fn build_pull_consumer(
+    settings: &Settings,
+    client: &ClientConfig,
+) -> Result<Option<crate::consumer::LitePullConsumer>, StartError> {
+    use crate::consumer::{
+        LitePullConsumer, LitePullConsumerOptions, MessageModel, MessageSelector,
+    };
+    let (Some(group), Some(topic)) = (
+        settings.get("rocketmq.pull-consumer.group"),
+        settings.get("rocketmq.pull-consumer.topic"),
+    ) else {
+        return Ok(None);
+    };
+    let bad = |key: &str, value: String, reason: &str| {
+        StartError::Settings(crate::settings::SettingsError::Invalid {
+            key: key.to_string(),
+            value,
+            reason: reason.to_string(),
+        })
+    };
+    let expr = settings
+        .get("rocketmq.pull-consumer.selector-expression")
+        .unwrap_or_else(|| "*".into());
+    let selector = match settings
+        .get("rocketmq.pull-consumer.selector-type")
+        .as_deref()
+        .unwrap_or("TAG")
+    {
+        "TAG" => MessageSelector::Tag(expr),
+        "SQL92" => MessageSelector::Sql92(expr),
+        other => {
+            return Err(bad(
+                "rocketmq.pull-consumer.selector-type",
+                other.into(),
+                "expected TAG or SQL92",
+            ))
+        }
+    };
+    let mut opts =
+        LitePullConsumerOptions::new(group, client.namesrv_addr.clone()).subscribe(topic, selector);
+    opts.client = client.clone();
+    if let Some(ns) = settings.get("rocketmq.pull-consumer.namespace") {
+        opts.client.namespace = Some(ns);
+    }
+    if let Some(name) = settings.get("rocketmq.pull-consumer.instance-name") {
+        opts.client.instance_name = name;
+    }
+    opts.message_model = match settings
+        .get("rocketmq.pull-consumer.message-model")
+        .as_deref()
+        .unwrap_or("CLUSTERING")
+    {
+        "CLUSTERING" => MessageModel::Clustering,
+        "BROADCASTING" => MessageModel::Broadcasting,
+        other => {
+            return Err(bad(
+                "rocketmq.pull-consumer.message-model",
+                other.into(),
+                "expected CLUSTERING or BROADCASTING",
+            ))
+        }
+    };
+    if let Some(n) = settings.get_parsed::<i32>("rocketmq.pull-consumer.pull-batch-size")? {
+        opts.pull_batch_size = n;
+    }
+    Ok(Some(LitePullConsumer::start(opts).await?))
+}
+
+/// A running application.
+pub struct Application {
+    ctx: Arc<AppContext>,
+    default_template: RocketMqTemplate,
+    container: Container,
+    embedded: Option<rmq_broker::embedded::EmbeddedBroker>,
+    namesrv_addr: String,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("namesrv_addr", &self.namesrv_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// A builder.
+    pub fn builder() -> ApplicationBuilder {
+        ApplicationBuilder::new()
+    }
+
+    /// The shared context (beans, templates, settings).
+    pub fn context(&self) -> &Arc<AppContext> {
+        &self.ctx
+    }
+
+    /// The default template (`rocketMQTemplate`).
+    pub fn template(&self) -> RocketMqTemplate {
+        self.default_template.clone()
+    }
+
+    /// A template by name.
+    pub fn template_named(&self, name: &str) -> Option<RocketMqTemplate> {
+        self.ctx.template(name).cloned()
+    }
+
+    /// The name servers the application uses (the embedded one's address in embedded mode).
+    pub fn namesrv_addr(&self) -> &str {
+        &self.namesrv_addr
+    }
+
+    /// The embedded broker, when the application runs one.
+    pub fn embedded_broker(&self) -> Option<&rmq_broker::embedded::EmbeddedBroker> {
+        self.embedded.as_ref()
+    }
+
+    /// Handled/failed counters of a listener (by function name).
+    pub fn listener_stats(&self, listener: &str) -> Option<Arc<ListenerStats>> {
+        self.container.stats(listener)
+    }
+
+    /// The push consumer running a group.
+    pub fn consumer(&self, group: &str) -> Option<&crate::consumer::PushConsumer> {
+        self.container.consumer(group)
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("signal received; shutting down");
+        self.shutdown().await;
+    }
+
+    /// Stops listeners (stop pulls, drain handlers, commit offsets), producers, then the embedded broker.
+    pub async fn shutdown(self) {
+        self.container.shutdown().await;
+        self.default_template.shutdown().await;
+        if let Some(b) = &self.embedded {
+            if let Err(e) = b.shutdown().await {
+                tracing::warn!(error = %e, "embedded broker shutdown");
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

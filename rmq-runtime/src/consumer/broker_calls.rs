@@ -1,0 +1,298 @@
+//! The broker requests a consumer makes: offsets, group membership, queue locks, pulls and send-backs.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rmq_protocol::body::{
+    self, ConsumerListBody, LockBatchRequestBody, LockBatchResponseBody, MessageQueue,
+};
+use rmq_protocol::codes::{request, response};
+use rmq_protocol::headers::{
+    ConsumerSendMsgBackRequestHeader, GetConsumerListByGroupRequestHeader,
+    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader, PullMessageRequestHeader, PullMessageResponseHeader,
+    QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
+};
+use rmq_protocol::message::{decode_all, properties as keys, MessageExt};
+use rmq_protocol::RemotingCommand;
+
+use crate::error::{ClientError, Result};
+use crate::instance::ClientInstance;
+use crate::message::decompress_in_place;
+
+/// What a pull returned.
+#[derive(Debug)]
+pub(crate) enum PullOutcome {
+    /// Messages (already decompressed), and where to continue.
+    Found { msgs: Vec<MessageExt>, next: i64 },
+    /// Nothing new (or nothing matched the filter): continue at `next`.
+    Empty { next: i64 },
+    /// The requested offset is outside the queue: continue at `next`.
+    OffsetMoved { next: i64 },
+}
+
+impl ClientInstance {
+    async fn broker_of(&self, mq: &MessageQueue) -> Result<String> {
+        if let Some(a) = self.any_addr(&mq.broker_name) {
+            return Ok(a);
+        }
+        self.update_route(&mq.topic).await?;
+        self.any_addr(&mq.broker_name)
+            .ok_or_else(|| ClientError::NoBrokerAddr {
+                broker_name: mq.broker_name.clone(),
+            })
+    }
+
+    /// The group's committed offset of `mq`, `None` when the broker has none.
+    pub(crate) async fn query_consumer_offset(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+    ) -> Result<Option<i64>> {
+        let addr = self.broker_of(mq).await?;
+        let header = QueryConsumerOffsetRequestHeader {
+            consumer_group: group.to_string(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            set_zero_if_not_found: None,
+        };
+        let cmd = RemotingCommand::request_with(request::QUERY_CONSUMER_OFFSET, &header);
+        let resp = self
+            .invoke_raw(&addr, cmd, self.config().request_timeout)
+            .await?;
+        match resp.code {
+            response::SUCCESS => Ok(Some(
+                resp.decode_header::<QueryConsumerOffsetResponseHeader>()?
+                    .offset,
+            )),
+            response::QUERY_NOT_FOUND => Ok(None),
+            code => Err(ClientError::Broker {
+                addr,
+                code,
+                remark: resp.remark.unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Commits the group's offset of `mq` on its broker.
+    pub(crate) async fn update_consumer_offset(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        offset: i64,
+    ) -> Result<()> {
+        let addr = self.broker_of(mq).await?;
+        let header = UpdateConsumerOffsetRequestHeader {
+            consumer_group: group.to_string(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            commit_offset: offset,
+        };
+        let cmd = RemotingCommand::request_with(request::UPDATE_CONSUMER_OFFSET, &header);
+        self.invoke(&addr, cmd, self.config().request_timeout)
+            .await
+            .map(|_| ())
+    }
+
+    /// The queue's max offset (one past its last message).
+    pub(crate) async fn max_offset(&self, mq: &MessageQueue) -> Result<i64> {
+        let addr = self.broker_of(mq).await?;
+        let header = GetMaxOffsetRequestHeader {
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            committed: None,
+        };
+        let cmd = RemotingCommand::request_with(request::GET_MAX_OFFSET, &header);
+        let resp = self
+            .invoke(&addr, cmd, self.config().request_timeout)
+            .await?;
+        Ok(resp.decode_header::<GetMaxOffsetResponseHeader>()?.offset)
+    }
+
+    /// The queue's min offset (its first message still stored); where a lite pull consumer's `seek_to_begin` goes.
+    pub(crate) async fn min_offset(&self, mq: &MessageQueue) -> Result<i64> {
+        let addr = self.broker_of(mq).await?;
+        let header = GetMinOffsetRequestHeader {
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+        };
+        let cmd = RemotingCommand::request_with(request::GET_MIN_OFFSET, &header);
+        let resp = self
+            .invoke(&addr, cmd, self.config().request_timeout)
+            .await?;
+        Ok(resp.decode_header::<GetMinOffsetResponseHeader>()?.offset)
+    }
+
+    /// The first offset of `mq` stored at or after `timestamp_ms`.
+    pub(crate) async fn search_offset(&self, mq: &MessageQueue, timestamp_ms: i64) -> Result<i64> {
+        let addr = self.broker_of(mq).await?;
+        let header = SearchOffsetRequestHeader {
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            timestamp: timestamp_ms,
+            boundary_type: None,
+        };
+        let cmd = RemotingCommand::request_with(request::SEARCH_OFFSET_BY_TIMESTAMP, &header);
+        let resp = self
+            .invoke(&addr, cmd, self.config().request_timeout)
+            .await?;
+        Ok(resp.decode_header::<SearchOffsetResponseHeader>()?.offset)
+    }
+
+    /// Client ids of `group` as a broker of `topic` sees them.
+    pub(crate) async fn consumer_ids(&self, topic: &str, group: &str) -> Result<Vec<String>> {
+        let route = self.route(topic).await?;
+        let mut last_err = None;
+        for bd in &route.broker_datas {
+            let Some(addr) = bd
+                .master_addr()
+                .or_else(|| bd.broker_addrs.values().next().map(String::as_str))
+            else {
+                continue;
+            };
+            let header = GetConsumerListByGroupRequestHeader {
+                consumer_group: group.to_string(),
+            };
+            let cmd = RemotingCommand::request_with(request::GET_CONSUMER_LIST_BY_GROUP, &header);
+            match self.invoke(addr, cmd, self.config().request_timeout).await {
+                Ok(resp) => {
+                    let list: ConsumerListBody = body::from_json(&resp.body)?;
+                    return Ok(list.consumer_id_list);
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| ClientError::NoRoute {
+            topic: topic.to_string(),
+            reason: "no broker in the route".into(),
+        }))
+    }
+
+    /// Locks `mqs` (all on `broker_name`) for orderly consumption; returns the ones this client now holds.
+    pub(crate) async fn lock_queues(
+        &self,
+        group: &str,
+        broker_name: &str,
+        mqs: Vec<MessageQueue>,
+    ) -> Result<Vec<MessageQueue>> {
+        let topic = mqs.first().map(|m| m.topic.clone()).unwrap_or_default();
+        let addr = self.master_addr_for(broker_name, &topic).await?;
+        let body = LockBatchRequestBody {
+            consumer_group: group.to_string(),
+            client_id: self.client_id().to_string(),
+            only_this_broker: false,
+            mq_set: mqs,
+        };
+        let cmd = RemotingCommand::request(request::LOCK_BATCH_MQ, HashMap::new())
+            .with_body(body::to_json(&body));
+        let resp = self
+            .invoke(&addr, cmd, self.config().request_timeout)
+            .await?;
+        let locked: LockBatchResponseBody = body::from_json(&resp.body)?;
+        Ok(locked.lock_ok_mq_set)
+    }
+
+    /// Releases orderly locks (oneway failures are logged: the locks expire anyway).
+    pub(crate) async fn unlock_queues(
+        &self,
+        group: &str,
+        broker_name: &str,
+        mqs: Vec<MessageQueue>,
+    ) {
+        let topic = mqs.first().map(|m| m.topic.clone()).unwrap_or_default();
+        let Ok(addr) = self.master_addr_for(broker_name, &topic).await else {
+            return;
+        };
+        let body = LockBatchRequestBody {
+            consumer_group: group.to_string(),
+            client_id: self.client_id().to_string(),
+            only_this_broker: false,
+            mq_set: mqs,
+        };
+        let cmd = RemotingCommand::request(request::UNLOCK_BATCH_MQ, HashMap::new())
+            .with_body(body::to_json(&body));
+        if let Err(e) = self.invoke(&addr, cmd, self.config().request_timeout).await {
+            tracing::debug!(broker = %addr, error = %e, "unlock failed; the locks will expire");
+        }
+    }
+
+    /// One (long-polling) pull.
+    pub(crate) async fn pull(
+        &self,
+        header: PullMessageRequestHeader,
+        mq: &MessageQueue,
+        timeout: Duration,
+    ) -> Result<PullOutcome> {
+        self.pull_with_code(request::PULL_MESSAGE, header, mq, timeout)
+            .await
+    }
+
+    /// One pull sent as `code`: PULL_MESSAGE (push consumer) or LITE_PULL_MESSAGE (lite pull consumer, as Java
+    /// 5 sends it, so brokers can tell the two apart in their statistics); the answer is the same.
+    pub(crate) async fn pull_with_code(
+        &self,
+        code: i32,
+        header: PullMessageRequestHeader,
+        mq: &MessageQueue,
+        timeout: Duration,
+    ) -> Result<PullOutcome> {
+        let addr = self.broker_of(mq).await?;
+        let cmd = RemotingCommand::request_with(code, &header);
+        let resp = self.invoke_raw(&addr, cmd, timeout).await?;
+        let next = |resp: &RemotingCommand| -> Result<i64> {
+            Ok(resp
+                .decode_header::<PullMessageResponseHeader>()?
+                .next_begin_offset)
+        };
+        match resp.code {
+            response::SUCCESS => {
+                let next = next(&resp)?;
+                let mut msgs = decode_all(&resp.body);
+                for m in &mut msgs {
+                    if let Err(e) = decompress_in_place(m) {
+                        tracing::warn!(error = %e, "delivering a message whose body could not be decompressed as stored");
+                    }
+                }
+                Ok(PullOutcome::Found { msgs, next })
+            }
+            response::PULL_NOT_FOUND | response::PULL_RETRY_IMMEDIATELY => {
+                Ok(PullOutcome::Empty { next: next(&resp)? })
+            }
+            response::PULL_OFFSET_MOVED => Ok(PullOutcome::OffsetMoved { next: next(&resp)? }),
+            code => Err(ClientError::Broker {
+                addr,
+                code,
+                remark: resp.remark.unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Hands a failed message back for a later retry (`delay_level` 0: the broker's schedule; -1: DLQ now).
+    pub(crate) async fn send_message_back(
+        &self,
+        group: &str,
+        msg: &MessageExt,
+        broker_name: &str,
+        delay_level: i32,
+        max_reconsume_times: i32,
+    ) -> Result<()> {
+        let addr = self.master_addr_for(broker_name, &msg.topic).await?;
+        let header = ConsumerSendMsgBackRequestHeader {
+            offset: msg.commit_log_offset,
+            group: group.to_string(),
+            delay_level,
+            origin_msg_id: Some(msg.msg_id()),
+            origin_topic: Some(
+                msg.property(keys::RETRY_TOPIC)
+                    .map_or_else(|| msg.topic.clone(), str::to_string),
+            ),
+            unit_mode: Some(false),
+            max_reconsume_times: Some(max_reconsume_times),
+        };
+        let cmd = RemotingCommand::request_with(request::CONSUMER_SEND_MSG_BACK, &header);
+        self.invoke(&addr, cmd, self.config().request_timeout)
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,460 @@
+//! The listener container: resolves each registered listener's attributes against config, validates them
+//! all before anything starts, and runs one push consumer per consumer group dispatching to the handlers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::config::ClientConfig;
+use crate::consumer::push::subscription_data;
+use crate::consumer::{
+    ConsumeContext, ConsumeOutcome, MessageModel, MessageSelector, PushConsumer,
+    PushConsumerOptions,
+};
+use crate::context::AppContext;
+use crate::listener::ListenerDef;
+use crate::message::MessageExt;
+use crate::settings::{Settings, SettingsError};
+
+/// Why an application did not start; listener errors name the listener and where it is declared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Configuration could not be loaded or a key is invalid.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// A listener's attributes are invalid or conflict with another listener.
+    #[error("listener {listener} ({location}): {reason}")]
+    Listener {
+        /// Function name.
+        listener: String,
+        /// `file:line`.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A template or transaction listener is misconfigured.
+    #[error("template {template}: {reason}")]
+    Template {
+        /// Template name.
+        template: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The client could not start (name server unreachable, group already started, ...).
+    #[error(transparent)]
+    Client(#[from] crate::error::ClientError),
+    /// The embedded broker could not start.
+    #[error("embedded broker: {0}")]
+    Broker(String),
+}
+
+/// A listener with every attribute resolved and typed.
+#[derive(Debug, Clone)]
+pub struct ListenerSpec {
+    /// The registration.
+    pub def: &'static ListenerDef,
+    /// Topic (placeholders resolved).
+    pub topic: String,
+    /// Consumer group.
+    pub group: String,
+    /// TAG or SQL92 selector.
+    pub selector: MessageSelector,
+    /// ORDERLY consumption.
+    pub orderly: bool,
+    /// CLUSTERING or BROADCASTING.
+    pub model: MessageModel,
+    /// consume_thread_max (rocketmq-spring default 64).
+    pub consume_thread_max: usize,
+    /// max_reconsume_times (-1 → 16 concurrent, as Java).
+    pub max_reconsume_times: i32,
+    /// consume_timeout in minutes (15).
+    pub consume_timeout: Duration,
+    /// Delay level of a retry (0 = broker schedule; -1 = DLQ now).
+    pub delay_level_when_next_consume: i32,
+    /// Orderly pause after a failure (1000 ms).
+    pub suspend_time: Duration,
+    /// Shutdown drain time (1000 ms, rocketmq-spring's default).
+    pub await_termination: Duration,
+    /// Per-listener name server override.
+    pub name_server: Option<String>,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Instance name override.
+    pub instance_name: Option<String>,
+    /// enabled = false turns the listener off.
+    pub enabled: bool,
+}
+
+impl ListenerSpec {
+    fn err(def: &ListenerDef, reason: impl Into<String>) -> StartError {
+        StartError::Listener {
+            listener: def.name.to_string(),
+            location: format!("{}:{}", def.file, def.line),
+            reason: reason.into(),
+        }
+    }
+
+    /// Resolves `def` against `settings`.
+    pub fn resolve(
+        def: &'static ListenerDef,
+        settings: &Settings,
+    ) -> Result<ListenerSpec, StartError> {
+        let get = |key: &str| -> Result<Option<String>, StartError> {
+            match def.attr(key) {
+                None => Ok(None),
+                Some(raw) => settings
+                    .resolve(raw, &format!("attribute {key} of listener {}", def.name))
+                    .map(|v| Some(v.trim().to_string()))
+                    .map_err(StartError::from),
+            }
+        };
+        let num = |key: &str, default: i64| -> Result<i64, StartError> {
+            match get(key)? {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<i64>()
+                    .map_err(|_| Self::err(def, format!("{key} = {v:?} is not a number"))),
+            }
+        };
+        let topic = get("topic")?
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Self::err(def, "topic is empty"))?;
+        crate::message::check_topic(&topic).map_err(|e| Self::err(def, e.to_string()))?;
+        let group = get("consumer_group")?
+            .filter(|g| !g.is_empty())
+            .ok_or_else(|| Self::err(def, "consumer_group is empty"))?;
+        crate::message::check_topic(&group).map_err(|_| {
+            Self::err(
+                def,
+                format!("consumer_group {group:?} has characters a group may not use"),
+            )
+        })?;
+        let expression = get("selector_expression")?.unwrap_or_else(|| "*".to_string());
+        let selector = match get("selector_type")?.as_deref().unwrap_or("TAG") {
+            "TAG" => MessageSelector::Tag(expression),
+            "SQL92" => MessageSelector::Sql92(expression),
+            other => {
+                return Err(Self::err(
+                    def,
+                    format!("selector_type {other:?} is not TAG or SQL92"),
+                ))
+            }
+        };
+        subscription_data(&topic, &selector, 0).map_err(|e| Self::err(def, e.to_string()))?;
+        let orderly = match get("consume_mode")?.as_deref().unwrap_or("CONCURRENTLY") {
+            "CONCURRENTLY" => false,
+            "ORDERLY" => true,
+            other => {
+                return Err(Self::err(
+                    def,
+                    format!("consume_mode {other:?} is not CONCURRENTLY or ORDERLY"),
+                ))
+            }
+        };
+        let model = match get("message_model")?.as_deref().unwrap_or("CLUSTERING") {
+            "CLUSTERING" => MessageModel::Clustering,
+            "BROADCASTING" => MessageModel::Broadcasting,
+            other => {
+                return Err(Self::err(
+                    def,
+                    format!("message_model {other:?} is not CLUSTERING or BROADCASTING"),
+                ))
+            }
+        };
+        if orderly && model == MessageModel::Broadcasting {
+            return Err(Self::err(
+                def,
+                "ORDERLY consumption cannot be BROADCASTING (no queue locks across instances)",
+            ));
+        }
+        let threads = num("consume_thread_max", num("consume_thread_number", 64)?)?;
+        if threads <= 0 {
+            return Err(Self::err(def, "consume_thread_max must be positive"));
+        }
+        let max_reconsume = num("max_reconsume_times", -1)?;
+        let enabled = match get("enabled")?.or(get("enable")?) {
+            None => true,
+            Some(v) => v
+                .parse::<bool>()
+                .map_err(|_| Self::err(def, format!("enabled = {v:?} is not true or false")))?,
+        };
+        let millis = |v: i64| Duration::from_millis(v.max(0) as u64);
+        Ok(ListenerSpec {
+            def,
+            enabled: enabled && !settings.listener_disabled(&group, &topic),
+            topic,
+            group,
+            selector,
+            orderly,
+            model,
+            consume_thread_max: threads as usize,
+            max_reconsume_times: if max_reconsume < 0 {
+                16
+            } else {
+                max_reconsume as i32
+            },
+            consume_timeout: Duration::from_secs(num("consume_timeout", 15)?.max(1) as u64 * 60),
+            delay_level_when_next_consume: num("delay_level_when_next_consume", 0)? as i32,
+            suspend_time: millis(num("suspend_current_queue_time_millis", 1000)?),
+            await_termination: millis(num("await_termination_millis_when_shutdown", 1000)?),
+            name_server: get("name_server")?.filter(|s| !s.is_empty()),
+            namespace: get("namespace")?.filter(|s| !s.is_empty()),
+            instance_name: get("instance_name")?.filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+/// Checks the listeners together: duplicate (group, topic), groups that disagree, missing beans.
+pub fn validate(specs: &[ListenerSpec], ctx: &AppContext) -> Result<(), StartError> {
+    let mut pairs: HashMap<(&str, &str), &ListenerSpec> = HashMap::new();
+    let mut groups: HashMap<&str, &ListenerSpec> = HashMap::new();
+    for s in specs {
+        if let Some(other) = pairs.insert((&s.group, &s.topic), s) {
+            return Err(ListenerSpec::err(
+                s.def,
+                format!(
+                    "group {} already consumes topic {} in listener {} ({}:{}); one (group, topic) pair has one listener",
+                    s.group, s.topic, other.def.name, other.def.file, other.def.line
+                ),
+            ));
+        }
+        if let Some(first) = groups.get(s.group.as_str()) {
+            let differs = [
+                ("consume_mode", first.orderly != s.orderly),
+                ("message_model", first.model != s.model),
+                (
+                    "max_reconsume_times",
+                    first.max_reconsume_times != s.max_reconsume_times,
+                ),
+                ("name_server", first.name_server != s.name_server),
+                ("namespace", first.namespace != s.namespace),
+                ("instance_name", first.instance_name != s.instance_name),
+            ];
+            if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
+                return Err(ListenerSpec::err(
+                    s.def,
+                    format!(
+                        "group {} is also used by listener {} with a different {what}; a consumer group must subscribe consistently",
+                        s.group, first.def.name
+                    ),
+                ));
+            }
+        } else {
+            groups.insert(&s.group, s);
+        }
+        for bean in s.def.beans {
+            if !ctx.has_bean((bean.type_id)()) {
+                return Err(ListenerSpec::err(
+                    s.def,
+                    format!(
+                        "needs a Bean<{}> but none is registered on the application",
+                        (bean.type_name)()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How often a listener ran, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct ListenerStats {
+    handled: AtomicU64,
+    failed: AtomicU64,
+    changed: Notify,
+}
+
+impl ListenerStats {
+    /// Messages handled successfully.
+    pub fn handled(&self) -> u64 {
+        self.handled.load(Ordering::Acquire)
+    }
+
+    /// Handler failures (each retry counts).
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Waits until `handled() >= n`; false on timeout.
+    pub async fn wait_handled(&self, n: u64, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            if self.handled() >= n {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.handled() >= n;
+            }
+        }
+    }
+
+    fn record(&self, ok: bool, n: u64) {
+        if ok {
+            self.handled.fetch_add(n, Ordering::AcqRel);
+        } else {
+            self.failed.fetch_add(n, Ordering::AcqRel);
+        }
+        self.changed.notify_waiters();
+    }
+}
+
+/// The running consumers of an application.
+#[derive(Debug, Default)]
+pub struct Container {
+    consumers: Vec<(String, PushConsumer)>,
+    stats: BTreeMap<&'static str, Arc<ListenerStats>>,
+}
+
+impl Container {
+    /// Starts one push consumer per group over the enabled listeners.
+    pub async fn start(
+        specs: Vec<ListenerSpec>,
+        ctx: Arc<AppContext>,
+        base: &ClientConfig,
+    ) -> Result<Container, StartError> {
+        let mut by_group: BTreeMap<String, Vec<ListenerSpec>> = BTreeMap::new();
+        for s in specs.into_iter().filter(|s| s.enabled) {
+            by_group.entry(s.group.clone()).or_default().push(s);
+        }
+        let mut container = Container::default();
+        for (group, specs) in by_group {
+            let first = &specs[0];
+            let mut client = base.clone();
+            if let Some(ns) = &first.name_server {
+                client.namesrv_addr = ns.clone();
+            }
+            if let Some(name) = &first.instance_name {
+                client.instance_name = name.clone();
+            }
+            client.namespace = first.namespace.clone().or(client.namespace);
+            let mut opts = PushConsumerOptions::new(group.clone(), client.namesrv_addr.clone());
+            opts.client = client;
+            opts.message_model = first.model;
+            opts.orderly = first.orderly;
+            opts.max_reconsume_times = first.max_reconsume_times;
+            opts.consume_thread_max = specs
+                .iter()
+                .map(|s| s.consume_thread_max)
+                .max()
+                .unwrap_or(20);
+            opts.consume_timeout = specs
+                .iter()
+                .map(|s| s.consume_timeout)
+                .max()
+                .unwrap_or(opts.consume_timeout);
+            opts.await_termination = specs
+                .iter()
+                .map(|s| s.await_termination)
+                .max()
+                .unwrap_or_default();
+            opts.suspend_current_queue_time = first.suspend_time;
+            if specs.iter().any(|s| s.def.batch) {
+                opts.consume_message_batch_max_size = 32;
+            }
+            let mut routes: HashMap<String, (ListenerSpec, Arc<ListenerStats>)> = HashMap::new();
+            for s in &specs {
+                opts.subscriptions
+                    .push((s.topic.clone(), s.selector.clone()));
+                let stats = container.stats.entry(s.def.name).or_default().clone();
+                routes.insert(opts.client.wrap(&s.topic), (s.clone(), stats));
+            }
+            let routes = Arc::new(routes);
+            let ctx = ctx.clone();
+            let consumer =
+                PushConsumer::start(opts, move |msgs: Vec<MessageExt>, cctx: ConsumeContext| {
+                    let routes = routes.clone();
+                    let ctx = ctx.clone();
+                    async move { dispatch(&routes, ctx, msgs, cctx).await }
+                })
+                .await?;
+            tracing::info!(%group, listeners = specs.len(), "listener container started");
+            container.consumers.push((group, consumer));
+        }
+        Ok(container)
+    }
+
+    /// Stats of a listener by function name.
+    pub fn stats(&self, listener: &str) -> Option<Arc<ListenerStats>> {
+        self.stats.get(listener).cloned()
+    }
+
+    /// The push consumer of a group.
+    pub fn consumer(&self, group: &str) -> Option<&PushConsumer> {
+        self.consumers
+            .iter()
+            .find(|(g, _)| g == group)
+            .map(|(_, c)| c)
+    }
+
+    /// Stops every consumer gracefully (stop pulls, drain handlers, commit offsets, leave groups).
+    pub async fn shutdown(&self) {
+        futures::future::join_all(self.consumers.iter().map(|(_, c)| c.shutdown())).await;
+    }
+}
+
+async fn dispatch(
+    routes: &HashMap<String, (ListenerSpec, Arc<ListenerStats>)>,
+    ctx: Arc<AppContext>,
+    msgs: Vec<MessageExt>,
+    cctx: ConsumeContext,
+) -> ConsumeOutcome {
+    let Some(topic) = msgs.first().map(|m| m.topic.clone()) else {
+        return ConsumeOutcome::Success;
+    };
+    let Some((spec, stats)) = routes.get(&topic) else {
+        tracing::error!(%topic, "message for a topic no listener of this group handles");
+        return ConsumeOutcome::RETRY_LATER;
+    };
+    let n = msgs.len() as u64;
+    let request = msgs
+        .first()
+        .filter(|m| {
+            spec.def.reply
+                && m.property(rmq_protocol::message::properties::CORRELATION_ID)
+                    .is_some()
+        })
+        .cloned();
+    match (spec.def.handler)(ctx.clone(), msgs).await {
+        Ok(reply) => {
+            if let (Some(req), Some(body)) = (request, reply) {
+                let Some(template) = ctx.default_template() else {
+                    tracing::error!(
+                        listener = spec.def.name,
+                        "a reply listener needs the default template to answer"
+                    );
+                    stats.record(false, n);
+                    return ConsumeOutcome::RETRY_LATER;
+                };
+                if let Err(e) = template.producer().reply(&req, body).await {
+                    tracing::warn!(listener = spec.def.name, error = %e, "reply not sent; retrying the request");
+                    stats.record(false, n);
+                    return ConsumeOutcome::RETRY_LATER;
+                }
+            }
+            stats.record(true, n);
+            ConsumeOutcome::Success
+        }
+        Err(e) => {
+            stats.record(false, n);
+            if e.is_dead_letter() {
+                tracing::warn!(listener = spec.def.name, error = %e, "handler refused the message; dead-lettering");
+                ConsumeOutcome::DEAD_LETTER
+            } else {
+                tracing::warn!(listener = spec.def.name, error = %e, "handler failed; the message will be retried");
+                if cctx.orderly {
+                    ConsumeOutcome::Suspend(spec.suspend_time)
+                } else {
+                    ConsumeOutcome::Retry {
+                        delay_level: spec.delay_level_when_next_consume,
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! Application configuration: rocketmq-spring's keys from application.{toml,yaml,json,properties}, environment
+//! overrides, and `${key:default}` placeholders.
+//!
+//! Files are read with the `config` crate (Java `.properties` with a small parser of its own) and flattened to
+//! dotted keys, so `[rocketmq] name-server = "..."` and `rocketmq.name-server=...` are the same setting. An
+//! environment variable named like the key in upper case with `.` and `-` as `_` (ROCKETMQ_NAME_SERVER)
+//! overrides the file, as Spring's relaxed binding does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Why configuration could not be loaded or resolved; every variant names the key or file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A file could not be read or parsed.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Parser or I/O message.
+        reason: String,
+    },
+    /// `${key}` names a key that is not set and has no default.
+    #[error("unresolved placeholder ${{{key}}} in {context}")]
+    Unresolved {
+        /// The missing key.
+        key: String,
+        /// Where the placeholder was (attribute and listener).
+        context: String,
+    },
+    /// A value does not have the expected type.
+    #[error("{key} = {value:?}: {reason}")]
+    Invalid {
+        /// The key (or attribute).
+        key: String,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A `rocketmq.*` key rmq does not know (a typo would otherwise be ignored silently).
+    #[error("unknown config key {key}{hint}")]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// "; did you mean ...?" when a known key is close.
+        hint: String,
+    },
+}
+
+/// rocketmq-spring's keys (relaxed: compared after removing `-` and `_` and lower-casing), plus rmq's own.
+const KNOWN_KEYS: &[&str] = &[
+    "rocketmq.name-server",
+    "rocketmq.access-channel",
+    "rocketmq.producer.group",
+    "rocketmq.producer.namespace",
+    "rocketmq.producer.send-message-timeout",
+    "rocketmq.producer.retry-times-when-send-failed",
+    "rocketmq.producer.retry-times-when-send-async-failed",
+    "rocketmq.producer.compress-message-body-threshold",
+    "rocketmq.producer.max-message-size",
+    "rocketmq.producer.retry-next-server",
+    "rocketmq.producer.instance-name",
+    "rocketmq.pull-consumer.group",
+    "rocketmq.pull-consumer.topic",
+    "rocketmq.pull-consumer.selector-type",
+    "rocketmq.pull-consumer.selector-expression",
+    "rocketmq.pull-consumer.message-model",
+    "rocketmq.pull-consumer.pull-batch-size",
+    "rocketmq.pull-consumer.namespace",
+    "rocketmq.pull-consumer.instance-name",
+    "rocketmq.embedded.store-dir",
+    "rocketmq.embedded.flush-disk-type",
+];
+
+fn relaxed(key: &str) -> String {
+    key.chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Flat, resolved configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    values: BTreeMap<String, String>,
+    use_env: bool,
+}
+
+impl Settings {
+    /// Settings from explicit pairs (tests and programmatic setup); no environment overrides.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Settings {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            use_env: false,
+        }
+    }
+
+    /// Loads `application.{toml,yaml,yml,json,properties}` from `dir` (each that exists, in that order, later
+    /// ones winning) with environment overrides.
+    pub fn load_dir(dir: impl AsRef<Path>) -> Result<Self, SettingsError> {
+        let mut settings = Settings {
+            values: BTreeMap::new(),
+            use_env: true,
+        };
+        for ext in ["toml", "yaml", "yml", "json", "properties"] {
+            let path = dir.as_ref().join(format!("application.{ext}"));
+            if path.exists() {
+                settings.merge_file(&path)?;
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Loads one file (format from its extension) with environment overrides.
+    pub fn load_file(path: impl AsRef<Path>) -> Result<Self, SettingsError> {
+        let mut settings = Settings {
+            values: BTreeMap::new(),
+            use_env: true,
+        };
+        settings.merge_file(path.as_ref())?;
+        Ok(settings)
+    }
+
+    fn merge_file(&mut self, path: &Path) -> Result<(), SettingsError> {
+        let err = |reason: String| SettingsError::File {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        if ext == "properties" {
+            self.values.extend(parse_properties(&text));
+            return Ok(());
+        }
+        let format = match ext {
+            "toml" => config::FileFormat::Toml,
+            "yaml" | "yml" => config::FileFormat::Yaml,
+            "json" => config::FileFormat::Json,
+            other => return Err(err(format!("unsupported extension {other:?}"))),
+        };
+        let cfg = config::Config::builder()
+            .add_source(config::File::from_str(&text, format))
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+        let root: serde_json::Value = cfg.try_deserialize().map_err(|e| err(e.to_string()))?;
+        flatten("", &root, &mut self.values);
+        Ok(())
+    }
+
+    /// Sets a value (programmatic overrides win over files, not over the environment).
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.values.insert(key.into(), value.into());
+    }
+
+    /// A value: the environment override, else the file's (keys compared relaxed).
+    pub fn get(&self, key: &str) -> Option<String> {
+        if self.use_env {
+            let env_key: String = key.to_uppercase().replace(['.', '-'], "_");
+            if let Ok(v) = std::env::var(&env_key) {
+                return Some(v);
+            }
+        }
+        if let Some(v) = self.values.get(key) {
+            return Some(v.clone());
+        }
+        let want = relaxed(key);
+        self.values
+            .iter()
+            .find(|(k, _)| relaxed(k) == want)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// A typed value, with an error naming the key when it does not parse.
+    pub fn get_parsed<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, SettingsError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse::<T>()
+                .map(Some)
+                .map_err(|e| SettingsError::Invalid {
+                    key: key.to_string(),
+                    value: v.clone(),
+                    reason: e.to_string(),
+                }),
+        }
+    }
+
+    /// Replaces every `${key}` / `${key:default}` in `raw`; `context` names the place for errors.
+    pub fn resolve(&self, raw: &str, context: &str) -> Result<String, SettingsError> {
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(SettingsError::Invalid {
+                    key: context.to_string(),
+                    value: raw.to_string(),
+                    reason: "unterminated ${".into(),
+                });
+            };
+            let inner = &after[..end];
+            let (key, default) = match inner.split_once(':') {
+                Some((k, d)) => (k.trim(), Some(d)),
+                None => (inner.trim(), None),
+            };
+            match self.get(key).or_else(|| default.map(str::to_string)) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    return Err(SettingsError::Unresolved {
+                        key: key.to_string(),
+                        context: context.to_string(),
+                    })
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Refuses `rocketmq.*` keys rmq does not know (listener switches `rocketmq.consumer.listeners.*` and
+    /// per-listener keys are allowed).
+    pub fn check_known_keys(&self) -> Result<(), SettingsError> {
+        let known: Vec<String> = KNOWN_KEYS.iter().map(|k| relaxed(k)).collect();
+        for key in self.values.keys() {
+            let r = relaxed(key);
+            if !r.starts_with("rocketmq.")
+                || r.starts_with("rocketmq.consumer.listeners.")
+                || r.starts_with("rocketmq.embedded.broker.")
+                || known.contains(&r)
+            {
+                continue;
+            }
+            let hint = KNOWN_KEYS
+                .iter()
+                .min_by_key(|k| edit_distance(&relaxed(k), &r))
+                .filter(|k| edit_distance(&relaxed(k), &r) <= 3)
+                .map(|k| format!("; did you mean {k}?"))
+                .unwrap_or_default();
+            return Err(SettingsError::UnknownKey {
+                key: key.clone(),
+                hint,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every `(rest of key, value)` whose key starts with `prefix` (e.g. the embedded broker's own settings
+    /// under `rocketmq.embedded.broker.`).
+    pub fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(prefix)
+                    .map(|rest| (rest.to_string(), v.clone()))
+            })
+            .collect()
+    }
+
+    /// Whether `rocketmq.consumer.listeners.<group>.<topic>` turns a listener off (rocketmq-spring's switch).
+    pub fn listener_disabled(&self, group: &str, topic: &str) -> bool {
+        self.get(&format!("rocketmq.consumer.listeners.{group}.{topic}"))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+    }
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        serde_json::Value::Null => {}
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+/// Java `.properties`: `key=value`, `key: value` or `key value`; `#`/`!` comments; `\` continues a line.
+fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut logical = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if logical.is_empty()
+            && (trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!'))
+        {
+            continue;
+        }
+        if let Some(cont) = trimmed.strip_suffix('\\') {
+            logical.push_str(cont);
+            continue;
+        }
+        logical.push_str(trimmed);
+        let entry = std::mem::take(&mut logical);
+        let split = entry.find(['=', ':', ' ', '\t']);
+        let (k, v) = match split {
+            Some(i) => (
+                &entry[..i],
+                entry[i + 1..].trim_start_matches([' ', '\t', '=', ':']),
+            ),
+            None => (entry.as_str(), ""),
+        };
+        out.insert(k.trim().to_string(), v.trim_end().to_string());
+    }
+    out
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_resolve_with_defaults_and_name_missing_keys() {
+        let s = Settings::from_pairs([("mq.order.topic", "orderTopic"), ("n", "3")]);
+        assert_eq!(s.resolve("${mq.order.topic}", "t").unwrap(), "orderTopic");
+        assert_eq!(s.resolve("x-${n}-${missing:7}", "t").unwrap(), "x-3-7");
+        let err = s
+            .resolve("${nope}", "attribute topic of listener on_cancel")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unresolved placeholder ${nope} in attribute topic of listener on_cancel"
+        );
+    }
+
+    #[test]
+    fn properties_files_parse_like_java() {
+        let p = parse_properties(
+            "# c\nrocketmq.name-server=127.0.0.1:9876\n! c\na: b\nlong = one \\\n  two\n",
+        );
+        assert_eq!(p["rocketmq.name-server"], "127.0.0.1:9876");
+        assert_eq!(p["a"], "b");
+        assert_eq!(p["long"], "one two");
+    }
+
+    #[test]
+    fn toml_yaml_and_properties_agree_and_keys_are_relaxed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("application.toml"), "[rocketmq]\nname-server = \"a:1\"\n[rocketmq.producer]\ngroup = \"g\"\nsend-message-timeout = 5000\n").unwrap();
+        let s = Settings::load_dir(dir.path()).unwrap();
+        assert_eq!(s.get("rocketmq.name-server").as_deref(), Some("a:1"));
+        assert_eq!(s.get("rocketmq.nameServer").as_deref(), Some("a:1"));
+        assert_eq!(
+            s.get_parsed::<u64>("rocketmq.producer.send-message-timeout")
+                .unwrap(),
+            Some(5000)
+        );
+        std::fs::write(
+            dir.path().join("application.yaml"),
+            "rocketmq:\n  producer:\n    group: y\n",
+        )
+        .unwrap();
+        let s = Settings::load_dir(dir.path()).unwrap();
+        assert_eq!(
+            s.get("rocketmq.producer.group").as_deref(),
+            Some("y"),
+            "yaml overrides toml"
+        );
+    }
+
+    #[test]
+    fn unknown_rocketmq_keys_are_refused_with_a_hint() {
+        let s = Settings::from_pairs([("rocketmq.name-sever", "x")]);
+        let err = s.check_known_keys().unwrap_err().to_string();
+        assert!(
+            err.contains("rocketmq.name-sever")
+                && err.contains("did you mean rocketmq.name-server"),
+            "{err}"
+        );
+        let ok =
+            Settings::from_pairs([("rocketmq.consumer.listeners.g.t", "false"), ("mq.x", "y")]);
+        assert!(ok.check_known_keys().is_ok());
+        assert!(ok.listener_disabled("g", "t"));
+    }
+
+    #[test]
+    fn bad_numbers_name_the_key() {
+        let s = Settings::from_pairs([("rocketmq.producer.max-message-size", "lots")]);
+        let err = s
+            .get_parsed::<usize>("rocketmq.producer.max-message-size")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("rocketmq.producer.max-message-size = \"lots\""),
+            "{err}"
+        );
+    }
+}
