@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod container;
 pub mod context;
 pub mod error;
+pub mod idempotency;
 pub mod instance;
 pub mod listener;
 pub mod message;
