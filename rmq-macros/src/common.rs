@@ -1,7 +1,7 @@
 //! Pieces both macros share: the `key = literal` argument parser, error accumulation, the runtime crate path
 //! and the expansion dump used when debugging a macro.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
@@ -151,7 +151,10 @@ pub(crate) fn crate_path(value: Option<&Value>) -> syn::Result<syn::Path> {
         Some(Value::Str(s)) => s.parse::<syn::Path>().map_err(|_| {
             syn::Error::new(
                 s.span(),
-                format!("`crate` must be a path such as \"::rmq_runtime\"; found {:?}", s.value()),
+                format!(
+                    "`crate` must be a path such as \"::rmq_runtime\"; found {:?}",
+                    s.value()
+                ),
             )
         }),
         Some(other) => Err(syn::Error::new(
@@ -172,7 +175,10 @@ pub(crate) fn with_errors(item: TokenStream, error: syn::Error) -> TokenStream {
 pub(crate) fn debug_dump(name: &str, tokens: &impl ToTokens) {
     if let Ok(want) = std::env::var("RMQ_MACROS_DEBUG") {
         if want == "1" || want == name {
-            eprintln!("// rmq-macros expansion of `{name}`\n{}", tokens.to_token_stream());
+            eprintln!(
+                "// rmq-macros expansion of `{name}`\n{}",
+                tokens.to_token_stream()
+            );
         }
     }
 }
@@ -206,4 +212,21 @@ pub(crate) fn snake_case(s: &str) -> String {
         }
     }
     out
+}
+
+/// The same tokens, all at `span` (so a compiler error about generated code lands on the user's tokens).
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut inner = Group::new(g.delimiter(), respan(g.stream(), span));
+                inner.set_span(span);
+                tt = TokenTree::Group(inner);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }

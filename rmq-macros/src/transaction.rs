@@ -11,7 +11,8 @@ use crate::common::{crate_path, debug_dump, with_errors, Errors, RawArgs, Value}
 /// rocketmq-spring's default template bean name.
 const DEFAULT_TEMPLATE: &str = "rocketMQTemplate";
 
-const USAGE: &str = "#[rocketmq_transaction_listener] goes on `impl LocalTransactionListener for YourType { .. }`";
+const USAGE: &str =
+    "#[rocketmq_transaction_listener] goes on `impl LocalTransactionListener for YourType { .. }`";
 
 /// Expands `#[rocketmq_transaction_listener(attr)] item`; on error, the item as written plus the errors.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -20,8 +21,33 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             debug_dump(&name, &tokens);
             tokens
         }
-        Err(e) => with_errors(item, e),
+        Err(e) => with_errors(fallback(item), e),
     }
+}
+
+/// The item to emit next to errors: a `LocalTransactionListener` impl still gets `#[async_trait]`, so the
+/// attribute's own errors are not buried under the compiler's "lifetimes do not match" on every method.
+fn fallback(item: TokenStream) -> TokenStream {
+    match syn::parse2::<ItemImpl>(item.clone()) {
+        Ok(imp) if is_listener_impl(&imp) && !has_async_trait(&imp) => {
+            quote!(#[::rmq_runtime::__private::async_trait] #imp)
+        }
+        _ => item,
+    }
+}
+
+fn is_listener_impl(imp: &ItemImpl) -> bool {
+    matches!(&imp.trait_, Some((None, path, _))
+        if path.segments.last().is_some_and(|s| s.ident == "LocalTransactionListener"))
+}
+
+fn has_async_trait(imp: &ItemImpl) -> bool {
+    imp.attrs.iter().any(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "async_trait")
+    })
 }
 
 fn expand_item(attr: TokenStream, item: TokenStream) -> syn::Result<(String, TokenStream)> {
@@ -30,7 +56,10 @@ fn expand_item(attr: TokenStream, item: TokenStream) -> syn::Result<(String, Tok
         Ok(v) => v,
         Err(e) => {
             errors.push(e);
-            (DEFAULT_TEMPLATE.to_string(), syn::parse_quote!(::rmq_runtime))
+            (
+                DEFAULT_TEMPLATE.to_string(),
+                syn::parse_quote!(::rmq_runtime),
+            )
         }
     };
     let imp = match syn::parse2::<Item>(item) {
@@ -52,13 +81,7 @@ fn expand_item(attr: TokenStream, item: TokenStream) -> syn::Result<(String, Tok
     };
 
     let self_ty = &imp.self_ty;
-    let already_async_trait = imp.attrs.iter().any(|a| {
-        a.path()
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "async_trait")
-    });
-    let async_trait = (!already_async_trait).then(|| quote!(#[#rt::__private::async_trait]));
+    let async_trait = (!has_async_trait(&imp)).then(|| quote!(#[#rt::__private::async_trait]));
     // Spanned at the type, so "`X: Default` is not satisfied" underlines it.
     let create = quote_spanned! {self_ty.span()=>
         ::std::sync::Arc::new(<#self_ty as ::core::default::Default>::default())
@@ -140,8 +163,7 @@ fn check_impl(imp: &ItemImpl, errors: &mut Errors) -> Option<String> {
             errors.push_spanned(bang.span, format!("{USAGE}; found a negative impl"))
         }
         Some((None, path, _)) => {
-            let last = path.segments.last();
-            if !last.is_some_and(|s| s.ident == "LocalTransactionListener") {
+            if !is_listener_impl(imp) {
                 errors.push(syn::Error::new_spanned(
                     path,
                     format!(

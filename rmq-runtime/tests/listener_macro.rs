@@ -82,18 +82,29 @@ async fn on_json(Json(order): Json<Order>) -> Result<(), ListenerError> {
 #[rocketmq_listener(topic = "orders", consumer_group = "plain-group", max_reconsume_times = -1)]
 async fn on_plain(order: Order) -> Result<(), io::Error> {
     if order.id == 0 {
-        return Err(io::Error::new(io::ErrorKind::TimedOut, "stock service timed out"));
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "stock service timed out",
+        ));
     }
     SEEN.lock().unwrap().push(("on_plain", order.item));
     Ok(())
 }
 
-#[rocketmq_listener(topic = "notes", consumer_group = "text-group", message_model = "BROADCASTING")]
+#[rocketmq_listener(
+    topic = "notes",
+    consumer_group = "text-group",
+    message_model = "BROADCASTING"
+)]
 async fn on_text(text: String) {
     SEEN.lock().unwrap().push(("on_text", text));
 }
 
-#[rocketmq_listener(topic = "orders", consumer_group = "raw-group", selector_expression = "paid || created")]
+#[rocketmq_listener(
+    topic = "orders",
+    consumer_group = "raw-group",
+    selector_expression = "paid || created"
+)]
 async fn on_raw(msg: MessageExt, recorder: Bean<Recorder>) -> Result<(), ListenerError> {
     recorder.push(format!(
         "{} {} {}",
@@ -104,7 +115,11 @@ async fn on_raw(msg: MessageExt, recorder: Bean<Recorder>) -> Result<(), Listene
     Ok(())
 }
 
-#[rocketmq_listener(topic = "orders", consumer_group = "batch-group", consume_thread_number = "8")]
+#[rocketmq_listener(
+    topic = "orders",
+    consumer_group = "batch-group",
+    consume_thread_number = "8"
+)]
 async fn on_batch(orders: Vec<Json<Order>>, recorder: Bean<Recorder>) -> Result<(), ListenerError> {
     for Json(o) in orders {
         recorder.push(format!("batch {}", o.id));
@@ -252,7 +267,10 @@ fn every_listener_is_registered_with_its_attributes_as_written() {
 
     assert_eq!(def("on_plain").attr("max_reconsume_times"), Some("-1"));
     assert_eq!(def("on_text").attr("message_model"), Some("BROADCASTING"));
-    assert_eq!(def("on_raw").attr("selector_expression"), Some("paid || created"));
+    assert_eq!(
+        def("on_raw").attr("selector_expression"),
+        Some("paid || created")
+    );
     assert_eq!(def("on_batch").attr("consume_thread_number"), Some("8"));
     assert_eq!(def("on_quote").attr("reply_timeout"), Some("5000"));
 
@@ -267,7 +285,11 @@ fn every_listener_is_registered_with_its_attributes_as_written() {
         ("on_blob", false, true, 0),
     ] {
         let d = def(name);
-        assert_eq!((d.batch, d.reply, d.beans.len()), (batch, reply, beans), "{name}");
+        assert_eq!(
+            (d.batch, d.reply, d.beans.len()),
+            (batch, reply, beans),
+            "{name}"
+        );
         for b in d.beans {
             assert_eq!((b.type_id)(), TypeId::of::<Recorder>(), "{name}");
             assert!((b.type_name)().ends_with("Recorder"), "{name}");
@@ -352,7 +374,9 @@ async fn plain_type_is_the_decoded_payload_and_an_io_error_retries() {
 async fn string_argument_and_unit_return() {
     let ctx = context(None);
     assert_eq!(
-        run("on_text", &ctx, vec![message("S1", "hello")]).await.unwrap(),
+        run("on_text", &ctx, vec![message("S1", "hello")])
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(seen("on_text"), ["hello"]);

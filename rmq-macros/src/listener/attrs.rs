@@ -40,7 +40,10 @@ const KEYS: &[(&str, Kind)] = &[
     // -1: dead-letter at once; 0: the broker picks the delay; >0: this delay level.
     ("delay_level_when_next_consume", Kind::Int { min: -1 }),
     ("suspend_current_queue_time_millis", Kind::Int { min: 0 }),
-    ("await_termination_millis_when_shutdown", Kind::Int { min: 0 }),
+    (
+        "await_termination_millis_when_shutdown",
+        Kind::Int { min: 0 },
+    ),
     ("name_server", Kind::Str),
     ("namespace", Kind::Str),
     ("instance_name", Kind::Str),
@@ -77,7 +80,10 @@ pub(crate) struct ListenerAttrs {
 impl ListenerAttrs {
     /// `(key, raw value)` pairs for `ListenerDef::attrs`.
     pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
-        self.entries.iter().map(|e| (e.key, e.value.text())).collect()
+        self.entries
+            .iter()
+            .map(|e| (e.key, e.value.text()))
+            .collect()
     }
 
     fn get(&self, key: &str) -> Option<&Entry> {
@@ -97,7 +103,7 @@ pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<ListenerAtt
     let RawArgs(raw) = syn::parse2(tokens)?;
     let mut errors = Errors::default();
     // Keys given, valid or not: a bad `topic` is not also reported as missing.
-    let mut seen: Vec<&'static str> = Vec::new();
+    let mut seen: Vec<(&'static str, String)> = Vec::new();
     let mut attrs = ListenerAttrs {
         entries: Vec::new(),
         crate_value: None,
@@ -112,19 +118,22 @@ pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<ListenerAtt
             continue;
         }
         let Some((canonical, kind)) = lookup(&written) else {
-            errors.push_spanned(key.span(), unknown_key_message(&written));
+            let (msg, suggested) = unknown_key(&written);
+            errors.push_spanned(key.span(), msg);
+            // `consumerGroup = ..` is not also reported as a missing `consumer_group`.
+            seen.extend(suggested.map(|k| (k, k.to_string())));
             continue;
         };
-        if seen.contains(&canonical) {
-            let msg = if written == canonical {
-                format!("duplicate attribute `{canonical}`")
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == canonical) {
+            let msg = if *first == written {
+                format!("duplicate attribute `{written}`")
             } else {
-                format!("duplicate attribute: `{written}` is another name for `{canonical}`, which is already given")
+                format!("duplicate attribute: `{first}` and `{written}` are the same attribute")
             };
             errors.push_spanned(key.span(), msg);
             continue;
         }
-        seen.push(canonical);
+        seen.push((canonical, written));
         match check_value(canonical, kind, &value) {
             Ok(()) => attrs.entries.push(Entry {
                 key: canonical,
@@ -145,15 +154,19 @@ fn lookup(written: &str) -> Option<(&'static str, Kind)> {
     KEYS.iter().find(|(k, _)| *k == canonical).copied()
 }
 
-fn unknown_key_message(written: &str) -> String {
+/// The message for an unknown key, and the key it probably meant.
+fn unknown_key(written: &str) -> (String, Option<&'static str>) {
     let known: Vec<String> = KEYS.iter().map(|(k, _)| format!("`{k}`")).collect();
     let mut msg = format!(
         "unknown attribute `{written}`; expected one of {} (or `crate`)",
         known.join(", ")
     );
     let snake = snake_case(written);
-    if snake != written && lookup(&snake).is_some() {
-        msg.push_str(&format!("\nhelp: attributes are snake_case here: write `{snake}`"));
+    let suggested = if let Some((key, _)) = lookup(&snake).filter(|_| snake != written) {
+        msg.push_str(&format!(
+            "\nhelp: attributes are snake_case here: write `{snake}`"
+        ));
+        Some(key)
     } else if let Some((close, _)) = KEYS
         .iter()
         .map(|(k, _)| (*k, edit_distance(written, k)))
@@ -161,8 +174,11 @@ fn unknown_key_message(written: &str) -> String {
         .min_by_key(|(_, d)| *d)
     {
         msg.push_str(&format!("\nhelp: did you mean `{close}`?"));
-    }
-    msg
+        Some(close)
+    } else {
+        None
+    };
+    (msg, suggested)
 }
 
 fn check_value(key: &str, kind: Kind, value: &Value) -> syn::Result<()> {
@@ -193,22 +209,19 @@ fn check_value(key: &str, kind: Kind, value: &Value) -> syn::Result<()> {
             }
         }
         Kind::Int { min } => {
+            let expected = format!(
+                "`{key}` must be an integer, e.g. `{key} = 20`, or a \"${{...}}\" placeholder"
+            );
             let text = match value {
                 Value::Int { text, .. } => text.clone(),
                 Value::Str(_) if value.is_placeholder() => return Ok(()),
                 Value::Str(s) => s.value(),
-                Value::Bool(_) => {
-                    return err(format!(
-                        "`{key}` must be an integer, e.g. `{key} = 20`, or a \"${{...}}\" placeholder"
-                    ))
-                }
+                Value::Bool(_) => return err(expected),
             };
             match text.trim().parse::<i64>() {
                 Ok(n) if n < min => err(format!("`{key}` must be at least {min}; found {n}")),
                 Ok(_) => Ok(()),
-                Err(_) => err(format!(
-                    "`{key}` must be an integer, e.g. `{key} = 20`, or a \"${{...}}\" placeholder; found \"{text}\""
-                )),
+                Err(_) => err(format!("{expected}; found \"{text}\"")),
             }
         }
         Kind::Bool => match value {
@@ -244,10 +257,10 @@ fn check_name(key: &str, name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn check_combinations(attrs: &ListenerAttrs, seen: &[&str], errors: &mut Errors) {
+fn check_combinations(attrs: &ListenerAttrs, seen: &[(&str, String)], errors: &mut Errors) {
     let call_site = Span::call_site();
     for required in ["topic", "consumer_group"] {
-        if !seen.contains(&required) {
+        if !seen.iter().any(|(k, _)| *k == required) {
             errors.push_spanned(
                 call_site,
                 format!(
@@ -258,9 +271,10 @@ fn check_combinations(attrs: &ListenerAttrs, seen: &[&str], errors: &mut Errors)
     }
 
     // rocketmq-spring refuses this too ("messageModel BROADCASTING does not support ORDERLY message!").
-    if let (Some((mode, mode_e)), Some((model, model_e))) =
-        (attrs.literal("consume_mode"), attrs.literal("message_model"))
-    {
+    if let (Some((mode, mode_e)), Some((model, model_e))) = (
+        attrs.literal("consume_mode"),
+        attrs.literal("message_model"),
+    ) {
         if mode == "ORDERLY" && model == "BROADCASTING" {
             let later = later_of(attrs, mode_e, model_e);
             errors.push_spanned(
@@ -296,5 +310,125 @@ fn later_of<'a>(attrs: &ListenerAttrs, a: &'a Entry, b: &'a Entry) -> &'a Entry 
         a
     } else {
         b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    fn pairs(tokens: proc_macro2::TokenStream) -> Vec<(&'static str, String)> {
+        parse(tokens)
+            .map(|a| a.pairs())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn error(tokens: proc_macro2::TokenStream) -> String {
+        match parse(tokens) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        }
+    }
+
+    #[test]
+    fn values_are_kept_as_written_and_aliases_take_the_canonical_key() {
+        let got = pairs(quote!(
+            topic = "${mq.topic:orders}",
+            consumer_group = "g",
+            consume_thread_max = 1_000,
+            max_reconsume_times = -1,
+            consume_timeout = "15",
+            enable = false,
+        ));
+        let want: Vec<(&str, String)> = vec![
+            ("topic", "${mq.topic:orders}".into()),
+            ("consumer_group", "g".into()),
+            ("consume_thread_max", "1000".into()),
+            ("max_reconsume_times", "-1".into()),
+            ("consume_timeout", "15".into()),
+            ("enabled", "false".into()),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn placeholders_skip_literal_checks() {
+        pairs(quote!(
+            topic = "${t}",
+            consumer_group = "${g}",
+            consume_mode = "${mode}",
+            message_model = "BROADCASTING",
+            selector_type = "SQL92",
+            selector_expression = "${expr}",
+            consume_thread_max = "${threads:4}",
+            enabled = "${on}",
+        ));
+    }
+
+    #[test]
+    fn each_problem_is_reported() {
+        let e = error(quote!(
+            topic = "a b",
+            consumer_group = 5,
+            consume_timeout = 0,
+            enabled = "yes"
+        ));
+        assert!(e.contains("`topic` contains ' '"), "{e}");
+        assert!(e.contains("`consumer_group` takes a string"), "{e}");
+        assert!(e.contains("`consume_timeout` must be at least 1"), "{e}");
+        assert!(e.contains("`enabled` must be `true` or `false`"), "{e}");
+        assert!(!e.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn near_misses_are_suggested() {
+        let e = error(quote!(topic = "t", consumer_grop = "g"));
+        assert!(e.contains("did you mean `consumer_group`?"), "{e}");
+        assert!(!e.contains("missing"), "{e}");
+        let e = error(quote!(
+            topic = "t",
+            consumer_group = "g",
+            enable = true,
+            enabled = true
+        ));
+        assert!(
+            e.contains("`enable` and `enabled` are the same attribute"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sql92_needs_an_expression_that_parses() {
+        let e = error(quote!(
+            topic = "t",
+            consumer_group = "g",
+            selector_type = "SQL92"
+        ));
+        assert!(e.contains("needs a `selector_expression`"), "{e}");
+        let e = error(quote!(
+            topic = "t",
+            consumer_group = "g",
+            selector_type = "SQL92",
+            selector_expression = "a >"
+        ));
+        assert!(e.contains("invalid SQL92 selector at position 3"), "{e}");
+        // A TAG expression is not SQL.
+        pairs(quote!(
+            topic = "t",
+            consumer_group = "g",
+            selector_expression = "a >"
+        ));
+    }
+
+    #[test]
+    fn values_must_be_literals() {
+        let e = error(quote!(topic = TOPIC, consumer_group = "g"));
+        assert!(e.contains("attribute values must be literals"), "{e}");
     }
 }

@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::ItemFn;
 
 use self::signature::{Analysis, Arg, Ret};
-use crate::common::{crate_path, debug_dump, with_errors, Errors};
+use crate::common::{crate_path, debug_dump, respan, with_errors, Errors};
 
 /// Expands `#[rocketmq_listener(attr)] item`; on error, the item as written plus the errors.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -50,7 +50,10 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     errors.finish(())?;
     let (Some(attrs), Some(analysis), Some(rt)) = (attrs, analysis, rt) else {
         // Each `None` above recorded an error, so `finish` returned it.
-        return Err(syn::Error::new(Span::call_site(), "rmq-macros: internal error"));
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "rmq-macros: internal error",
+        ));
     };
 
     let name = &func.sig.ident;
@@ -110,11 +113,17 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
 
 /// The shim's async body: extract every argument, await the function, convert its return value.
 fn shim_body(rt: &syn::Path, name: &syn::Ident, analysis: &Analysis) -> TokenStream {
-    let from_message = quote!(#rt::listener::FromMessage);
     let ctx = quote!(&__rmq_ctx);
     // Each extraction is spanned at the argument's type, so "`X: FromMessage` is not satisfied" (or
     // "`X: Deserialize`") underlines the argument.
     let extract_one = |arg: &Arg, msg: &TokenStream| -> TokenStream {
+        let span = match arg {
+            Arg::Message(ty) | Arg::Context(ty) | Arg::Bean(ty, _) | Arg::Payload(ty) => ty.span(),
+            Arg::Batch(_) => Span::call_site(),
+        };
+        // The runtime's paths too: rustc reports an unmet bound at the whole `<T as Trait>::f` path.
+        let rt = respan(quote!(#rt), span);
+        let from_message = quote_spanned!(span=> #rt::listener::FromMessage);
         match arg {
             Arg::Message(ty) | Arg::Context(ty) | Arg::Bean(ty, _) => quote_spanned! {ty.span()=>
                 <#ty as #from_message>::from_message(#msg, #ctx)?

@@ -21,7 +21,7 @@ pub(crate) enum Arg {
     /// Needs only the application: `<T as FromMessage>` (RocketMqTemplate, Arc<AppContext>).
     Context(Type),
     /// `Bean<T>`: the whole type and `T` (registered as a bean requirement).
-    Bean(Type, Type),
+    Bean(Type, Box<Type>),
     /// `Vec<X>` as the first argument: X extracted from every message.
     Batch(Box<Arg>),
 }
@@ -76,7 +76,10 @@ pub(crate) fn analyse(sig: &Signature) -> syn::Result<Analysis> {
         errors.push_spanned(u.span, "a #[rocketmq_listener] function cannot be `unsafe`");
     }
     if let Some(abi) = &sig.abi {
-        errors.push_spanned(abi.span(), "a #[rocketmq_listener] function cannot have an ABI");
+        errors.push_spanned(
+            abi.span(),
+            "a #[rocketmq_listener] function cannot have an ABI",
+        );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.push(syn::Error::new_spanned(
@@ -86,7 +89,10 @@ pub(crate) fn analyse(sig: &Signature) -> syn::Result<Analysis> {
         ));
     }
     if let Some(v) = &sig.variadic {
-        errors.push_spanned(v.span(), "a #[rocketmq_listener] function cannot be variadic");
+        errors.push_spanned(
+            v.span(),
+            "a #[rocketmq_listener] function cannot be variadic",
+        );
     }
 
     let mut args = Vec::new();
@@ -221,7 +227,7 @@ fn classify(ty: &Type) -> syn::Result<Arg> {
     Ok(match (name.as_str(), targs.as_slice()) {
         ("Json" | "String" | "Bytes" | "MessageExt", _) => Arg::Message(ty.clone()),
         ("RocketMqTemplate", _) => Arg::Context(ty.clone()),
-        ("Bean", [inner]) => Arg::Bean(ty.clone(), (*inner).clone()),
+        ("Bean", [inner]) => Arg::Bean(ty.clone(), Box::new((*inner).clone())),
         ("Bean", _) => {
             return Err(syn::Error::new_spanned(
                 ty,
@@ -229,13 +235,11 @@ fn classify(ty: &Type) -> syn::Result<Arg> {
             ))
         }
         ("Arc", [inner]) if is_named(inner, "AppContext") => Arg::Context(ty.clone()),
-        ("Arc", _) => {
-            return Err(syn::Error::new_spanned(
-                ty,
-                "the only `Arc` argument is `Arc<AppContext>`; take a registered bean as `Bean<T>` \
+        ("Arc", _) => return Err(syn::Error::new_spanned(
+            ty,
+            "the only `Arc` argument is `Arc<AppContext>`; take a registered bean as `Bean<T>` \
                  (it derefs to `T` and clones as an `Arc`)",
-            ))
-        }
+        )),
         ("Vec", [item]) if is_named(item, "u8") => Arg::Message(ty.clone()),
         ("Vec", [item]) => Arg::Batch(Box::new(classify(item)?)),
         _ => Arg::Payload(ty.clone()),
@@ -270,5 +274,95 @@ fn return_kind(output: &ReturnType) -> syn::Result<Ret> {
              `Result<T, E>` with T a `String`, `Vec<u8>`, `Bytes` or any `T: Serialize` (sent as JSON); \
              E is any error type that converts into `ListenerError` (a std error retries)",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::*;
+
+    fn analysed(f: syn::ItemFn) -> syn::Result<Analysis> {
+        analyse(&f.sig)
+    }
+
+    #[test]
+    fn vec_u8_first_is_the_body_not_a_batch() {
+        let a = analysed(parse_quote!(
+            async fn f(b: Vec<u8>) {}
+        ))
+        .unwrap();
+        assert!(!a.is_batch());
+        let a = analysed(parse_quote!(
+            async fn f(b: Vec<Vec<u8>>) {}
+        ))
+        .unwrap();
+        assert!(a.is_batch());
+    }
+
+    #[test]
+    fn return_forms() {
+        let reply = |f: syn::ItemFn| analysed(f).unwrap().ret.is_reply();
+        assert!(!reply(parse_quote!(
+            async fn f() {}
+        )));
+        assert!(!reply(parse_quote!(
+            async fn f() -> () {}
+        )));
+        assert!(!reply(parse_quote!(
+            async fn f() -> Result<(), E> {}
+        )));
+        assert!(reply(parse_quote!(
+            async fn f() -> Result<String, E> {}
+        )));
+        assert!(reply(parse_quote!(
+            async fn f() -> io::Result<Order> {}
+        )));
+        assert!(matches!(
+            analysed(parse_quote!(
+                async fn f() -> Result<bytes::Bytes, E> {}
+            ))
+            .unwrap()
+            .ret,
+            Ret::Bytes(_)
+        ));
+        assert!(analysed(parse_quote!(
+            async fn f() -> Order {}
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn unsupported_arguments_are_reported_together() {
+        let e = analysed(parse_quote!(
+            fn f(a: &str, b: impl Send, c: (u8, u8), d: Arc<Db>, e: Vec<Bean<Db>>) {}
+        ))
+        .err()
+        .unwrap();
+        let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(all.len(), 6, "{all:#?}");
+        assert!(all[0].contains("must be `async`"));
+        assert!(all[1].contains("write `String` instead of `&str`"));
+        assert!(all[2].contains("`impl Trait`"));
+        assert!(all[3].contains("tuples"));
+        assert!(all[4].contains("`Arc<AppContext>`"));
+        assert!(all[5].contains("only the first argument can be a batch"));
+    }
+
+    #[test]
+    fn batch_rules() {
+        assert!(analysed(parse_quote!(
+            async fn f(a: Vec<Bean<Db>>) {}
+        ))
+        .is_err());
+        assert!(analysed(parse_quote!(
+            async fn f(a: Vec<Order>, b: String) {}
+        ))
+        .is_err());
+        assert!(analysed(parse_quote!(
+            async fn f(a: Vec<Order>, b: Bean<Db>, t: RocketMqTemplate) {}
+        ))
+        .is_ok());
     }
 }
