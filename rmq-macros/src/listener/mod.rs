@@ -177,14 +177,23 @@ fn shim_body(rt: &syn::Path, name: &syn::Ident, analysis: &Analysis) -> TokenStr
             #call;
             #rt::listener::no_reply(::core::result::Result::Ok::<(), #rt::listener::ListenerError>(()))
         },
-        Ret::NoReply(span) => quote_spanned!(span=> #rt::listener::no_reply(#call)),
-        Ret::String(span) => quote_spanned!(span=> #rt::listener::reply_string(#call)),
-        Ret::Bytes(span) => quote_spanned!(span=> #rt::listener::reply_bytes(#call)),
-        Ret::Json(span) => quote_spanned!(span=> #rt::listener::reply_json(#call)),
+        // Spanned at the return type, so "`E: Into<ListenerError>`" or "`T: Serialize`" underlines it.
+        Ret::NoReply(span) => convert(rt, "no_reply", span, &call),
+        Ret::String(span) => convert(rt, "reply_string", span, &call),
+        Ret::Bytes(span) => convert(rt, "reply_bytes", span, &call),
+        Ret::Json(span) => convert(rt, "reply_json", span, &call),
     };
     quote! {
         #prologue
         #(#lets)*
         #finish
     }
+}
+
+/// `rmq_runtime::listener::<helper>(call)`, every token at `span`.
+fn convert(rt: &syn::Path, helper: &str, span: Span, call: &TokenStream) -> TokenStream {
+    let helper = syn::Ident::new(helper, span);
+    let path = respan(quote!(#rt::listener::#helper), span);
+    let call = respan(call.clone(), span);
+    quote_spanned!(span=> #path(#call))
 }
