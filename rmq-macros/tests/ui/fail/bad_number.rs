@@ -1,0 +1,12 @@
+use rmq_runtime::macros::rocketmq_listener;
+
+#[rocketmq_listener(
+    topic = "orders",
+    consumer_group = "stock",
+    consume_thread_max = "many"
+)]
+async fn on_order(body: String) {
+    let _ = body;
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use rmq_runtime::macros::rocketmq_listener;
+
+#[rocketmq_listener(topic = "orders", consumer_group = "stock")]
+async fn on_order(body: String) -> Result<(), String> {
+    Err(body)
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use rmq_runtime::macros::rocketmq_listener;
+
+#[rocketmq_listener(topic = "orders", consumer_group = "stock")]
+fn on_order(body: String) {
+    let _ = body;
+}
+
+fn main() {}

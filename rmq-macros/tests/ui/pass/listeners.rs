@@ -1,0 +1,139 @@
+//! Every supported form compiles.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rmq_runtime::context::AppContext;
+use rmq_runtime::macros::{rocketmq_listener, rocketmq_transaction_listener};
+use rmq_runtime::producer::LocalTransactionState;
+use rmq_runtime::{
+    Bean, Json, ListenerError, LocalTransactionListener, Message, MessageExt, RocketMqTemplate,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+struct Order {
+    id: u64,
+}
+
+#[derive(Serialize)]
+struct Receipt {
+    id: u64,
+}
+
+struct Stock;
+
+#[rocketmq_listener(
+    topic = "${mq.topic}",
+    consumer_group = "${mq.group:stock}",
+    selector_type = "SQL92",
+    selector_expression = "a BETWEEN 1 AND 3 OR b IS NULL",
+    consume_mode = "ORDERLY",
+    message_model = "CLUSTERING",
+    consume_thread_max = 64,
+    consume_thread_number = "${threads:20}",
+    max_reconsume_times = -1,
+    consume_timeout = 15,
+    delay_level_when_next_consume = 0,
+    suspend_current_queue_time_millis = 1_000,
+    await_termination_millis_when_shutdown = 1000,
+    name_server = "127.0.0.1:9876",
+    namespace = "dev",
+    instance_name = "stock-1",
+    enabled = "${listeners.on:true}",
+    reply_timeout = 3000
+)]
+async fn every_attribute(
+    Json(order): Json<Order>,
+    stock: Bean<Stock>,
+) -> Result<(), ListenerError> {
+    let _ = (order.id, &*stock);
+    Ok(())
+}
+
+#[rocketmq_listener(topic = "orders", consumer_group = "plain", enable = true)]
+async fn plain(order: Order, template: RocketMqTemplate, ctx: Arc<AppContext>) {
+    let _ = (order.id, template, ctx);
+}
+
+#[rocketmq_listener(topic = "orders", consumer_group = "raw")]
+async fn raw(
+    body: Vec<u8>,
+    bytes: Bytes,
+    text: String,
+    msg: MessageExt,
+) -> Result<(), std::io::Error> {
+    let _ = (body, bytes, text, msg);
+    Ok(())
+}
+
+#[rocketmq_listener(topic = "orders", consumer_group = "batch")]
+async fn batch(orders: Vec<Order>, _stock: Bean<Stock>) {
+    let _ = orders.len();
+}
+
+#[rocketmq_listener(topic = "orders", consumer_group = "batch-raw")]
+async fn batch_of_bodies(bodies: Vec<Vec<u8>>) {
+    let _ = bodies;
+}
+
+#[rocketmq_listener(topic = "orders", consumer_group = "array")]
+async fn json_array(Json(orders): Json<Vec<Order>>) {
+    let _ = orders.len();
+}
+
+#[rocketmq_listener(topic = "quotes", consumer_group = "reply")]
+async fn reply(order: Order) -> Result<Receipt, ListenerError> {
+    Ok(Receipt { id: order.id })
+}
+
+#[rocketmq_listener(topic = "echo", consumer_group = "echo")]
+async fn echo(text: String) -> Result<String, ListenerError> {
+    Ok(text)
+}
+
+#[rocketmq_listener(topic = "blob", consumer_group = "blob")]
+async fn blob(body: Bytes) -> Result<Vec<u8>, ListenerError> {
+    Ok(body.to_vec())
+}
+
+#[rocketmq_listener(topic = "ping", consumer_group = "ping", crate = "::rmq_runtime")]
+async fn no_arguments() {}
+
+mod nested {
+    use rmq_runtime::macros::rocketmq_listener;
+
+    #[rocketmq_listener(topic = "orders", consumer_group = "nested")]
+    pub async fn in_a_module(text: String) -> Result<(), rmq_runtime::ListenerError> {
+        let _ = text;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct OrderTx;
+
+#[rocketmq_transaction_listener(template = "txTemplate")]
+impl LocalTransactionListener for OrderTx {
+    async fn execute(
+        &self,
+        _msg: &Message,
+        _arg: Option<&(dyn Any + Send + Sync)>,
+        _ctx: &AppContext,
+    ) -> LocalTransactionState {
+        LocalTransactionState::Commit
+    }
+
+    async fn check(&self, _msg: &MessageExt, _ctx: &AppContext) -> LocalTransactionState {
+        LocalTransactionState::Commit
+    }
+}
+
+fn main() {
+    let names: Vec<&str> = rmq_runtime::listener::ListenerDef::all()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(names.len(), 11, "{names:?}");
+    let _ = nested::in_a_module;
+}
