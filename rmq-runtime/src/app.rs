@@ -150,29 +150,7 @@ impl ApplicationBuilder {
             .get("rocketmq.name-server")
             .filter(|s| !s.trim().is_empty());
         let embedded = match namesrv.as_deref() {
-            None | Some(EMBEDDED) => {
-                let store = self.embedded_store.or_else(|| {
-                    settings
-                        .get("rocketmq.embedded.store-dir")
-                        .map(PathBuf::from)
-                });
-                let mut b = rmq_broker::embedded::EmbeddedBroker::builder();
-                if let Some(dir) = store {
-                    b = b.store_dir(dir);
-                }
-                // Broker settings by their RocketMQ names, e.g. rocketmq.embedded.broker.transactionCheckInterval.
-                for (key, value) in settings.with_prefix("rocketmq.embedded.broker.") {
-                    b = b.property(key, value);
-                }
-                if let Some(flush) = settings.get("rocketmq.embedded.flush-disk-type") {
-                    b = b.flush_sync(flush.eq_ignore_ascii_case("SYNC_FLUSH"));
-                }
-                Some(
-                    b.start()
-                        .await
-                        .map_err(|e| StartError::Broker(e.to_string()))?,
-                )
-            }
+            None | Some(EMBEDDED) => Some(start_embedded(&settings, self.embedded_store).await?),
             Some(_) => None,
         };
         let namesrv_addr = match &embedded {
@@ -400,7 +378,7 @@ pub struct Application {
     ctx: Arc<AppContext>,
     default_template: RocketMqTemplate,
     container: Container,
-    embedded: Option<rmq_broker::embedded::EmbeddedBroker>,
+    embedded: Option<Embedded>,
     namesrv_addr: String,
 }
 
@@ -439,6 +417,7 @@ impl Application {
     }
 
     /// The embedded broker, when the application runs one.
+    #[cfg(feature = "embedded")]
     pub fn embedded_broker(&self) -> Option<&rmq_broker::embedded::EmbeddedBroker> {
         self.embedded.as_ref()
     }
@@ -470,6 +449,61 @@ impl Application {
             }
         }
     }
+}
+
+#[cfg(feature = "embedded")]
+type Embedded = rmq_broker::embedded::EmbeddedBroker;
+
+/// Starts the bundled broker with `rocketmq.embedded.*` settings.
+#[cfg(feature = "embedded")]
+async fn start_embedded(
+    settings: &Settings,
+    store: Option<PathBuf>,
+) -> Result<Embedded, StartError> {
+    let store = store.or_else(|| {
+        settings
+            .get("rocketmq.embedded.store-dir")
+            .map(PathBuf::from)
+    });
+    let mut b = rmq_broker::embedded::EmbeddedBroker::builder();
+    if let Some(dir) = store {
+        b = b.store_dir(dir);
+    }
+    // Broker settings by their RocketMQ names, e.g. rocketmq.embedded.broker.transactionCheckInterval.
+    for (key, value) in settings.with_prefix("rocketmq.embedded.broker.") {
+        b = b.property(key, value);
+    }
+    if let Some(flush) = settings.get("rocketmq.embedded.flush-disk-type") {
+        b = b.flush_sync(flush.eq_ignore_ascii_case("SYNC_FLUSH"));
+    }
+    b.start()
+        .await
+        .map_err(|e| StartError::Broker(e.to_string()))
+}
+
+/// Without the `embedded` feature there is no bundled broker to run.
+#[cfg(not(feature = "embedded"))]
+#[derive(Debug)]
+enum Embedded {}
+
+#[cfg(not(feature = "embedded"))]
+impl Embedded {
+    fn namesrv_addr(&self) -> String {
+        match *self {}
+    }
+    async fn shutdown(&self) -> Result<(), String> {
+        match *self {}
+    }
+}
+
+#[cfg(not(feature = "embedded"))]
+async fn start_embedded(
+    _settings: &Settings,
+    _store: Option<PathBuf>,
+) -> Result<Embedded, StartError> {
+    Err(StartError::Broker(
+        "rmq-runtime was built without its `embedded` feature; set rocketmq.name-server to a name server".into(),
+    ))
 }
 
 async fn wait_for_signal() {

@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod container;
 pub mod context;
 pub mod error;
+#[cfg(feature = "idempotency")]
 pub mod idempotency;
 pub mod instance;
 pub mod listener;
@@ -21,6 +22,7 @@ pub mod remoting;
 pub mod route;
 pub mod settings;
 pub mod template;
+#[cfg(feature = "embedded")]
 pub mod testing;
 
 pub use admin::Admin;
