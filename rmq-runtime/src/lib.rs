@@ -39,7 +39,19 @@ pub use listener::{Bean, Json, ListenerError};
 pub use message::{Message, MessageExt};
 pub use producer::{Producer, ProducerOptions, SendResult, SendStatus, TransactionProducer};
 pub use rmq_macros as macros;
+pub use rmq_macros::{rocketmq_listener, rocketmq_transaction_listener};
 pub use template::{LocalTransactionListener, Outgoing, RocketMqTemplate};
+
+/// What a service usually needs, in one import.
+pub mod prelude {
+    pub use crate::app::{Application, ApplicationBuilder};
+    pub use crate::context::AppContext;
+    pub use crate::listener::{Bean, Json, ListenerError};
+    pub use crate::message::{Message, MessageExt};
+    pub use crate::producer::LocalTransactionState;
+    pub use crate::template::{LocalTransactionListener, Outgoing, RocketMqTemplate};
+    pub use rmq_macros::{rocketmq_listener, rocketmq_transaction_listener};
+}
 
 /// What macro expansions refer to; not a stable API.
 #[doc(hidden)]

@@ -87,6 +87,16 @@ impl GuardError {
         }
     }
 
+    /// The answer a `#[rocketmq_listener]` gives: dead-letter once the attempts are used up, retry otherwise
+    /// (`guard.run_message(..).await.map_err(GuardError::into_listener_error)?`).
+    pub fn into_listener_error(self) -> crate::listener::ListenerError {
+        if self.is_retryable() {
+            crate::listener::ListenerError::retry(self)
+        } else {
+            crate::listener::ListenerError::dead_letter(self)
+        }
+    }
+
     /// Whether the broker should deliver the message again.
     pub fn is_retryable(&self) -> bool {
         !matches!(
