@@ -10,27 +10,34 @@
 //! | area | calls | requests |
 //! |---|---|---|
 //! | cluster | [`cluster_info`](Admin::cluster_info), [`broker_runtime_info`](Admin::broker_runtime_info), [`broker_config`](Admin::broker_config) | GET_BROKER_CLUSTER_INFO (106), GET_BROKER_RUNTIME_INFO (28), GET_BROKER_CONFIG (26) |
-//! | topics | [`create_topic`](Admin::create_topic), [`create_topic_in_cluster`](Admin::create_topic_in_cluster), [`delete_topic`](Admin::delete_topic), [`topic_list`](Admin::topic_list), [`topic_route`](Admin::topic_route), [`topic_status`](Admin::topic_status) | UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215) + DELETE_TOPIC_IN_NAMESRV (216), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_ROUTEINFO_BY_TOPIC (105), GET_MIN_OFFSET / GET_MAX_OFFSET (31 / 30) + a PULL |
-//! | groups | [`create_subscription_group`](Admin::create_subscription_group), [`subscription_group`](Admin::subscription_group), [`delete_subscription_group`](Admin::delete_subscription_group), [`consumer_connections`](Admin::consumer_connections), [`consumer_progress`](Admin::consumer_progress), [`reset_offset_by_timestamp`](Admin::reset_offset_by_timestamp) | UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), GET_CONSUMER_CONNECTION_LIST (203), GET_MAX_OFFSET + QUERY_CONSUMER_OFFSET (14), SEARCH_OFFSET_BY_TIMESTAMP (29) + UPDATE_CONSUMER_OFFSET (15) |
+//! | topics | [`create_topic`](Admin::create_topic), [`create_topic_in_cluster`](Admin::create_topic_in_cluster), [`delete_topic`](Admin::delete_topic), [`topic_list`](Admin::topic_list), [`topic_route`](Admin::topic_route), [`topic_status`](Admin::topic_status) | UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215) + DELETE_TOPIC_IN_NAMESRV (216), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_ROUTEINFO_BY_TOPIC (105), GET_TOPIC_STATS_INFO (202) |
+//! | groups | [`create_subscription_group`](Admin::create_subscription_group), [`subscription_group`](Admin::subscription_group), [`delete_subscription_group`](Admin::delete_subscription_group), [`consumer_connections`](Admin::consumer_connections), [`consumer_progress`](Admin::consumer_progress), [`consumer_progress_all`](Admin::consumer_progress_all), [`reset_offset_by_timestamp`](Admin::reset_offset_by_timestamp), [`reset_offset_running`](Admin::reset_offset_running) | UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), GET_CONSUMER_CONNECTION_LIST (203), GET_CONSUME_STATS (208), GET_MAX_OFFSET + QUERY_CONSUMER_OFFSET (30 / 14) + SEARCH_OFFSET_BY_TIMESTAMP (29) + UPDATE_CONSUMER_OFFSET (15), INVOKE_BROKER_TO_RESET_OFFSET (222) |
 //! | messages | [`query_messages`](Admin::query_messages), [`view_message`](Admin::view_message), [`message_at`](Admin::message_at), [`resend_dlq_message`](Admin::resend_dlq_message) | QUERY_MESSAGE (12), VIEW_MESSAGE_BY_ID (33), PULL_MESSAGE (11), RMQ_RESEND_DLQ_MESSAGE (40001, rmq) |
 //!
 //! Failures are [`ClientError`]s: a refusal keeps the server's code and remark ([`ClientError::Broker`]), an
 //! unknown topic is [`ClientError::NoRoute`], bad input names the argument ([`ClientError::InvalidArgument`]).
+//!
+//! Every Apache RocketMQ version serves GET_TOPIC_STATS_INFO and GET_CONSUME_STATS. A broker that answers them
+//! with REQUEST_CODE_NOT_SUPPORTED (a partial, non-Java implementation) gets the per-queue requests instead:
+//! GET_MIN_OFFSET / GET_MAX_OFFSET (31 / 30) and a one-message PULL for [`topic_status`](Admin::topic_status),
+//! GET_MAX_OFFSET and QUERY_CONSUMER_OFFSET (14) for [`consumer_progress`](Admin::consumer_progress).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::future::try_join_all;
 use rmq_protocol::body::{
-    self, ClusterInfo, ConsumerConnection, KvTable, MessageQueue, TopicList, TopicRouteData,
+    self, ClusterInfo, ConsumeStats, ConsumerConnection, KvTable, MessageQueue, OffsetWrapper,
+    TopicList, TopicRouteData, TopicStatsTable,
 };
 use rmq_protocol::codes::{request, response};
 use rmq_protocol::headers::{
-    CreateTopicRequestHeader, DeleteTopicRequestHeader, GetConsumerConnectionListRequestHeader,
-    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
-    GetMinOffsetResponseHeader, PullMessageRequestHeader, QueryConsumerOffsetRequestHeader,
-    QueryConsumerOffsetResponseHeader, QueryMessageRequestHeader, SearchOffsetRequestHeader,
-    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
+    CreateTopicRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsRequestHeader,
+    GetConsumerConnectionListRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
+    GetMinOffsetRequestHeader, GetMinOffsetResponseHeader, GetTopicStatsInfoRequestHeader,
+    PullMessageRequestHeader, QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader,
+    QueryMessageRequestHeader, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
+    UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
 };
 use rmq_protocol::message::sysflag::{perm, pull as pull_flag};
 use rmq_protocol::message::{decode_all, decode_offset_msg_id, properties as keys};
@@ -194,14 +201,31 @@ pub struct QueueProgress {
     pub queue: MessageQueue,
     /// The broker's max offset (next offset to be written).
     pub broker_offset: i64,
-    /// The group's committed offset; `None` when the group never committed one for this queue.
+    /// The group's committed offset; `None` when the group has consumed nothing from this queue: no committed
+    /// offset, or one at 0 (GET_CONSUME_STATS reports both as 0, as Java's broker does, so they read the same
+    /// here whichever request answered).
     pub consumer_offset: Option<i64>,
+    /// Store time of the last consumed message (the one at `consumer_offset - 1`), epoch ms; `None` when
+    /// nothing was consumed or that message is no longer stored.
+    pub last_timestamp: Option<i64>,
     /// `broker_offset - consumer_offset` (a queue never committed counts from 0, as Java's consume stats do),
     /// never negative.
     pub lag: i64,
 }
 
-/// A consumer group's progress on a topic (Java `ConsumeStats`).
+impl QueueProgress {
+    fn from_wrapper(queue: MessageQueue, o: &OffsetWrapper) -> QueueProgress {
+        QueueProgress {
+            queue,
+            broker_offset: o.broker_offset,
+            consumer_offset: (o.consumer_offset > 0).then_some(o.consumer_offset),
+            last_timestamp: (o.last_timestamp > 0).then_some(o.last_timestamp),
+            lag: o.lag().max(0),
+        }
+    }
+}
+
+/// A consumer group's progress on a topic (Java `ConsumeStats`, one topic of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerProgress {
     /// Consumer group.
@@ -212,6 +236,43 @@ pub struct ConsumerProgress {
     pub queues: Vec<QueueProgress>,
     /// Sum of the queues' lag (Java `computeTotalDiff`).
     pub total_lag: i64,
+}
+
+impl ConsumerProgress {
+    fn new(group: &str, topic: &str, mut queues: Vec<QueueProgress>) -> ConsumerProgress {
+        queues.sort_by(|a, b| a.queue.cmp(&b.queue));
+        ConsumerProgress {
+            group: group.to_string(),
+            topic: topic.to_string(),
+            total_lag: queues.iter().map(|q| q.lag).sum(),
+            queues,
+        }
+    }
+}
+
+/// A topic's brokers as its route names them: master address and queue counts.
+#[derive(Debug, Clone)]
+struct TopicBroker {
+    addr: String,
+    broker_name: String,
+    read_queue_nums: i32,
+    write_queue_nums: i32,
+}
+
+impl TopicBroker {
+    fn queues(&self, topic: &str, count: i32) -> impl Iterator<Item = MessageQueue> + '_ {
+        let topic = topic.to_string();
+        (0..count).map(move |queue_id| MessageQueue {
+            topic: topic.clone(),
+            broker_name: self.broker_name.clone(),
+            queue_id,
+        })
+    }
+}
+
+/// Whether `e` is a broker's REQUEST_CODE_NOT_SUPPORTED, the one refusal the per-queue fallbacks answer.
+fn unsupported(e: &ClientError) -> bool {
+    e.response_code() == Some(response::REQUEST_CODE_NOT_SUPPORTED)
 }
 
 /// What a reset by timestamp did to one queue (Java `RollbackStats`).
@@ -435,34 +496,65 @@ impl Admin {
         Ok((*self.instance.update_route(topic).await?).clone())
     }
 
-    /// Min and max offset and last write time of every queue of `topic` (GET_MIN_OFFSET, GET_MAX_OFFSET, and a
-    /// one-message PULL at `max - 1` for the time).
+    /// Min and max offset and last write time of every queue of `topic` on every master serving it
+    /// (GET_TOPIC_STATS_INFO, one request per master, as Java's `examineTopicStats`).
     ///
-    /// GET_TOPIC_STATS_INFO (202) answers all of it in one request per broker; once the broker serves it, this
-    /// call should use it and keep the per-queue requests as the fallback for brokers that answer
-    /// REQUEST_CODE_NOT_SUPPORTED.
+    /// The queues are those each broker reports (Apache 5.x: `max(readQueueNums, writeQueueNums)`). A broker
+    /// that answers REQUEST_CODE_NOT_SUPPORTED gets GET_MIN_OFFSET, GET_MAX_OFFSET and a one-message PULL at
+    /// `max - 1` for each of its write queues instead.
     ///
     /// # Errors
-    /// [`ClientError::NoRoute`] for an unknown topic, or the first failing request.
+    /// [`ClientError::NoRoute`] for an unknown topic, or the first failing request (e.g. TOPIC_NOT_EXIST from a
+    /// master the route names but that no longer has the topic).
     pub async fn topic_status(&self, topic: &str) -> Result<TopicStatus> {
-        let targets = self.queue_targets(topic, |qd| qd.write_queue_nums).await?;
-        let queues = try_join_all(
-            targets
-                .into_iter()
-                .map(|(addr, queue)| self.queue_status(addr, queue)),
-        )
-        .await?;
+        let brokers = self.topic_brokers(topic).await?;
+        let parts =
+            try_join_all(brokers.iter().map(|b| self.broker_topic_status(b, topic))).await?;
+        let mut queues: Vec<QueueStatus> = parts.into_iter().flatten().collect();
+        queues.sort_by(|a, b| a.queue.cmp(&b.queue));
         Ok(TopicStatus {
             topic: topic.to_string(),
             queues,
         })
     }
 
-    async fn queue_status(&self, addr: String, queue: MessageQueue) -> Result<QueueStatus> {
-        let min = self.min_offset(&addr, &queue).await?;
-        let max = self.max_offset(&addr, &queue).await?;
+    async fn broker_topic_status(&self, b: &TopicBroker, topic: &str) -> Result<Vec<QueueStatus>> {
+        let header = GetTopicStatsInfoRequestHeader {
+            topic: topic.to_string(),
+        };
+        let cmd = RemotingCommand::request_with(request::GET_TOPIC_STATS_INFO, &header);
+        match self.call(&b.addr, cmd).await {
+            Ok(resp) => {
+                let table = TopicStatsTable::from_json(&resp.body)?;
+                Ok(table
+                    .offset_table
+                    .into_iter()
+                    .filter(|(q, _)| q.topic == topic)
+                    .map(|(queue, o)| QueueStatus {
+                        queue,
+                        min_offset: o.min_offset,
+                        max_offset: o.max_offset,
+                        last_update_timestamp: (o.last_update_timestamp > 0)
+                            .then_some(o.last_update_timestamp),
+                    })
+                    .collect())
+            }
+            Err(e) if unsupported(&e) => {
+                try_join_all(
+                    b.queues(topic, b.write_queue_nums)
+                        .map(|queue| self.queue_status(&b.addr, queue)),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn queue_status(&self, addr: &str, queue: MessageQueue) -> Result<QueueStatus> {
+        let min = self.min_offset(addr, &queue).await?;
+        let max = self.max_offset(addr, &queue).await?;
         let last_update_timestamp = if max > min {
-            self.pull_one(&addr, &queue, max - 1)
+            self.pull_one(addr, &queue, max - 1)
                 .await?
                 .map(|m| m.store_timestamp)
         } else {
@@ -476,15 +568,11 @@ impl Admin {
         })
     }
 
-    /// (master address, queue) for each queue of `topic`, with `count` queues per broker, in queue order.
-    async fn queue_targets(
-        &self,
-        topic: &str,
-        count: impl Fn(&rmq_protocol::body::QueueData) -> i32,
-    ) -> Result<Vec<(String, MessageQueue)>> {
+    /// The masters serving `topic` with their queue counts, fetched from the name servers now.
+    async fn topic_brokers(&self, topic: &str) -> Result<Vec<TopicBroker>> {
         check_topic(topic)?;
         let route = self.instance.update_route(topic).await?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(route.queue_datas.len());
         for qd in &route.queue_datas {
             let addr = route
                 .broker_datas
@@ -494,19 +582,27 @@ impl Admin {
                 .ok_or_else(|| ClientError::NoBrokerAddr {
                     broker_name: qd.broker_name.clone(),
                 })?;
-            for queue_id in 0..count(qd) {
-                out.push((
-                    addr.to_string(),
-                    MessageQueue {
-                        topic: topic.to_string(),
-                        broker_name: qd.broker_name.clone(),
-                        queue_id,
-                    },
-                ));
-            }
+            out.push(TopicBroker {
+                addr: addr.to_string(),
+                broker_name: qd.broker_name.clone(),
+                read_queue_nums: qd.read_queue_nums,
+                write_queue_nums: qd.write_queue_nums,
+            });
         }
-        out.sort_by(|a, b| a.1.cmp(&b.1));
+        out.sort_by(|a, b| a.broker_name.cmp(&b.broker_name));
         Ok(out)
+    }
+
+    /// (master address, queue) for each read queue of `topic`, in queue order.
+    async fn read_queue_targets(&self, topic: &str) -> Result<Vec<(String, MessageQueue)>> {
+        let brokers = self.topic_brokers(topic).await?;
+        Ok(brokers
+            .iter()
+            .flat_map(|b| {
+                b.queues(topic, b.read_queue_nums)
+                    .map(|q| (b.addr.clone(), q))
+            })
+            .collect())
     }
 
     async fn max_offset(&self, addr: &str, queue: &MessageQueue) -> Result<i64> {
@@ -679,34 +775,139 @@ impl Admin {
         }
     }
 
-    /// A consumer group's progress on `topic`: per read queue the broker's max offset, the group's committed
-    /// offset (QUERY_CONSUMER_OFFSET) and the lag, plus the total lag.
+    /// A consumer group's progress on `topic`: per queue the broker's max offset, the group's committed offset
+    /// and the lag, plus the total lag (GET_CONSUME_STATS with the topic, one request per master serving it).
     ///
-    /// GET_CONSUME_STATS (208) answers this in one request per broker (for every topic of the group, retry topic
-    /// included); once the broker serves it, this call should use it and keep the per-queue requests as the
-    /// fallback for brokers that answer REQUEST_CODE_NOT_SUPPORTED.
+    /// As in Java, a broker leaves the topic out when the group is online there but does not subscribe to it,
+    /// and a group unknown to a broker gets 0 offsets. A broker that answers REQUEST_CODE_NOT_SUPPORTED gets
+    /// GET_MAX_OFFSET and QUERY_CONSUMER_OFFSET for each of its read queues (and a one-message PULL for the last
+    /// consumed message's time) instead.
     ///
     /// # Errors
     /// [`ClientError::NoRoute`] for an unknown topic, or the first failing request.
     pub async fn consumer_progress(&self, group: &str, topic: &str) -> Result<ConsumerProgress> {
-        let targets = self.queue_targets(topic, |qd| qd.read_queue_nums).await?;
-        let queues = try_join_all(targets.into_iter().map(|(addr, queue)| async move {
-            let broker_offset = self.max_offset(&addr, &queue).await?;
-            let consumer_offset = self.consumer_offset(&addr, group, &queue).await?;
-            let lag = (broker_offset - consumer_offset.unwrap_or(0)).max(0);
-            Ok::<_, ClientError>(QueueProgress {
-                queue,
-                broker_offset,
-                consumer_offset,
-                lag,
-            })
+        let brokers = self.topic_brokers(topic).await?;
+        let parts = try_join_all(
+            brokers
+                .iter()
+                .map(|b| self.broker_consumer_progress(b, group, topic)),
+        )
+        .await?;
+        Ok(ConsumerProgress::new(
+            group,
+            topic,
+            parts.into_iter().flatten().collect(),
+        ))
+    }
+
+    /// A consumer group's progress on every topic it has offsets for, its retry topic `%RETRY%group` included,
+    /// keyed by topic (GET_CONSUME_STATS without a topic to every master the name servers know; Java's
+    /// `examineConsumeStats(group)` asks only the masters of the retry topic's route, which misses groups that
+    /// never heartbeated there).
+    ///
+    /// A group no broker knows has no entry. There is no per-queue fallback: without the broker's list of the
+    /// group's topics there is nothing to ask about.
+    ///
+    /// # Errors
+    /// The first master that refuses (REQUEST_CODE_NOT_SUPPORTED from a broker without the request) or cannot
+    /// be reached.
+    pub async fn consumer_progress_all(
+        &self,
+        group: &str,
+    ) -> Result<BTreeMap<String, ConsumerProgress>> {
+        let info = self.cluster_info().await?;
+        let mut masters: Vec<String> = info
+            .broker_addr_table
+            .values()
+            .filter_map(|bd| bd.master_addr().map(str::to_string))
+            .collect();
+        masters.sort();
+        masters.dedup();
+        let header = GetConsumeStatsRequestHeader {
+            consumer_group: group.to_string(),
+            topic: None,
+        };
+        let answers = try_join_all(masters.iter().map(|addr| async {
+            let cmd = RemotingCommand::request_with(request::GET_CONSUME_STATS, &header);
+            let resp = self.call(addr, cmd).await?;
+            Ok::<_, ClientError>(ConsumeStats::from_json(&resp.body)?)
         }))
         .await?;
-        Ok(ConsumerProgress {
-            group: group.to_string(),
-            topic: topic.to_string(),
-            total_lag: queues.iter().map(|q| q.lag).sum(),
-            queues,
+        let mut by_topic: BTreeMap<String, Vec<QueueProgress>> = BTreeMap::new();
+        for stats in answers {
+            for (queue, o) in stats.offset_table {
+                by_topic
+                    .entry(queue.topic.clone())
+                    .or_default()
+                    .push(QueueProgress::from_wrapper(queue, &o));
+            }
+        }
+        Ok(by_topic
+            .into_iter()
+            .map(|(topic, queues)| {
+                let p = ConsumerProgress::new(group, &topic, queues);
+                (topic, p)
+            })
+            .collect())
+    }
+
+    async fn broker_consumer_progress(
+        &self,
+        b: &TopicBroker,
+        group: &str,
+        topic: &str,
+    ) -> Result<Vec<QueueProgress>> {
+        let header = GetConsumeStatsRequestHeader {
+            consumer_group: group.to_string(),
+            topic: Some(topic.to_string()),
+        };
+        let cmd = RemotingCommand::request_with(request::GET_CONSUME_STATS, &header);
+        match self.call(&b.addr, cmd).await {
+            Ok(resp) => {
+                let stats = ConsumeStats::from_json(&resp.body)?;
+                Ok(stats
+                    .offset_table
+                    .into_iter()
+                    .filter(|(q, _)| q.topic == topic)
+                    .map(|(queue, o)| QueueProgress::from_wrapper(queue, &o))
+                    .collect())
+            }
+            Err(e) if unsupported(&e) => {
+                try_join_all(
+                    b.queues(topic, b.read_queue_nums)
+                        .map(|queue| self.queue_progress(&b.addr, group, queue)),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One queue's progress by GET_MAX_OFFSET, QUERY_CONSUMER_OFFSET and a PULL of the last consumed message.
+    async fn queue_progress(
+        &self,
+        addr: &str,
+        group: &str,
+        queue: MessageQueue,
+    ) -> Result<QueueProgress> {
+        let broker_offset = self.max_offset(addr, &queue).await?;
+        let committed = self
+            .consumer_offset(addr, group, &queue)
+            .await?
+            .unwrap_or(0);
+        let last_timestamp = if committed > 0 {
+            self.pull_one(addr, &queue, committed - 1)
+                .await?
+                .map(|m| m.store_timestamp)
+        } else {
+            None
+        };
+        Ok(QueueProgress {
+            queue,
+            broker_offset,
+            consumer_offset: (committed > 0).then_some(committed),
+            last_timestamp,
+            lag: (broker_offset - committed).max(0),
         })
     }
 
@@ -744,8 +945,8 @@ impl Admin {
     /// `resetOffsetByTimestampOld`: without `force` a queue only moves back, never forward.
     ///
     /// Running consumers keep their in-memory offsets and overwrite the reset at their next commit, so stop them
-    /// first. INVOKE_BROKER_TO_RESET_OFFSET (222), where the broker tells live consumers to reset, is the call
-    /// for running groups once the broker serves it.
+    /// first, or use [`Admin::reset_offset_running`] (INVOKE_BROKER_TO_RESET_OFFSET), where the broker tells live
+    /// consumers to reset.
     ///
     /// # Errors
     /// [`ClientError::NoRoute`] for an unknown topic, or the first failing request (queues before it are reset).
@@ -756,7 +957,7 @@ impl Admin {
         timestamp_ms: i64,
         force: bool,
     ) -> Result<Vec<RollbackStats>> {
-        let targets = self.queue_targets(topic, |qd| qd.read_queue_nums).await?;
+        let targets = self.read_queue_targets(topic).await?;
         let mut out = Vec::with_capacity(targets.len());
         for (addr, queue) in targets {
             let broker_offset = self.max_offset(&addr, &queue).await?;

@@ -290,6 +290,16 @@ async fn consumer_progress_follows_commits_and_resets_by_timestamp() {
         .collect();
     assert_eq!(rows, vec![(Some(3), 0), (Some(1), 1)]);
     assert_eq!(p.total_lag, 1);
+    // The last consumed message's store time is the one at `consumer_offset - 1`.
+    for q in &p.queues {
+        let m = f
+            .admin
+            .message_at(&q.queue, q.consumer_offset.unwrap() - 1)
+            .await
+            .expect("message at")
+            .expect("last consumed message");
+        assert_eq!(q.last_timestamp, Some(m.store_timestamp), "{q:?}");
+    }
     assert_eq!(
         f.raw
             .update_consumer_offset(&group, &topic, 1, 2)
@@ -395,6 +405,84 @@ async fn consumer_progress_follows_commits_and_resets_by_timestamp() {
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::NoRoute { .. }), "{err}");
+}
+
+/// GET_CONSUME_STATS without a topic: every topic the group committed offsets on, retry topic included, in one
+/// call; the same figures as the per-topic call.
+#[tokio::test]
+async fn consumer_progress_all_covers_every_topic_of_the_group() {
+    let f = setup().await;
+    let a = f.topic(2).await;
+    let b = f.topic(1).await;
+    let group = unique("all_group");
+    let retry = format!("%RETRY%{group}");
+    f.admin
+        .create_topic(&f.broker.broker_addr(), &TopicSpec::new(&retry, 1))
+        .await
+        .expect("retry topic");
+    for (topic, queue, n) in [(&a, 0, 3), (&a, 1, 1), (&b, 0, 2)] {
+        for i in 0..n {
+            f.send_to(topic, queue, &format!("{queue}-{i}")).await;
+        }
+    }
+    assert!(
+        f.admin
+            .consumer_progress_all(&group)
+            .await
+            .expect("progress of a group without offsets")
+            .is_empty(),
+        "a group that committed nothing has no topics"
+    );
+    for (topic, queue, offset) in [(&a, 0, 2), (&a, 1, 1), (&b, 0, 0), (&retry, 0, 0)] {
+        assert_eq!(
+            f.raw
+                .update_consumer_offset(&group, topic, queue, offset)
+                .await
+                .unwrap(),
+            rc::SUCCESS
+        );
+    }
+    let all = f.admin.consumer_progress_all(&group).await.expect("all");
+    let mut expected: Vec<&String> = vec![&a, &b, &retry];
+    expected.sort();
+    assert_eq!(all.keys().collect::<Vec<_>>(), expected);
+    let rows = |topic: &String| -> Vec<(i32, i64, Option<i64>, i64)> {
+        all[topic]
+            .queues
+            .iter()
+            .map(|q| (q.queue.queue_id, q.broker_offset, q.consumer_offset, q.lag))
+            .collect()
+    };
+    assert_eq!(rows(&a), vec![(0, 3, Some(2), 1), (1, 1, Some(1), 0)]);
+    assert_eq!(rows(&b), vec![(0, 2, None, 2)]);
+    assert_eq!(rows(&retry), vec![(0, 0, None, 0)]);
+    assert_eq!(
+        (all[&a].total_lag, all[&b].total_lag, all[&retry].total_lag),
+        (1, 2, 0)
+    );
+    assert_eq!(
+        (all[&a].group.as_str(), all[&a].topic.as_str()),
+        (group.as_str(), a.as_str())
+    );
+    for topic in [&a, &b] {
+        let one = f
+            .admin
+            .consumer_progress(&group, topic)
+            .await
+            .expect("progress");
+        assert_eq!(&one, &all[topic], "per-topic and all-topic answers agree");
+    }
+    assert!(all[&a].queues[0].last_timestamp.is_some());
+    assert_eq!(all[&b].queues[0].last_timestamp, None);
+
+    // Another group's offsets stay out.
+    let other = unique("other_group");
+    f.raw
+        .update_consumer_offset(&other, &a, 0, 1)
+        .await
+        .unwrap();
+    let again = f.admin.consumer_progress_all(&group).await.expect("again");
+    assert_eq!(again, all);
 }
 
 #[tokio::test]
