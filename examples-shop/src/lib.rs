@@ -7,11 +7,17 @@
 //!   seed data.
 //! - [`error`]: [`ShopError`], one variant per refusal, each with a code.
 //! - [`ids`]: snowflake-style ids and the clock.
+//! - [`service`]: the five services ([`service::Shop`] over a database, [`service::AnyShop`] over either).
+//! - [`listeners`]: the `#[rocketmq_listener]` consumers, one consumer group per service and message.
+//! - [`app`]: [`app::ShopApp`] starts it all (database, broker, template, listeners).
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod ids;
+pub mod listeners;
+pub mod service;
 
 pub use error::{ShopError, ShopResult};

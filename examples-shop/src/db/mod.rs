@@ -49,7 +49,7 @@ pub trait ShopDb: GuardDatabase + sealed::Sealed {
     const BEGIN_WRITE: Option<&'static str>;
 
     /// The pool's display name ("sqlite" / "postgres").
-    const NAME: &'static str;
+    const KIND: &'static str;
 
     // ---- goods ----------------------------------------------------------------------------------------
 
@@ -238,7 +238,7 @@ macro_rules! impl_shop_db {
     ($db:ty, $name:expr, $begin:expr) => {
         impl ShopDb for $db {
             const BEGIN_WRITE: Option<&'static str> = $begin;
-            const NAME: &'static str = $name;
+            const KIND: &'static str = $name;
 
             async fn goods(c: &mut Self::Connection, goods_id: i64) -> DbResult<Option<Goods>> {
                 sqlx::query_as::<_, Goods>(concat!("SELECT ", goods_cols!(), " FROM trade_goods WHERE goods_id = $1"))
@@ -816,8 +816,8 @@ impl DbPool {
     /// "sqlite" or "postgres".
     pub fn kind(&self) -> &'static str {
         match self {
-            DbPool::Sqlite(_) => Sqlite::NAME,
-            DbPool::Postgres(_) => Postgres::NAME,
+            DbPool::Sqlite(_) => Sqlite::KIND,
+            DbPool::Postgres(_) => Postgres::KIND,
         }
     }
 
