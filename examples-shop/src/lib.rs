@@ -10,11 +10,13 @@
 //! - [`service`]: the five services ([`service::Shop`] over a database, [`service::AnyShop`] over either).
 //! - [`listeners`]: the `#[rocketmq_listener]` consumers, one consumer group per service and message.
 //! - [`app`]: [`app::ShopApp`] starts it all (database, broker, template, listeners).
+//! - [`demo`]: the `demo` command's scenarios and invariants.
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod ids;
 pub mod listeners;

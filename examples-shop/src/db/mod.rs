@@ -831,8 +831,9 @@ impl DbPool {
     }
 }
 
-async fn prepare_pool<D: ShopDb>(pool: &Pool<D>) -> Result<(), DbSetupError>
+async fn prepare_pool<D>(pool: &Pool<D>) -> Result<(), DbSetupError>
 where
+    D: ShopDb,
     D::Connection: sqlx::migrate::Migrate,
     D: sqlx::migrate::MigrateDatabase,
 {
