@@ -10,6 +10,7 @@ use rmq_runtime::Application;
 use crate::config::{ConfigError, ShopConfig};
 use crate::db::{DbPool, DbSetupError};
 use crate::listeners::ALL_LISTENERS;
+use crate::relay::Relay;
 use crate::service::AnyShop;
 
 /// What [`ShopApp::start`] needs.
@@ -21,6 +22,24 @@ pub struct ShopOptions {
     pub database_url: Option<String>,
     /// The data directory (SQLite file, embedded broker store).
     pub data_dir: PathBuf,
+    /// Run the outbox relay (default true; tests turn it off to leave rows pending, as a crash would).
+    pub relay: bool,
+}
+
+impl ShopOptions {
+    /// Options with the relay on.
+    pub fn new(
+        settings: Settings,
+        database_url: Option<String>,
+        data_dir: impl Into<PathBuf>,
+    ) -> Self {
+        ShopOptions {
+            settings,
+            database_url,
+            data_dir: data_dir.into(),
+            relay: true,
+        }
+    }
 }
 
 /// Why the shop did not start.
@@ -43,6 +62,7 @@ pub enum StartupError {
 pub struct ShopApp {
     app: Application,
     shop: AnyShop,
+    relay: Option<Relay>,
 }
 
 impl ShopApp {
@@ -66,12 +86,13 @@ impl ShopApp {
             .start()
             .await?;
         shop.attach_template(app.template());
+        let relay = opts.relay.then(|| Relay::spawn(shop.clone()));
         tracing::info!(
             db = shop.db_kind(),
             namesrv = app.namesrv_addr(),
             "shop started"
         );
-        Ok(ShopApp { app, shop })
+        Ok(ShopApp { app, shop, relay })
     }
 
     /// The shop.
@@ -84,8 +105,11 @@ impl ShopApp {
         &self.app
     }
 
-    /// Stops listeners, producers and the embedded broker.
+    /// Stops the relay, listeners, producers and the embedded broker.
     pub async fn shutdown(self) {
+        if let Some(relay) = self.relay {
+            relay.stop().await;
+        }
         self.app.shutdown().await;
     }
 }

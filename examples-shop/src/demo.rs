@@ -4,6 +4,9 @@
 //! 1. A successful order: stock −1, coupon used by the order, balance −money_paid, order confirmed.
 //! 2. An order whose confirmation fails after stock, coupon and balance were taken (`failAt = confirm`): the
 //!    cancel message reaches the four consumers, which give everything back; the order ends cancelled.
+//! 3. Payment of order 1 and its callback, twice: the second is answered "already paid" and sends nothing;
+//!    the outbox relay sends the pay message once, and the three pay consumers mark the order paid, add the
+//!    score and write the pay log.
 //!
 //! [`run`] returns a [`DemoReport`]: the before/after table, the consumer log, and the invariants that did
 //! not hold (none, when the shop works).
@@ -14,10 +17,11 @@ use std::time::Duration;
 
 use crate::app::{ShopApp, ShopOptions, StartupError};
 use crate::config::load_settings;
-use crate::db::{ConsumerLogRow, TradeOrder};
+use crate::db::{ConsumerLogRow, OutboxRow, PayLogRow, TradeOrder};
 use crate::error::ShopError;
-use crate::listeners::CANCEL_LISTENERS;
+use crate::listeners::{CANCEL_LISTENERS, PAY_LISTENERS};
 use crate::service::order::{shipping_fee_for, ConfirmOrder, FailAt};
+use crate::service::pay::{score_for, CreatePayment, PayCallback};
 use crate::service::AnyShop;
 
 /// The demo's buyer, goods and coupons (seed data).
@@ -60,6 +64,8 @@ pub struct StateRow {
     pub coupon: String,
     /// The buyer's balance (cents).
     pub balance: i64,
+    /// The buyer's score.
+    pub score: i64,
     /// order_status / pay_status of the order involved, if any.
     pub order: Option<(i64, i64)>,
 }
@@ -100,8 +106,8 @@ impl DemoReport {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "{:<38} {:>6}  {:<32} {:>12}  order / pay status",
-            "state", "stock", "coupon", "balance"
+            "{:<38} {:>6}  {:<32} {:>12} {:>6}  order / pay status",
+            "state", "stock", "coupon", "balance", "score"
         );
         for r in &self.rows {
             let order = match r.order {
@@ -110,11 +116,12 @@ impl DemoReport {
             };
             let _ = writeln!(
                 s,
-                "{:<38} {:>6}  {:<32} {:>12}  {}",
+                "{:<38} {:>6}  {:<32} {:>12} {:>6}  {}",
                 r.label,
                 r.stock,
                 r.coupon,
                 money(r.balance),
+                r.score,
                 order
             );
         }
@@ -207,12 +214,7 @@ pub async fn run_in(
     database_url: Option<String>,
 ) -> Result<DemoReport, DemoError> {
     let settings = load_settings(None).map_err(StartupError::from)?;
-    let app = ShopApp::start(ShopOptions {
-        settings,
-        database_url,
-        data_dir: data_dir.to_path_buf(),
-    })
-    .await?;
+    let app = ShopApp::start(ShopOptions::new(settings, database_url, data_dir)).await?;
     let result = scenarios(&app).await;
     app.shutdown().await;
     result
@@ -243,6 +245,7 @@ async fn state(
             _ => format!("{coupon} unused"),
         },
         balance: user.user_money,
+        score: user.user_score,
         order,
     })
 }
@@ -428,7 +431,138 @@ async fn scenarios(app: &ShopApp) -> Result<DemoReport, DemoError> {
             ),
         );
     }
+    payment(app, &mut r, &ok).await?;
+
+    r.consumer_log = shop.consumer_log().await?;
     r.orders.push(shop.order(ok.order_id).await?);
     r.orders.push(shop.order(failed_id).await?);
     Ok(r)
+}
+
+/// Scenario 3: pay order 1, call back twice.
+async fn payment(app: &ShopApp, r: &mut DemoReport, order: &TradeOrder) -> Result<(), DemoError> {
+    let shop = app.shop();
+    let before = state(shop, "before payment", DEMO_COUPON_OK, Some(order.order_id)).await?;
+    let pay = shop
+        .create_payment(&CreatePayment {
+            order_id: Some(order.order_id),
+            pay_amount: Some(order.pay_amount),
+        })
+        .await?;
+    let callback = PayCallback {
+        pay_id: Some(pay.pay_id),
+        is_paid: Some(2),
+    };
+    let first = shop.callback_payment(&callback).await?;
+    r.check(
+        first.is_paid == 2,
+        format!(
+            "payment {}: first callback left is_paid {}",
+            pay.pay_id, first.is_paid
+        ),
+    );
+    match shop.callback_payment(&callback).await {
+        Err(ShopError::PayAlreadyPaid(id)) if id == pay.pay_id => r.notes.push(format!(
+            "payment #{} of {} for order #{}: first callback accepted, second answered \"already paid\"",
+            pay.pay_id,
+            money(pay.pay_amount),
+            order.order_id
+        )),
+        other => r.failures.push(format!("second callback answered {other:?}, expected \"already paid\"")),
+    }
+    match shop
+        .create_payment(&CreatePayment {
+            order_id: Some(order.order_id),
+            pay_amount: None,
+        })
+        .await
+    {
+        Err(ShopError::OrderAlreadyPaid(_)) => {}
+        other => r.failures.push(format!(
+            "a second payment for a paid order answered {other:?}"
+        )),
+    }
+    for name in PAY_LISTENERS {
+        let handled = match app.app().listener_stats(name) {
+            Some(stats) => stats.wait_handled(1, WAIT).await,
+            None => false,
+        };
+        r.check(
+            handled,
+            format!("pay listener {name} did not handle the pay message within {WAIT:?}"),
+        );
+    }
+    let after = state(
+        shop,
+        "after payment (callback twice)",
+        DEMO_COUPON_OK,
+        Some(order.order_id),
+    )
+    .await?;
+    r.check(
+        after.order == Some((1, 2)),
+        format!(
+            "payment: order status {:?}, expected confirmed/paid",
+            after.order
+        ),
+    );
+    r.check(
+        shop.order(order.order_id).await?.pay_time.is_some(),
+        "payment: order has no pay_time",
+    );
+    r.check(
+        after.score == before.score + score_for(pay.pay_amount),
+        format!(
+            "payment: score {} → {}, expected +{}",
+            before.score,
+            after.score,
+            score_for(pay.pay_amount)
+        ),
+    );
+    r.check(
+        after.balance == before.balance && after.stock == before.stock,
+        "payment changed balance or stock",
+    );
+    let outbox: Vec<OutboxRow> = shop
+        .outbox()
+        .await?
+        .into_iter()
+        .filter(|o| o.msg_key == pay.pay_id.to_string())
+        .collect();
+    r.check(
+        outbox.len() == 1 && outbox[0].msg_status == 1,
+        format!("payment: outbox rows {outbox:?}, expected one, sent"),
+    );
+    let log: Vec<PayLogRow> = shop
+        .pay_log()
+        .await?
+        .into_iter()
+        .filter(|l| l.pay_id == pay.pay_id)
+        .collect();
+    r.check(
+        log.len() == 1 && log[0].pay_amount == pay.pay_amount,
+        format!("payment: pay log {log:?}, expected one row"),
+    );
+    let consumer_log = shop.consumer_log().await?;
+    let cfg = shop.config();
+    for group in [
+        &cfg.pay_groups.order,
+        &cfg.pay_groups.user,
+        &cfg.pay_groups.log,
+    ] {
+        let rows: Vec<&ConsumerLogRow> = consumer_log
+            .iter()
+            .filter(|l| &l.group_name == group && l.msg_key == pay.pay_id.to_string())
+            .collect();
+        r.check(
+            rows.len() == 1 && rows[0].consumer_status == 1 && rows[0].consumer_times == 1,
+            format!(
+                "consumer log of {group} for payment {}: {rows:?}, expected one done row",
+                pay.pay_id
+            ),
+        );
+    }
+    r.rows.push(before);
+    r.rows.push(after);
+    Ok(())
 }

@@ -9,6 +9,7 @@
 //! - [`ids`]: snowflake-style ids and the clock.
 //! - [`service`]: the five services ([`service::Shop`] over a database, [`service::AnyShop`] over either).
 //! - [`listeners`]: the `#[rocketmq_listener]` consumers, one consumer group per service and message.
+//! - [`relay`]: the outbox relay of the payment callback.
 //! - [`app`]: [`app::ShopApp`] starts it all (database, broker, template, listeners).
 //! - [`demo`]: the `demo` command's scenarios and invariants.
 #![warn(missing_docs)]
@@ -20,6 +21,7 @@ pub mod demo;
 pub mod error;
 pub mod ids;
 pub mod listeners;
+pub mod relay;
 pub mod service;
 
 pub use error::{ShopError, ShopResult};

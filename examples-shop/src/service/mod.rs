@@ -24,10 +24,13 @@ use rmq_runtime::{ListenerError, MessageExt, RocketMqTemplate};
 use sqlx::{Pool, Postgres, Sqlite};
 
 use crate::config::ShopConfig;
-use crate::db::{ConsumerLogRow, Coupon, DbPool, Goods, ShopDb, TradeOrder, User};
+use crate::db::{
+    ConsumerLogRow, Coupon, DbPool, Goods, OutboxRow, Pay, PayLogRow, ShopDb, TradeOrder, User,
+};
 use crate::error::{ShopError, ShopResult};
 use crate::ids::IdGenerator;
 use order::ConfirmOrder;
+use pay::{CreatePayment, PayCallback};
 
 /// The shop over database `D`. Cheap to clone.
 pub struct Shop<D: ShopDb> {
@@ -58,6 +61,7 @@ struct Inner<D: ShopDb> {
     ids: IdGenerator,
     template: OnceLock<RocketMqTemplate>,
     faults: Mutex<HashMap<String, u32>>,
+    outbox_wake: tokio::sync::Notify,
 }
 
 impl<D: ShopDb> Shop<D> {
@@ -72,6 +76,7 @@ impl<D: ShopDb> Shop<D> {
                 ids: IdGenerator::default(),
                 template: OnceLock::new(),
                 faults: Mutex::new(HashMap::new()),
+                outbox_wake: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -292,5 +297,40 @@ impl AnyShop {
     /// The stock log of one goods: (order_id, ±n, log_time).
     pub async fn goods_log(&self, goods_id: i64) -> ShopResult<Vec<(i64, i64, i64)>> {
         with_shop!(self, s => s.goods_log(goods_id).await)
+    }
+
+    /// See [`Shop::create_payment`].
+    pub async fn create_payment(&self, req: &CreatePayment) -> ShopResult<Pay> {
+        with_shop!(self, s => s.create_payment(req).await)
+    }
+
+    /// See [`Shop::callback_payment`].
+    pub async fn callback_payment(&self, req: &PayCallback) -> ShopResult<Pay> {
+        with_shop!(self, s => s.callback_payment(req).await)
+    }
+
+    /// See [`Shop::pay`].
+    pub async fn pay(&self, pay_id: i64) -> ShopResult<Pay> {
+        with_shop!(self, s => s.pay(pay_id).await)
+    }
+
+    /// See [`Shop::outbox`].
+    pub async fn outbox(&self) -> ShopResult<Vec<OutboxRow>> {
+        with_shop!(self, s => s.outbox().await)
+    }
+
+    /// See [`Shop::pay_log`].
+    pub async fn pay_log(&self) -> ShopResult<Vec<PayLogRow>> {
+        with_shop!(self, s => s.pay_log().await)
+    }
+
+    /// See [`Shop::relay_pending`].
+    pub async fn relay_pending(&self) -> ShopResult<usize> {
+        with_shop!(self, s => s.relay_pending().await)
+    }
+
+    /// Waits until a payment callback writes an outbox row.
+    pub async fn outbox_woken(&self) {
+        with_shop!(self, s => s.outbox_woken().await)
     }
 }
