@@ -9,6 +9,7 @@
 //! - [`ids`]: snowflake-style ids and the clock.
 //! - [`service`]: the five services ([`service::Shop`] over a database, [`service::AnyShop`] over either).
 //! - [`listeners`]: the `#[rocketmq_listener]` consumers, one consumer group per service and message.
+//! - [`http`]: the axum API (`/order/confirm`, `/pay/createPayment`, `/pay/callbackPayment`, reads).
 //! - [`relay`]: the outbox relay of the payment callback.
 //! - [`app`]: [`app::ShopApp`] starts it all (database, broker, template, listeners).
 //! - [`demo`]: the `demo` command's scenarios and invariants.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod http;
 pub mod ids;
 pub mod listeners;
 pub mod relay;

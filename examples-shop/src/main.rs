@@ -23,6 +23,22 @@ enum Command {
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
     },
+    /// Run the shop with its HTTP API until Ctrl-C / SIGTERM.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The database (sqlite:PATH or postgres://...); default: shop.db under --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        /// Data directory: the SQLite file and the bundled broker's store.
+        #[arg(long, default_value = "shop-data")]
+        data_dir: PathBuf,
+        /// Read application.toml from this directory instead of the bundled one (environment variables
+        /// override either, e.g. ROCKETMQ_NAME_SERVER=127.0.0.1:9876 for an external name server).
+        #[arg(long)]
+        config_dir: Option<PathBuf>,
+    },
     /// Prepare the database (migrations, consumer log, seed data) and exit.
     InitDb {
         /// The database (sqlite:PATH or postgres://...); default: shop.db under --data-dir.
@@ -77,6 +93,36 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
+        Command::Serve {
+            listen,
+            database_url,
+            data_dir,
+            config_dir,
+        } => {
+            let settings = examples_shop::config::load_settings(config_dir.as_deref())
+                .context("loading the configuration")?;
+            let app = examples_shop::app::ShopApp::start(examples_shop::app::ShopOptions::new(
+                settings,
+                database_url,
+                data_dir,
+            ))
+            .await
+            .context("starting the shop")?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            println!(
+                "shop listening on http://{} ({} database, name server {})",
+                listener.local_addr()?,
+                app.shop().db_kind(),
+                app.app().namesrv_addr()
+            );
+            let served =
+                examples_shop::http::serve(listener, app.shop().clone(), shutdown_signal()).await;
+            app.shutdown().await;
+            served.context("serving HTTP")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::InitDb {
             database_url,
             data_dir,
@@ -88,5 +134,27 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{} database ready", db.kind());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
