@@ -1,0 +1,818 @@
+//! The shop end to end: the bundled broker in-process and a real database — a temp SQLite file, or a fresh
+//! PostgreSQL database per test when `RMQ_TEST_POSTGRES_URL` is set (e.g. `postgres://postgres@127.0.0.1/postgres`;
+//! the user must be allowed to create databases).
+
+use std::path::Path;
+use std::time::Duration;
+
+use examples_shop::app::{ShopApp, ShopOptions};
+use examples_shop::config::bundled_settings;
+use examples_shop::db::ConsumerLogRow;
+use examples_shop::demo::{
+    demo_order, DEMO_COUPON_FAIL, DEMO_COUPON_OK, DEMO_GOODS, DEMO_MONEY_PAID, DEMO_USER,
+};
+use examples_shop::listeners::{CANCEL_LISTENERS, PAY_LISTENERS};
+use examples_shop::service::order::{CancelMessage, ConfirmOrder, FailAt};
+use examples_shop::service::pay::{score_for, CreatePayment, PayCallback};
+use examples_shop::service::AnyShop;
+use examples_shop::ShopError;
+use rmq_runtime::testing::expect_dead_letter;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A started shop and what it runs on.
+struct TestShop {
+    app: Option<ShopApp>,
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl TestShop {
+    async fn start() -> TestShop {
+        let dir = tempfile::Builder::new()
+            .prefix("shop-test")
+            .tempdir()
+            .expect("temp dir");
+        let database_url = fresh_postgres().await;
+        let app = start_app(dir.path(), database_url.clone(), true).await;
+        TestShop {
+            app: Some(app),
+            dir,
+            database_url,
+        }
+    }
+
+    fn app(&self) -> &ShopApp {
+        self.app.as_ref().expect("started")
+    }
+
+    fn shop(&self) -> &AnyShop {
+        self.app().shop()
+    }
+
+    async fn wait_handled(&self, listener: &str, n: u64) {
+        let stats = self
+            .app()
+            .app()
+            .listener_stats(listener)
+            .expect("listener runs");
+        assert!(
+            stats.wait_handled(n, WAIT).await,
+            "{listener} handled {} of {n} (failed {})",
+            stats.handled(),
+            stats.failed()
+        );
+    }
+
+    fn handled(&self, listener: &str) -> u64 {
+        self.app()
+            .app()
+            .listener_stats(listener)
+            .expect("listener runs")
+            .handled()
+    }
+
+    async fn log_rows(&self, group: &str, key: i64) -> Vec<ConsumerLogRow> {
+        self.shop()
+            .consumer_log()
+            .await
+            .expect("consumer log")
+            .into_iter()
+            .filter(|l| l.group_name == group && l.msg_key == key.to_string())
+            .collect()
+    }
+
+    async fn restart(&mut self, relay: bool) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
+        }
+        self.app = Some(start_app(self.dir.path(), self.database_url.clone(), relay).await);
+    }
+
+    async fn stop(mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
+        }
+    }
+}
+
+async fn start_app(dir: &Path, database_url: Option<String>, relay: bool) -> ShopApp {
+    let mut settings = bundled_settings().expect("bundled config");
+    // Redeliveries after 1 s instead of the default 10 s, 30 s, ... so retry tests finish quickly.
+    settings.set(
+        "rocketmq.embedded.broker.messageDelayLevel",
+        ["1s"; 18].join(" "),
+    );
+    let mut opts = ShopOptions::new(settings, database_url, dir);
+    opts.relay = relay;
+    ShopApp::start(opts).await.expect("shop starts")
+}
+
+/// A fresh PostgreSQL database when RMQ_TEST_POSTGRES_URL is set, else None (SQLite in the temp dir).
+async fn fresh_postgres() -> Option<String> {
+    let base = std::env::var("RMQ_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())?;
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("RMQ_TEST_POSTGRES_URL connects");
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "shop_test_{}_{}_{}",
+        std::process::id(),
+        examples_shop::ids::now_ms(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h.to_string(), format!("?{q}")),
+        None => (base.clone(), String::new()),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = head[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(head.len());
+    Some(format!("{}/{name}{query}", &head[..host_end]))
+}
+
+// ---- the success path --------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_path_produces_the_specs_states() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let stock0 = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let money0 = shop.user(DEMO_USER).await.unwrap().user_money;
+
+    let o = shop
+        .confirm_order(&demo_order(DEMO_COUPON_OK, None))
+        .await
+        .expect("order confirmed");
+    assert_eq!((o.order_status, o.pay_status, o.shipping_status), (1, 0, 0));
+    assert_eq!(
+        (
+            o.goods_price,
+            o.goods_number,
+            o.goods_amount,
+            o.order_amount
+        ),
+        (500_000, 1, 500_000, 500_000)
+    );
+    assert_eq!(
+        (o.shipping_fee, o.coupon_id, o.coupon_paid, o.money_paid),
+        (0, Some(DEMO_COUPON_OK), 10_000, 10_000)
+    );
+    assert_eq!(o.pay_amount, 480_000, "the notes' 4800");
+    assert!(o.confirm_time.is_some() && o.pay_time.is_none());
+
+    assert_eq!(
+        shop.goods(DEMO_GOODS).await.unwrap().goods_number,
+        stock0 - 1
+    );
+    let coupon = shop.coupon(DEMO_COUPON_OK).await.unwrap();
+    assert_eq!((coupon.is_used, coupon.order_id), (1, Some(o.order_id)));
+    assert!(coupon.used_time.is_some());
+    assert_eq!(
+        shop.user(DEMO_USER).await.unwrap().user_money,
+        money0 - DEMO_MONEY_PAID
+    );
+    let goods_log: Vec<i64> = shop
+        .goods_log(DEMO_GOODS)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == o.order_id)
+        .map(|l| l.1)
+        .collect();
+    assert_eq!(goods_log, vec![-1]);
+    let money_log: Vec<(i64, i64)> = shop
+        .money_log(DEMO_USER)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == o.order_id)
+        .map(|l| (l.1, l.2))
+        .collect();
+    assert_eq!(money_log, vec![(1, DEMO_MONEY_PAID)]);
+
+    // No cancel message for a confirmed order.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for l in CANCEL_LISTENERS {
+        assert_eq!(t.handled(l), 0, "{l}");
+    }
+    assert!(shop.consumer_log().await.unwrap().is_empty());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_refuse_with_their_code_and_send_nothing() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let ok = || demo_order(DEMO_COUPON_OK, None);
+    let cases: Vec<(&str, ConfirmOrder)> = vec![
+        ("REQUEST_INVALID", ConfirmOrder::default()),
+        (
+            "REQUEST_INVALID",
+            ConfirmOrder {
+                goods_number: Some(0),
+                ..ok()
+            },
+        ),
+        (
+            "GOODS_NOT_FOUND",
+            ConfirmOrder {
+                goods_id: Some(999),
+                ..ok()
+            },
+        ),
+        (
+            "USER_NOT_FOUND",
+            ConfirmOrder {
+                user_id: Some(999),
+                ..ok()
+            },
+        ),
+        (
+            "GOODS_PRICE_INVALID",
+            ConfirmOrder {
+                goods_price: Some(1),
+                ..ok()
+            },
+        ),
+        (
+            "GOODS_NUM_NOT_ENOUGH",
+            ConfirmOrder {
+                goods_number: Some(1001),
+                order_amount: Some(500_500_000),
+                ..ok()
+            },
+        ),
+        (
+            "ORDER_AMOUNT_INVALID",
+            ConfirmOrder {
+                order_amount: Some(1),
+                ..ok()
+            },
+        ),
+        (
+            "SHIPPING_FEE_INVALID",
+            ConfirmOrder {
+                shipping_fee: Some(1_000),
+                ..ok()
+            },
+        ),
+        (
+            "COUPON_NOT_FOUND",
+            ConfirmOrder {
+                coupon_id: Some(999),
+                ..ok()
+            },
+        ),
+        (
+            "COUPON_NOT_OWNED",
+            ConfirmOrder {
+                coupon_id: Some(201),
+                ..ok()
+            },
+        ),
+        (
+            "MONEY_PAID_LESS_ZERO",
+            ConfirmOrder {
+                money_paid: Some(-1),
+                ..ok()
+            },
+        ),
+        (
+            "MONEY_PAID_INVALID",
+            ConfirmOrder {
+                money_paid: Some(10_000_001),
+                ..ok()
+            },
+        ),
+        (
+            "PAY_AMOUNT_LESS_ZERO",
+            ConfirmOrder {
+                money_paid: Some(495_000),
+                ..ok()
+            },
+        ),
+    ];
+    for (code, req) in cases {
+        match shop.confirm_order(&req).await {
+            Err(e) => assert_eq!(e.code(), code, "{req:?}: {e}"),
+            Ok(o) => panic!("{req:?} was accepted as order {}", o.order_id),
+        }
+    }
+    // A used coupon.
+    shop.confirm_order(&ok()).await.expect("first order");
+    let e = shop.confirm_order(&ok()).await.expect_err("coupon reused");
+    assert_eq!(e.code(), "COUPON_IS_USED");
+    // Shipping: 10.00 at or below 100.00.
+    let book = ConfirmOrder {
+        goods_id: Some(2),
+        goods_price: Some(5_000),
+        order_amount: Some(5_000),
+        shipping_fee: Some(1_000),
+        coupon_id: None,
+        money_paid: Some(0),
+        ..ok()
+    };
+    let o = shop.confirm_order(&book).await.expect("book ordered");
+    assert_eq!((o.shipping_fee, o.pay_amount), (1_000, 5_000));
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for l in CANCEL_LISTENERS {
+        assert_eq!(t.handled(l), 0, "{l}: a refused order sent a message");
+    }
+    assert_eq!(
+        shop.goods(DEMO_GOODS).await.unwrap().goods_number,
+        999,
+        "only the first order took stock"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_item_can_be_bought() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let stock = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let all = ConfirmOrder {
+        goods_number: Some(stock),
+        order_amount: Some(500_000 * stock),
+        coupon_id: None,
+        money_paid: Some(0),
+        ..demo_order(DEMO_COUPON_OK, None)
+    };
+    let o = shop
+        .confirm_order(&all)
+        .await
+        .expect("buying the whole stock is allowed");
+    assert_eq!(o.goods_number, stock);
+    assert_eq!(shop.goods(DEMO_GOODS).await.unwrap().goods_number, 0);
+    let e = shop
+        .confirm_order(&demo_order(DEMO_COUPON_OK, None))
+        .await
+        .expect_err("sold out");
+    assert_eq!(e.code(), "GOODS_NUM_NOT_ENOUGH");
+    t.stop().await;
+}
+
+// ---- failure and compensation ------------------------------------------------------------------------
+
+async fn failing_order(t: &TestShop, fail_at: FailAt) -> i64 {
+    match t
+        .shop()
+        .confirm_order(&demo_order(DEMO_COUPON_FAIL, Some(fail_at)))
+        .await
+    {
+        Err(ShopError::ConfirmFailed {
+            order_id,
+            cancel_sent: true,
+            ..
+        }) => order_id,
+        other => panic!("expected a failed confirmation, got {other:?}"),
+    }
+}
+
+/// The state of a failed order once compensated: cancelled, and everything given back.
+async fn assert_compensated(t: &TestShop, order_id: i64, stock0: i64, money0: i64, took: bool) {
+    let shop = t.shop();
+    let o = shop.order(order_id).await.unwrap();
+    assert_eq!((o.order_status, o.pay_status), (2, 0), "order cancelled");
+    assert_eq!(
+        shop.goods(DEMO_GOODS).await.unwrap().goods_number,
+        stock0,
+        "stock restored"
+    );
+    let c = shop.coupon(DEMO_COUPON_FAIL).await.unwrap();
+    assert_eq!(
+        (c.is_used, c.order_id, c.used_time),
+        (0, None, None),
+        "coupon unused"
+    );
+    assert_eq!(
+        shop.user(DEMO_USER).await.unwrap().user_money,
+        money0,
+        "balance restored"
+    );
+    let goods_log: Vec<i64> = shop
+        .goods_log(DEMO_GOODS)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == order_id)
+        .map(|l| l.1)
+        .collect();
+    let money_log: Vec<(i64, i64)> = shop
+        .money_log(DEMO_USER)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == order_id)
+        .map(|l| (l.1, l.2))
+        .collect();
+    if took {
+        assert_eq!(goods_log, vec![-1, 1]);
+        assert_eq!(money_log, vec![(1, DEMO_MONEY_PAID), (2, DEMO_MONEY_PAID)]);
+    } else {
+        assert!(
+            goods_log.is_empty() && money_log.is_empty(),
+            "{goods_log:?} {money_log:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_after_everything_was_taken_is_compensated() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let stock0 = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let money0 = shop.user(DEMO_USER).await.unwrap().user_money;
+    let order_id = failing_order(&t, FailAt::Confirm).await;
+    for l in CANCEL_LISTENERS {
+        t.wait_handled(l, 1).await;
+    }
+    assert_compensated(&t, order_id, stock0, money0, true).await;
+    let cfg = shop.config().clone();
+    for g in [
+        &cfg.cancel_groups.goods,
+        &cfg.cancel_groups.coupon,
+        &cfg.cancel_groups.user,
+        &cfg.cancel_groups.order,
+    ] {
+        let rows = t.log_rows(g, order_id).await;
+        assert_eq!(rows.len(), 1, "{g}");
+        assert_eq!(
+            (
+                rows[0].consumer_status,
+                rows[0].consumer_times,
+                rows[0].msg_tag.as_str()
+            ),
+            (1, 1, "order_cancel")
+        );
+        let body: CancelMessage =
+            serde_json::from_str(rows[0].msg_body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            CancelMessage {
+                order_id,
+                coupon_id: Some(DEMO_COUPON_FAIL),
+                goods_id: DEMO_GOODS,
+                goods_number: 1,
+                user_id: DEMO_USER,
+                user_money: DEMO_MONEY_PAID
+            }
+        );
+    }
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_before_anything_was_taken_gives_nothing_back() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let stock0 = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let money0 = shop.user(DEMO_USER).await.unwrap().user_money;
+    let order_id = failing_order(&t, FailAt::ReduceStock).await;
+    for l in CANCEL_LISTENERS {
+        t.wait_handled(l, 1).await;
+    }
+    assert_compensated(&t, order_id, stock0, money0, false).await;
+
+    // Half-way: stock and coupon taken, balance not.
+    let order_id = match shop
+        .confirm_order(&demo_order(DEMO_COUPON_FAIL, Some(FailAt::PayMoney)))
+        .await
+    {
+        Err(ShopError::ConfirmFailed { order_id, .. }) => order_id,
+        other => panic!("{other:?}"),
+    };
+    for l in CANCEL_LISTENERS {
+        t.wait_handled(l, 2).await;
+    }
+    let o = shop.order(order_id).await.unwrap();
+    assert_eq!(o.order_status, 2);
+    assert_eq!(shop.goods(DEMO_GOODS).await.unwrap().goods_number, stock0);
+    assert_eq!(shop.coupon(DEMO_COUPON_FAIL).await.unwrap().is_used, 0);
+    assert_eq!(
+        shop.user(DEMO_USER).await.unwrap().user_money,
+        money0,
+        "nothing paid, nothing refunded"
+    );
+    t.stop().await;
+}
+
+// ---- exactly-once effects under at-least-once delivery ----------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_cancel_message_twice_restores_once() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let stock0 = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let money0 = shop.user(DEMO_USER).await.unwrap().user_money;
+    let order_id = failing_order(&t, FailAt::Confirm).await;
+    for l in CANCEL_LISTENERS {
+        t.wait_handled(l, 1).await;
+    }
+    // The same message again: same key, same body.
+    let template = t.app().app().template();
+    let body = CancelMessage {
+        order_id,
+        coupon_id: Some(DEMO_COUPON_FAIL),
+        goods_id: DEMO_GOODS,
+        goods_number: 1,
+        user_id: DEMO_USER,
+        user_money: DEMO_MONEY_PAID,
+    };
+    let out = template.payload(&body).unwrap().key(order_id.to_string());
+    template
+        .sync_send(&shop.config().cancel_destination(), out)
+        .await
+        .expect("resent");
+    for l in CANCEL_LISTENERS {
+        t.wait_handled(l, 2).await;
+    }
+    assert_compensated(&t, order_id, stock0, money0, true).await;
+    let cfg = shop.config().clone();
+    for g in [
+        &cfg.cancel_groups.goods,
+        &cfg.cancel_groups.coupon,
+        &cfg.cancel_groups.user,
+        &cfg.cancel_groups.order,
+    ] {
+        let rows = t.log_rows(g, order_id).await;
+        assert_eq!(rows.len(), 1, "{g}");
+        assert_eq!(
+            (rows[0].consumer_status, rows[0].consumer_times),
+            (1, 1),
+            "{g}: the duplicate ran nothing"
+        );
+    }
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_failing_twice_then_succeeding_has_one_effect() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let stock0 = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let money0 = shop.user(DEMO_USER).await.unwrap().user_money;
+    let group = shop.config().cancel_groups.goods.clone();
+    shop.fail_next(&group, 2);
+    let order_id = failing_order(&t, FailAt::Confirm).await;
+    for l in CANCEL_LISTENERS {
+        t.wait_handled(l, 1).await;
+    }
+    let stats = t.app().app().listener_stats("goods_order_cancel").unwrap();
+    assert_eq!(stats.failed(), 2, "two failed runs before the success");
+    assert_compensated(&t, order_id, stock0, money0, true).await;
+    let rows = t.log_rows(&group, order_id).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].consumer_status, rows[0].consumer_times),
+        (1, 3),
+        "two failures and the success recorded"
+    );
+    assert!(
+        rows[0]
+            .remark
+            .as_deref()
+            .unwrap_or_default()
+            .contains("injected"),
+        "{:?}",
+        rows[0].remark
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_always_fails_dead_letters_without_effect() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let stock0 = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let group = shop.config().cancel_groups.goods.clone();
+    shop.fail_next(&group, u32::MAX);
+    let order_id = failing_order(&t, FailAt::Confirm).await;
+    let key = order_id.to_string();
+    let dead = expect_dead_letter(t.app().app(), &group, WAIT, |m| {
+        m.keys() == Some(key.as_str())
+    })
+    .await
+    .expect("the message reaches the group's DLQ");
+    assert_eq!(dead.keys(), Some(key.as_str()));
+    let rows = t.log_rows(&group, order_id).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].consumer_status, rows[0].consumer_times),
+        (2, 3),
+        "failed, attempts used up"
+    );
+    // No partial effect: the deduction stays, no restore was logged.
+    assert_eq!(
+        shop.goods(DEMO_GOODS).await.unwrap().goods_number,
+        stock0 - 1
+    );
+    let goods_log: Vec<i64> = shop
+        .goods_log(DEMO_GOODS)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == order_id)
+        .map(|l| l.1)
+        .collect();
+    assert_eq!(goods_log, vec![-1]);
+    // The other services compensated regardless.
+    for l in [
+        "coupon_order_cancel",
+        "user_order_cancel",
+        "order_order_cancel",
+    ] {
+        t.wait_handled(l, 1).await;
+    }
+    assert_eq!(shop.order(order_id).await.unwrap().order_status, 2);
+    t.stop().await;
+}
+
+// ---- payment -----------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_path_produces_the_specs_states() {
+    let t = TestShop::start().await;
+    let shop = t.shop();
+    let o = shop
+        .confirm_order(&demo_order(DEMO_COUPON_OK, None))
+        .await
+        .unwrap();
+    let score0 = shop.user(DEMO_USER).await.unwrap().user_score;
+
+    let e = shop
+        .create_payment(&CreatePayment {
+            order_id: Some(o.order_id),
+            pay_amount: Some(1),
+        })
+        .await
+        .expect_err("wrong amount");
+    assert_eq!(e.code(), "PAY_AMOUNT_INVALID");
+    let e = shop
+        .create_payment(&CreatePayment {
+            order_id: Some(42),
+            pay_amount: None,
+        })
+        .await
+        .expect_err("no order");
+    assert_eq!(e.code(), "ORDER_NOT_FOUND");
+
+    let pay = shop
+        .create_payment(&CreatePayment {
+            order_id: Some(o.order_id),
+            pay_amount: Some(480_000),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (pay.order_id, pay.pay_amount, pay.is_paid),
+        (o.order_id, 480_000, 1)
+    );
+
+    let e = shop
+        .callback_payment(&PayCallback {
+            pay_id: Some(7),
+            is_paid: Some(2),
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(e.code(), "PAYMENT_NOT_FOUND");
+    let e = shop
+        .callback_payment(&PayCallback {
+            pay_id: Some(pay.pay_id),
+            is_paid: Some(1),
+        })
+        .await
+        .expect_err("not paid");
+    assert_eq!(e.code(), "PAYMENT_NOT_PAID");
+
+    let callback = PayCallback {
+        pay_id: Some(pay.pay_id),
+        is_paid: Some(2),
+    };
+    assert_eq!(shop.callback_payment(&callback).await.unwrap().is_paid, 2);
+    let e = shop
+        .callback_payment(&callback)
+        .await
+        .expect_err("second callback");
+    assert_eq!(e.code(), "PAYMENT_IS_PAID");
+    for l in PAY_LISTENERS {
+        t.wait_handled(l, 1).await;
+    }
+    let paid = shop.order(o.order_id).await.unwrap();
+    assert_eq!((paid.order_status, paid.pay_status), (1, 2));
+    assert!(paid.pay_time.is_some());
+    assert_eq!(
+        shop.user(DEMO_USER).await.unwrap().user_score,
+        score0 + score_for(480_000)
+    );
+    assert_eq!(shop.pay(pay.pay_id).await.unwrap().is_paid, 2);
+    let outbox = shop.outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1, "the second callback wrote nothing");
+    assert_eq!(
+        (
+            outbox[0].msg_topic.as_str(),
+            outbox[0].msg_tag.as_str(),
+            outbox[0].msg_status
+        ),
+        ("payTopic", "paid", 1)
+    );
+    assert_eq!(outbox[0].msg_key, pay.pay_id.to_string());
+    assert_eq!(outbox[0].group_name, "orderProducerGroup");
+    let log = shop.pay_log().await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].pay_id, log[0].order_id, log[0].pay_amount),
+        (pay.pay_id, o.order_id, 480_000)
+    );
+    let cfg = shop.config().clone();
+    for g in [
+        &cfg.pay_groups.order,
+        &cfg.pay_groups.user,
+        &cfg.pay_groups.log,
+    ] {
+        let rows = t.log_rows(g, pay.pay_id).await;
+        assert_eq!(rows.len(), 1, "{g}");
+        assert_eq!(
+            (
+                rows[0].consumer_status,
+                rows[0].consumer_times,
+                rows[0].msg_tag.as_str()
+            ),
+            (1, 1, "paid")
+        );
+    }
+    let e = shop
+        .create_payment(&CreatePayment {
+            order_id: Some(o.order_id),
+            pay_amount: None,
+        })
+        .await
+        .expect_err("already paid");
+    assert_eq!(e.code(), "ORDER_PAY_STATUS_IS_PAY");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_sends_outbox_rows_left_by_a_crash() {
+    let mut t = TestShop::start().await;
+    // Run without the relay, as if the process died after the callback committed and before the send.
+    t.restart(false).await;
+    let shop = t.shop().clone();
+    let o = shop
+        .confirm_order(&demo_order(DEMO_COUPON_OK, None))
+        .await
+        .unwrap();
+    let pay = shop
+        .create_payment(&CreatePayment {
+            order_id: Some(o.order_id),
+            pay_amount: None,
+        })
+        .await
+        .unwrap();
+    shop.callback_payment(&PayCallback {
+        pay_id: Some(pay.pay_id),
+        is_paid: Some(2),
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(shop.outbox().await.unwrap()[0].msg_status, 0, "pending");
+    assert_eq!(shop.order(o.order_id).await.unwrap().pay_status, 0);
+
+    t.restart(true).await;
+    for l in PAY_LISTENERS {
+        t.wait_handled(l, 1).await;
+    }
+    let shop = t.shop();
+    assert_eq!(
+        shop.order(o.order_id).await.unwrap().pay_status,
+        2,
+        "paid once the relay sent the leftover"
+    );
+    assert_eq!(shop.outbox().await.unwrap()[0].msg_status, 1);
+    assert_eq!(shop.pay_log().await.unwrap().len(), 1);
+    t.stop().await;
+}
+
+// ---- the demo ------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_holds_every_invariant() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = examples_shop::demo::run_in(dir.path(), fresh_postgres().await)
+        .await
+        .expect("demo runs");
+    assert!(report.ok(), "{}", report.render());
+}
