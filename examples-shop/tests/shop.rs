@@ -816,3 +816,247 @@ async fn the_demo_holds_every_invariant() {
         .expect("demo runs");
     assert!(report.ok(), "{}", report.render());
 }
+
+// ---- invariants under load -----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_orders_keep_every_invariant() {
+    let t = TestShop::start().await;
+    let shop = t.shop().clone();
+    let stock0 = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let money0 = shop.user(DEMO_USER).await.unwrap().user_money;
+    let steps = [
+        FailAt::ReduceStock,
+        FailAt::UseCoupon,
+        FailAt::PayMoney,
+        FailAt::Confirm,
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..200_i64 {
+        let shop = shop.clone();
+        let qty = 1 + i % 3;
+        let req = ConfirmOrder {
+            goods_number: Some(qty),
+            order_amount: Some(500_000 * qty),
+            coupon_id: (i < 10).then_some(101 + i),
+            money_paid: Some(100),
+            // Every fourth order fails, at each step in turn.
+            fail_at: (i % 4 == 0).then(|| steps[(i as usize / 4) % 4]),
+            ..demo_order(DEMO_COUPON_OK, None)
+        };
+        tasks.push(tokio::spawn(async move {
+            (req.fail_at.is_some(), shop.confirm_order(&req).await)
+        }));
+    }
+    let (mut confirmed, mut failed) = (Vec::new(), Vec::new());
+    for task in tasks {
+        match task.await.expect("order task") {
+            (false, Ok(o)) => confirmed.push(o),
+            (
+                true,
+                Err(ShopError::ConfirmFailed {
+                    order_id,
+                    cancel_sent: true,
+                    ..
+                }),
+            ) => failed.push(order_id),
+            (forced, other) => panic!("forced failure {forced}: {other:?}"),
+        }
+    }
+    assert_eq!((confirmed.len(), failed.len()), (150, 50));
+    for l in CANCEL_LISTENERS {
+        t.wait_handled(l, 50).await;
+    }
+    let sold: i64 = confirmed.iter().map(|o| o.goods_number).sum();
+    assert_eq!(
+        shop.goods(DEMO_GOODS).await.unwrap().goods_number + sold,
+        stock0,
+        "stock + sold = initial"
+    );
+    let paid: i64 = confirmed.iter().map(|o| o.money_paid).sum();
+    assert_eq!(
+        shop.user(DEMO_USER).await.unwrap().user_money + paid,
+        money0,
+        "money conserved"
+    );
+    for id in &failed {
+        assert_eq!(
+            shop.order(*id).await.unwrap().order_status,
+            2,
+            "failed order {id} cancelled"
+        );
+    }
+    for o in &confirmed {
+        assert_eq!(shop.order(o.order_id).await.unwrap().order_status, 1);
+    }
+    for c in shop.list_coupons().await.unwrap() {
+        match c.order_id {
+            Some(order_id) => {
+                assert_eq!(c.is_used, 1);
+                assert!(
+                    confirmed.iter().any(|o| o.order_id == order_id),
+                    "coupon {} used by a non-confirmed order",
+                    c.coupon_id
+                );
+            }
+            None => assert_eq!(c.is_used, 0, "coupon {} used by no order", c.coupon_id),
+        }
+    }
+    let log = shop.consumer_log().await.unwrap();
+    assert_eq!(log.len(), 200, "four groups × 50 cancelled orders");
+    assert!(log
+        .iter()
+        .all(|l| l.consumer_status == 1 && l.consumer_times == 1));
+    t.stop().await;
+}
+
+// ---- the HTTP API ----------------------------------------------------------------------------------------
+
+mod http {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(
+        router: &axum::Router,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder().method(method).uri(path);
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    fn order_json(coupon: i64) -> Value {
+        json!({"userId": 1, "goodsId": 1, "goodsNumber": 1, "goodsPrice": 500000, "orderAmount": 500000,
+               "shippingFee": 0, "couponId": coupon, "moneyPaid": 10000})
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_api_confirms_pays_and_answers_json_errors() {
+        let t = TestShop::start().await;
+        let router = examples_shop::http::router(t.shop().clone());
+
+        let (status, order) = call(&router, "POST", "/order/confirm", Some(order_json(101))).await;
+        assert_eq!(status, StatusCode::OK, "{order}");
+        assert_eq!(
+            (order["orderStatus"].as_i64(), order["payAmount"].as_i64()),
+            (Some(1), Some(480_000))
+        );
+        let order_id = order["orderId"].as_i64().unwrap();
+
+        let (status, err) = call(&router, "POST", "/order/confirm", Some(order_json(101))).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::CONFLICT, Some("COUPON_IS_USED"))
+        );
+        assert!(err["message"].as_str().unwrap().contains("101"));
+        let (status, err) = call(
+            &router,
+            "POST",
+            "/order/confirm",
+            Some(json!({"userId": "x"})),
+        )
+        .await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST_INVALID"))
+        );
+        let (status, err) = call(&router, "GET", "/order/abc", None).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST_INVALID"))
+        );
+        let (status, err) = call(&router, "GET", "/order/1", None).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("ORDER_NOT_FOUND"))
+        );
+        let (status, err) = call(&router, "GET", "/nowhere", None).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
+        );
+
+        let mut failing = order_json(102);
+        failing["failAt"] = json!("confirm");
+        let (status, err) = call(&router, "POST", "/order/confirm", Some(failing)).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::CONFLICT, Some("ORDER_CONFIRM_FAILED"))
+        );
+
+        let (status, got) = call(&router, "GET", &format!("/order/{order_id}"), None).await;
+        assert_eq!(
+            (status, got["orderId"].as_i64()),
+            (StatusCode::OK, Some(order_id))
+        );
+        let (_, user) = call(&router, "GET", "/user/1", None).await;
+        assert!(
+            user.get("userPassword").is_none(),
+            "the hash is not sent: {user}"
+        );
+        let (_, goods) = call(&router, "GET", "/goods", None).await;
+        assert_eq!(goods.as_array().map(Vec::len), Some(2));
+        let (_, coupon) = call(&router, "GET", "/coupon/101", None).await;
+        assert_eq!(coupon["orderId"].as_i64(), Some(order_id));
+        let (_, coupons) = call(&router, "GET", "/coupons", None).await;
+        assert!(coupons.as_array().is_some_and(|c| c.len() >= 10));
+
+        let (status, pay) = call(
+            &router,
+            "POST",
+            "/pay/createPayment",
+            Some(json!({"orderId": order_id, "payAmount": 480000})),
+        )
+        .await;
+        assert_eq!(
+            (status, pay["isPaid"].as_i64()),
+            (StatusCode::OK, Some(1)),
+            "{pay}"
+        );
+        let callback = json!({"payId": pay["payId"], "isPaid": 2});
+        let (status, paid) = call(
+            &router,
+            "POST",
+            "/pay/callbackPayment",
+            Some(callback.clone()),
+        )
+        .await;
+        assert_eq!((status, paid["isPaid"].as_i64()), (StatusCode::OK, Some(2)));
+        let (status, err) = call(&router, "POST", "/pay/callbackPayment", Some(callback)).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::CONFLICT, Some("PAYMENT_IS_PAID"))
+        );
+
+        for l in PAY_LISTENERS.iter().chain(CANCEL_LISTENERS.iter()) {
+            t.wait_handled(l, 1).await;
+        }
+        let (_, order) = call(&router, "GET", &format!("/order/{order_id}"), None).await;
+        assert_eq!(order["payStatus"].as_i64(), Some(2));
+        let (status, log) = call(&router, "GET", "/mq/consumer-log", None).await;
+        assert_eq!(
+            (status, log.as_array().map(Vec::len)),
+            (StatusCode::OK, Some(7)),
+            "{log}"
+        );
+        t.stop().await;
+    }
+}
