@@ -1060,3 +1060,138 @@ mod http {
         t.stop().await;
     }
 }
+
+// ---- a consumer killed mid-handler ---------------------------------------------------------------------
+
+/// Set (to the data directory) in the child process of the crash test.
+const CRASH_CHILD_ENV: &str = "SHOP_CRASH_CHILD_DIR";
+/// The child's database URL (PostgreSQL runs), if any.
+const CRASH_CHILD_DB_ENV: &str = "SHOP_CRASH_CHILD_DB";
+
+/// The crash test's child: a shop whose goods cancel consumer applies its effect and then stalls with its
+/// transaction open; prints `STALLED <order id>` and waits to be killed. A no-op in a normal test run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_child() {
+    let Ok(dir) = std::env::var(CRASH_CHILD_ENV) else {
+        return;
+    };
+    let app = start_app(
+        Path::new(&dir),
+        std::env::var(CRASH_CHILD_DB_ENV).ok(),
+        true,
+    )
+    .await;
+    let shop = app.shop().clone();
+    shop.stall_next(&shop.config().cancel_groups.goods.clone());
+    let order_id = match shop
+        .confirm_order(&demo_order(DEMO_COUPON_FAIL, Some(FailAt::Confirm)))
+        .await
+    {
+        Err(ShopError::ConfirmFailed { order_id, .. }) => order_id,
+        other => panic!("{other:?}"),
+    };
+    shop.stalled().await;
+    println!("STALLED {order_id}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_mid_handler_restores_once_after_redelivery() {
+    if std::env::var(CRASH_CHILD_ENV).is_ok() {
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("shop-crash")
+        .tempdir()
+        .unwrap();
+    let database_url = fresh_postgres().await;
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD_ENV, dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(url) = &database_url {
+        cmd.env(CRASH_CHILD_DB_ENV, url);
+    }
+    let mut child = cmd.spawn().expect("child starts");
+    let stdout = child.stdout.take().unwrap();
+    let reader = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            // libtest prints "test crash_child ... " without a newline before the child's own output.
+            if let Some(at) = line.find("STALLED ") {
+                return line[at + "STALLED ".len()..].trim().parse::<i64>().ok();
+            }
+        }
+        None
+    });
+    let order_id = tokio::time::timeout(WAIT, reader).await;
+    // kill -9: no shutdown, no offset commit, the claim's transaction dies with the process.
+    let _ = child.kill();
+    let _ = child.wait();
+    let order_id = order_id
+        .expect("child stalled in time")
+        .unwrap()
+        .expect("child printed the order id");
+
+    let app = start_app(dir.path(), database_url, true).await;
+    let t = TestShop {
+        app: Some(app),
+        dir,
+        database_url: None,
+    };
+    let shop = t.shop();
+    t.wait_handled("goods_order_cancel", 1).await;
+    let goods_log: Vec<i64> = shop
+        .goods_log(DEMO_GOODS)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == order_id)
+        .map(|l| l.1)
+        .collect();
+    assert_eq!(goods_log, vec![-1, 1], "restored exactly once");
+    let stock0 = examples_shop::db::SEED.goods[0].goods_number;
+    assert_eq!(shop.goods(DEMO_GOODS).await.unwrap().goods_number, stock0);
+    let rows = t
+        .log_rows(&shop.config().cancel_groups.goods.clone(), order_id)
+        .await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].consumer_status, rows[0].consumer_times),
+        (1, 1),
+        "the killed run left nothing behind"
+    );
+    // The other consumers handled it before the kill or handle it now: either way once.
+    let money0 = examples_shop::db::SEED.users[0].user_money;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let c = shop.coupon(DEMO_COUPON_FAIL).await.unwrap();
+        let o = shop.order(order_id).await.unwrap();
+        let money = shop.user(DEMO_USER).await.unwrap().user_money;
+        if (c.is_used, o.order_status, money) == (0, 2, money0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not compensated: coupon used {}, order status {}, balance {money}",
+            c.is_used,
+            o.order_status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refunds = shop
+        .money_log(DEMO_USER)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == order_id && l.1 == 2)
+        .count();
+    assert_eq!(refunds, 1);
+    t.stop().await;
+}
