@@ -1,4 +1,6 @@
--- The shop's nine tables (shared/research/shop-spec.md), in SQL that SQLite and PostgreSQL both accept.
+-- The shop's tables (shared/research/shop-spec.md), in SQL that SQLite and PostgreSQL both accept: eight of the
+-- notes' nine (the ninth, trade_mq_consumer_log, belongs to rmq-runtime's idempotency guard, which creates it)
+-- plus trade_pay_log, written by the pay-log consumer.
 -- Money is integer cents (BIGINT); times are epoch milliseconds (BIGINT); ids are snowflake-style BIGINTs.
 
 CREATE TABLE trade_goods (

@@ -816,3 +816,382 @@ async fn the_demo_holds_every_invariant() {
         .expect("demo runs");
     assert!(report.ok(), "{}", report.render());
 }
+
+// ---- invariants under load -----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_orders_keep_every_invariant() {
+    let t = TestShop::start().await;
+    let shop = t.shop().clone();
+    let stock0 = shop.goods(DEMO_GOODS).await.unwrap().goods_number;
+    let money0 = shop.user(DEMO_USER).await.unwrap().user_money;
+    let steps = [
+        FailAt::ReduceStock,
+        FailAt::UseCoupon,
+        FailAt::PayMoney,
+        FailAt::Confirm,
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..200_i64 {
+        let shop = shop.clone();
+        let qty = 1 + i % 3;
+        let req = ConfirmOrder {
+            goods_number: Some(qty),
+            order_amount: Some(500_000 * qty),
+            coupon_id: (i < 10).then_some(101 + i),
+            money_paid: Some(100),
+            // Every fourth order fails, at each step in turn.
+            fail_at: (i % 4 == 0).then(|| steps[(i as usize / 4) % 4]),
+            ..demo_order(DEMO_COUPON_OK, None)
+        };
+        tasks.push(tokio::spawn(async move {
+            (req.fail_at.is_some(), shop.confirm_order(&req).await)
+        }));
+    }
+    let (mut confirmed, mut failed) = (Vec::new(), Vec::new());
+    for task in tasks {
+        match task.await.expect("order task") {
+            (false, Ok(o)) => confirmed.push(o),
+            (
+                true,
+                Err(ShopError::ConfirmFailed {
+                    order_id,
+                    cancel_sent: true,
+                    ..
+                }),
+            ) => failed.push(order_id),
+            (forced, other) => panic!("forced failure {forced}: {other:?}"),
+        }
+    }
+    assert_eq!((confirmed.len(), failed.len()), (150, 50));
+    for l in CANCEL_LISTENERS {
+        t.wait_handled(l, 50).await;
+    }
+    let sold: i64 = confirmed.iter().map(|o| o.goods_number).sum();
+    assert_eq!(
+        shop.goods(DEMO_GOODS).await.unwrap().goods_number + sold,
+        stock0,
+        "stock + sold = initial"
+    );
+    let paid: i64 = confirmed.iter().map(|o| o.money_paid).sum();
+    assert_eq!(
+        shop.user(DEMO_USER).await.unwrap().user_money + paid,
+        money0,
+        "money conserved"
+    );
+    for id in &failed {
+        assert_eq!(
+            shop.order(*id).await.unwrap().order_status,
+            2,
+            "failed order {id} cancelled"
+        );
+    }
+    for o in &confirmed {
+        assert_eq!(shop.order(o.order_id).await.unwrap().order_status, 1);
+    }
+    for c in shop.list_coupons().await.unwrap() {
+        match c.order_id {
+            Some(order_id) => {
+                assert_eq!(c.is_used, 1);
+                assert!(
+                    confirmed.iter().any(|o| o.order_id == order_id),
+                    "coupon {} used by a non-confirmed order",
+                    c.coupon_id
+                );
+            }
+            None => assert_eq!(c.is_used, 0, "coupon {} used by no order", c.coupon_id),
+        }
+    }
+    let log = shop.consumer_log().await.unwrap();
+    assert_eq!(log.len(), 200, "four groups × 50 cancelled orders");
+    assert!(log
+        .iter()
+        .all(|l| l.consumer_status == 1 && l.consumer_times == 1));
+    t.stop().await;
+}
+
+// ---- the HTTP API ----------------------------------------------------------------------------------------
+
+mod http {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(
+        router: &axum::Router,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder().method(method).uri(path);
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    fn order_json(coupon: i64) -> Value {
+        json!({"userId": 1, "goodsId": 1, "goodsNumber": 1, "goodsPrice": 500000, "orderAmount": 500000,
+               "shippingFee": 0, "couponId": coupon, "moneyPaid": 10000})
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_api_confirms_pays_and_answers_json_errors() {
+        let t = TestShop::start().await;
+        let router = examples_shop::http::router(t.shop().clone());
+
+        let (status, order) = call(&router, "POST", "/order/confirm", Some(order_json(101))).await;
+        assert_eq!(status, StatusCode::OK, "{order}");
+        assert_eq!(
+            (order["orderStatus"].as_i64(), order["payAmount"].as_i64()),
+            (Some(1), Some(480_000))
+        );
+        let order_id = order["orderId"].as_i64().unwrap();
+
+        let (status, err) = call(&router, "POST", "/order/confirm", Some(order_json(101))).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::CONFLICT, Some("COUPON_IS_USED"))
+        );
+        assert!(err["message"].as_str().unwrap().contains("101"));
+        let (status, err) = call(
+            &router,
+            "POST",
+            "/order/confirm",
+            Some(json!({"userId": "x"})),
+        )
+        .await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST_INVALID"))
+        );
+        let (status, err) = call(&router, "GET", "/order/abc", None).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST_INVALID"))
+        );
+        let (status, err) = call(&router, "GET", "/order/1", None).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("ORDER_NOT_FOUND"))
+        );
+        let (status, err) = call(&router, "GET", "/nowhere", None).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
+        );
+
+        let mut failing = order_json(102);
+        failing["failAt"] = json!("confirm");
+        let (status, err) = call(&router, "POST", "/order/confirm", Some(failing)).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::CONFLICT, Some("ORDER_CONFIRM_FAILED"))
+        );
+
+        let (status, got) = call(&router, "GET", &format!("/order/{order_id}"), None).await;
+        assert_eq!(
+            (status, got["orderId"].as_i64()),
+            (StatusCode::OK, Some(order_id))
+        );
+        let (_, user) = call(&router, "GET", "/user/1", None).await;
+        assert!(
+            user.get("userPassword").is_none(),
+            "the hash is not sent: {user}"
+        );
+        let (_, goods) = call(&router, "GET", "/goods", None).await;
+        assert_eq!(goods.as_array().map(Vec::len), Some(2));
+        let (_, coupon) = call(&router, "GET", "/coupon/101", None).await;
+        assert_eq!(coupon["orderId"].as_i64(), Some(order_id));
+        let (_, coupons) = call(&router, "GET", "/coupons", None).await;
+        assert!(coupons.as_array().is_some_and(|c| c.len() >= 10));
+
+        let (status, pay) = call(
+            &router,
+            "POST",
+            "/pay/createPayment",
+            Some(json!({"orderId": order_id, "payAmount": 480000})),
+        )
+        .await;
+        assert_eq!(
+            (status, pay["isPaid"].as_i64()),
+            (StatusCode::OK, Some(1)),
+            "{pay}"
+        );
+        let callback = json!({"payId": pay["payId"], "isPaid": 2});
+        let (status, paid) = call(
+            &router,
+            "POST",
+            "/pay/callbackPayment",
+            Some(callback.clone()),
+        )
+        .await;
+        assert_eq!((status, paid["isPaid"].as_i64()), (StatusCode::OK, Some(2)));
+        let (status, err) = call(&router, "POST", "/pay/callbackPayment", Some(callback)).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::CONFLICT, Some("PAYMENT_IS_PAID"))
+        );
+
+        for l in PAY_LISTENERS.iter().chain(CANCEL_LISTENERS.iter()) {
+            t.wait_handled(l, 1).await;
+        }
+        let (_, order) = call(&router, "GET", &format!("/order/{order_id}"), None).await;
+        assert_eq!(order["payStatus"].as_i64(), Some(2));
+        let (status, log) = call(&router, "GET", "/mq/consumer-log", None).await;
+        assert_eq!(
+            (status, log.as_array().map(Vec::len)),
+            (StatusCode::OK, Some(7)),
+            "{log}"
+        );
+        t.stop().await;
+    }
+}
+
+// ---- a consumer killed mid-handler ---------------------------------------------------------------------
+
+/// Set (to the data directory) in the child process of the crash test.
+const CRASH_CHILD_ENV: &str = "SHOP_CRASH_CHILD_DIR";
+/// The child's database URL (PostgreSQL runs), if any.
+const CRASH_CHILD_DB_ENV: &str = "SHOP_CRASH_CHILD_DB";
+
+/// The crash test's child: a shop whose goods cancel consumer applies its effect and then stalls with its
+/// transaction open; prints `STALLED <order id>` and waits to be killed. A no-op in a normal test run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_child() {
+    let Ok(dir) = std::env::var(CRASH_CHILD_ENV) else {
+        return;
+    };
+    let app = start_app(
+        Path::new(&dir),
+        std::env::var(CRASH_CHILD_DB_ENV).ok(),
+        true,
+    )
+    .await;
+    let shop = app.shop().clone();
+    shop.stall_next(&shop.config().cancel_groups.goods.clone());
+    let order_id = match shop
+        .confirm_order(&demo_order(DEMO_COUPON_FAIL, Some(FailAt::Confirm)))
+        .await
+    {
+        Err(ShopError::ConfirmFailed { order_id, .. }) => order_id,
+        other => panic!("{other:?}"),
+    };
+    shop.stalled().await;
+    println!("STALLED {order_id}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_mid_handler_restores_once_after_redelivery() {
+    if std::env::var(CRASH_CHILD_ENV).is_ok() {
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("shop-crash")
+        .tempdir()
+        .unwrap();
+    let database_url = fresh_postgres().await;
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD_ENV, dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(url) = &database_url {
+        cmd.env(CRASH_CHILD_DB_ENV, url);
+    }
+    let mut child = cmd.spawn().expect("child starts");
+    let stdout = child.stdout.take().unwrap();
+    let reader = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            // libtest prints "test crash_child ... " without a newline before the child's own output.
+            if let Some(at) = line.find("STALLED ") {
+                return line[at + "STALLED ".len()..].trim().parse::<i64>().ok();
+            }
+        }
+        None
+    });
+    let order_id = tokio::time::timeout(WAIT, reader).await;
+    // kill -9: no shutdown, no offset commit, the claim's transaction dies with the process.
+    let _ = child.kill();
+    let _ = child.wait();
+    let order_id = order_id
+        .expect("child stalled in time")
+        .unwrap()
+        .expect("child printed the order id");
+
+    let app = start_app(dir.path(), database_url, true).await;
+    let t = TestShop {
+        app: Some(app),
+        dir,
+        database_url: None,
+    };
+    let shop = t.shop();
+    t.wait_handled("goods_order_cancel", 1).await;
+    let goods_log: Vec<i64> = shop
+        .goods_log(DEMO_GOODS)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == order_id)
+        .map(|l| l.1)
+        .collect();
+    assert_eq!(goods_log, vec![-1, 1], "restored exactly once");
+    let stock0 = examples_shop::db::SEED.goods[0].goods_number;
+    assert_eq!(shop.goods(DEMO_GOODS).await.unwrap().goods_number, stock0);
+    let rows = t
+        .log_rows(&shop.config().cancel_groups.goods.clone(), order_id)
+        .await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].consumer_status, rows[0].consumer_times),
+        (1, 1),
+        "the killed run left nothing behind"
+    );
+    // The other consumers handled it before the kill or handle it now: either way once.
+    let money0 = examples_shop::db::SEED.users[0].user_money;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let c = shop.coupon(DEMO_COUPON_FAIL).await.unwrap();
+        let o = shop.order(order_id).await.unwrap();
+        let money = shop.user(DEMO_USER).await.unwrap().user_money;
+        if (c.is_used, o.order_status, money) == (0, 2, money0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not compensated: coupon used {}, order status {}, balance {money}",
+            c.is_used,
+            o.order_status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refunds = shop
+        .money_log(DEMO_USER)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.0 == order_id && l.1 == 2)
+        .count();
+    assert_eq!(refunds, 1);
+    t.stop().await;
+}

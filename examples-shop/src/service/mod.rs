@@ -60,7 +60,8 @@ struct Inner<D: ShopDb> {
     cfg: ShopConfig,
     ids: IdGenerator,
     template: OnceLock<RocketMqTemplate>,
-    faults: Mutex<HashMap<String, u32>>,
+    faults: Mutex<HashMap<String, Fault>>,
+    stalled: tokio::sync::Notify,
     outbox_wake: tokio::sync::Notify,
 }
 
@@ -76,6 +77,7 @@ impl<D: ShopDb> Shop<D> {
                 ids: IdGenerator::default(),
                 template: OnceLock::new(),
                 faults: Mutex::new(HashMap::new()),
+                stalled: tokio::sync::Notify::new(),
                 outbox_wake: tokio::sync::Notify::new(),
             }),
         }
@@ -117,18 +119,34 @@ impl<D: ShopDb> Shop<D> {
     /// effect (which the guard then rolls back), as a crash or a lost connection mid-handler would.
     pub fn fail_next(&self, group: &str, n: u32) {
         let mut faults = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
-        faults.insert(group.to_string(), n);
+        faults.entry(group.to_string()).or_default().fail = n;
     }
 
-    /// Whether an injected failure is due for `group` (and uses it up).
-    fn take_fault(&self, group: &str) -> bool {
+    /// Test hook for crash tests: the next guarded run of `group` applies its effect inside the claim and
+    /// then never finishes, holding its transaction open, until the process dies. [`Shop::stalled`] tells
+    /// when it got there.
+    pub fn stall_next(&self, group: &str) {
         let mut faults = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
-        match faults.get_mut(group) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
+        faults.entry(group.to_string()).or_default().stall = true;
+    }
+
+    /// Completes once a run armed by [`Shop::stall_next`] has applied its effect and stalled.
+    pub async fn stalled(&self) {
+        self.inner.stalled.notified().await;
+    }
+
+    /// The injected fault due for `group`, if any (and uses it up).
+    fn take_fault(&self, group: &str) -> Option<FaultKind> {
+        let mut faults = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let f = faults.get_mut(group)?;
+        if f.stall {
+            f.stall = false;
+            Some(FaultKind::Stall)
+        } else if f.fail > 0 {
+            f.fail -= 1;
+            Some(FaultKind::Fail)
+        } else {
+            None
         }
     }
 
@@ -154,6 +172,8 @@ impl<D: ShopDb> Shop<D> {
             ) -> futures::future::BoxFuture<'c, Result<T, sqlx::Error>>,
     {
         let fault = self.take_fault(group);
+        let stalled = Arc::clone(&self.inner);
+        let stalled = move || stalled.stalled.notify_one();
         let result = self
             .guard()
             .run_message(group, msg, move |conn| {
@@ -162,8 +182,17 @@ impl<D: ShopDb> Shop<D> {
                     let value = fut
                         .await
                         .map_err(|e| Box::new(e) as rmq_runtime::idempotency::BoxError)?;
-                    if fault {
-                        return Err(Box::new(InjectedFault) as rmq_runtime::idempotency::BoxError);
+                    match fault {
+                        Some(FaultKind::Fail) => {
+                            return Err(
+                                Box::new(InjectedFault) as rmq_runtime::idempotency::BoxError
+                            )
+                        }
+                        Some(FaultKind::Stall) => {
+                            stalled();
+                            std::future::pending::<()>().await;
+                        }
+                        None => {}
                     }
                     Ok(value)
                 })
@@ -185,6 +214,19 @@ impl<D: ShopDb> Shop<D> {
             }
         }
     }
+}
+
+/// Faults armed for one consumer group.
+#[derive(Debug, Default)]
+struct Fault {
+    fail: u32,
+    stall: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultKind {
+    Fail,
+    Stall,
 }
 
 /// The failure [`Shop::fail_next`] injects.
@@ -242,6 +284,16 @@ impl AnyShop {
     /// See [`Shop::fail_next`].
     pub fn fail_next(&self, group: &str, n: u32) {
         with_shop!(self, s => s.fail_next(group, n))
+    }
+
+    /// See [`Shop::stall_next`].
+    pub fn stall_next(&self, group: &str) {
+        with_shop!(self, s => s.stall_next(group))
+    }
+
+    /// See [`Shop::stalled`].
+    pub async fn stalled(&self) {
+        with_shop!(self, s => s.stalled().await)
     }
 
     /// Every consumer-log row.
