@@ -75,7 +75,9 @@ impl ApplicationBuilder {
         self
     }
 
-    /// Starts only these listeners (by function name); the others in the binary stay off.
+    /// Starts only these listeners (by function name); the others in the binary stay off, and so do
+    /// `#[rocketmq_transaction_listener]`s bound to templates this application does not declare (without
+    /// `only_listeners` such a transaction listener stops start-up, as in rocketmq-spring).
     pub fn only_listeners<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
         self.only = Some(names.into_iter().map(Into::into).collect());
         self
@@ -169,7 +171,14 @@ impl ApplicationBuilder {
                 });
             }
         }
-        let templates = build_templates(&settings, &client, self.templates, &self.codec).await?;
+        let templates = build_templates(
+            &settings,
+            &client,
+            self.templates,
+            &self.codec,
+            self.only.is_some(),
+        )
+        .await?;
         let default_template =
             templates
                 .get(DEFAULT_TEMPLATE)
@@ -178,7 +187,14 @@ impl ApplicationBuilder {
                     template: DEFAULT_TEMPLATE.into(),
                     reason: "not built".into(),
                 })?;
-        if let Some(puller) = build_pull_consumer(&settings, &client).await? {
+        // Broadcasting consumers keep offsets on local disk. Next to the embedded broker's store by default: a
+        // fresh (temp) store must not meet offsets a previous run left in ~/.rocketmq_offsets.
+        let offsets_dir = settings
+            .get("rocketmq.consumer.local-offset-store-dir")
+            .filter(|d| !d.trim().is_empty())
+            .map(PathBuf::from)
+            .or_else(|| embedded_offsets_dir(embedded.as_ref()));
+        if let Some(puller) = build_pull_consumer(&settings, &client, offsets_dir.clone()).await? {
             default_template.set_pull_consumer(puller);
         }
         let ctx = Arc::new(AppContext::new(
@@ -191,10 +207,11 @@ impl ApplicationBuilder {
             t.bind_context(&ctx);
         }
         validate(&specs, &ctx)?;
-        let container = Container::start(specs, ctx.clone(), &client).await?;
+        let container = Container::start(specs, ctx.clone(), &client, offsets_dir).await?;
         Ok(Application {
             ctx,
             default_template,
+            templates: templates.into_values().collect(),
             container,
             embedded,
             namesrv_addr,
@@ -207,6 +224,7 @@ async fn build_templates(
     client: &ClientConfig,
     extra: Vec<(String, String)>,
     codec: &CodecHandle,
+    selected_listeners: bool,
 ) -> Result<HashMap<String, RocketMqTemplate>, StartError> {
     let mut wanted: Vec<(String, String)> = Vec::new();
     let default_group = settings
@@ -214,8 +232,11 @@ async fn build_templates(
         .unwrap_or_else(|| "rmq_default_producer_group".to_string());
     wanted.push((DEFAULT_TEMPLATE.to_string(), default_group));
     wanted.extend(extra);
-    let tx_listeners: Vec<&'static TransactionListenerDef> =
-        TransactionListenerDef::all().collect();
+    // With `only_listeners` (tests picking what they start) a transaction listener bound to a template this
+    // application does not declare stays off like the listeners left out; otherwise it is a mistake.
+    let tx_listeners: Vec<&'static TransactionListenerDef> = TransactionListenerDef::all()
+        .filter(|l| !selected_listeners || wanted.iter().any(|(name, _)| name == l.template))
+        .collect();
     for l in &tx_listeners {
         if !wanted.iter().any(|(name, _)| name == l.template) {
             return Err(StartError::Template {
@@ -308,6 +329,7 @@ async fn build_templates(
 async fn build_pull_consumer(
     settings: &Settings,
     client: &ClientConfig,
+    offsets_dir: Option<PathBuf>,
 ) -> Result<Option<crate::consumer::LitePullConsumer>, StartError> {
     use crate::consumer::{
         LitePullConsumer, LitePullConsumerOptions, MessageModel, MessageSelector,
@@ -346,6 +368,9 @@ async fn build_pull_consumer(
     let mut opts =
         LitePullConsumerOptions::new(group, client.namesrv_addr.clone()).subscribe(topic, selector);
     opts.client = client.clone();
+    if let Some(dir) = offsets_dir {
+        opts.offsets_dir = dir;
+    }
     if let Some(ns) = settings.get("rocketmq.pull-consumer.namespace") {
         opts.client.namespace = Some(ns);
     }
@@ -377,6 +402,8 @@ async fn build_pull_consumer(
 pub struct Application {
     ctx: Arc<AppContext>,
     default_template: RocketMqTemplate,
+    /// Every template, the default one included.
+    templates: Vec<RocketMqTemplate>,
     container: Container,
     embedded: Option<Embedded>,
     namesrv_addr: String,
@@ -442,7 +469,7 @@ impl Application {
     /// Stops listeners (stop pulls, drain handlers, commit offsets), producers, then the embedded broker.
     pub async fn shutdown(self) {
         self.container.shutdown().await;
-        self.default_template.shutdown().await;
+        futures::future::join_all(self.templates.iter().map(RocketMqTemplate::shutdown)).await;
         if let Some(b) = &self.embedded {
             if let Err(e) = b.shutdown().await {
                 tracing::warn!(error = %e, "embedded broker shutdown");
@@ -453,6 +480,17 @@ impl Application {
 
 #[cfg(feature = "embedded")]
 type Embedded = rmq_broker::embedded::EmbeddedBroker;
+
+/// Where broadcasting offsets go in embedded mode: inside the broker's store.
+#[cfg(feature = "embedded")]
+fn embedded_offsets_dir(embedded: Option<&Embedded>) -> Option<PathBuf> {
+    embedded.map(|b| b.store_dir().join("consumer-offsets"))
+}
+
+#[cfg(not(feature = "embedded"))]
+fn embedded_offsets_dir(_embedded: Option<&Embedded>) -> Option<PathBuf> {
+    None
+}
 
 /// Starts the bundled broker with `rocketmq.embedded.*` settings.
 #[cfg(feature = "embedded")]

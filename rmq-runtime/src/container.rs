@@ -85,6 +85,8 @@ pub struct ListenerSpec {
     pub namespace: Option<String>,
     /// Instance name override.
     pub instance_name: Option<String>,
+    /// Reply listeners: how long sending the reply may take (reply_timeout, 3000 ms as rocketmq-spring).
+    pub reply_timeout: Duration,
     /// enabled = false turns the listener off.
     pub enabled: bool,
 }
@@ -204,6 +206,7 @@ impl ListenerSpec {
             name_server: get("name_server")?.filter(|s| !s.is_empty()),
             namespace: get("namespace")?.filter(|s| !s.is_empty()),
             instance_name: get("instance_name")?.filter(|s| !s.is_empty()),
+            reply_timeout: millis(num("reply_timeout", 3000)?.max(1)),
         })
     }
 }
@@ -233,6 +236,12 @@ pub fn validate(specs: &[ListenerSpec], ctx: &AppContext) -> Result<(), StartErr
                 ("name_server", first.name_server != s.name_server),
                 ("namespace", first.namespace != s.namespace),
                 ("instance_name", first.instance_name != s.instance_name),
+                // One consumer per group pulls in batches of one size: a single-message listener must not
+                // share it with a batch listener.
+                (
+                    "form (batch `Vec<_>` vs single message)",
+                    first.def.batch != s.def.batch,
+                ),
             ];
             if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
                 return Err(ListenerSpec::err(
@@ -312,11 +321,13 @@ pub struct Container {
 }
 
 impl Container {
-    /// Starts one push consumer per group over the enabled listeners.
+    /// Starts one push consumer per group over the enabled listeners; broadcasting groups keep their offsets
+    /// in `offsets_dir` (default: the client's, `~/.rocketmq_offsets`).
     pub async fn start(
         specs: Vec<ListenerSpec>,
         ctx: Arc<AppContext>,
         base: &ClientConfig,
+        offsets_dir: Option<std::path::PathBuf>,
     ) -> Result<Container, StartError> {
         let mut by_group: BTreeMap<String, Vec<ListenerSpec>> = BTreeMap::new();
         for s in specs.into_iter().filter(|s| s.enabled) {
@@ -335,6 +346,9 @@ impl Container {
             client.namespace = first.namespace.clone().or(client.namespace);
             let mut opts = PushConsumerOptions::new(group.clone(), client.namesrv_addr.clone());
             opts.client = client;
+            if let Some(dir) = &offsets_dir {
+                opts.offsets_dir = dir.clone();
+            }
             opts.message_model = first.model;
             opts.orderly = first.orderly;
             opts.max_reconsume_times = first.max_reconsume_times;
@@ -431,7 +445,16 @@ async fn dispatch(
                     stats.record(false, n);
                     return ConsumeOutcome::RETRY_LATER;
                 };
-                if let Err(e) = template.producer().reply(&req, body).await {
+                let sent =
+                    tokio::time::timeout(spec.reply_timeout, template.producer().reply(&req, body))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(crate::error::ClientError::Timeout {
+                                addr: format!("reply to {}", req.msg_id()),
+                                timeout: spec.reply_timeout,
+                            })
+                        });
+                if let Err(e) = sent {
                     tracing::warn!(listener = spec.def.name, error = %e, "reply not sent; retrying the request");
                     stats.record(false, n);
                     return ConsumeOutcome::RETRY_LATER;

@@ -70,6 +70,7 @@ const KNOWN_KEYS: &[&str] = &[
     "rocketmq.pull-consumer.pull-batch-size",
     "rocketmq.pull-consumer.namespace",
     "rocketmq.pull-consumer.instance-name",
+    "rocketmq.consumer.local-offset-store-dir",
     "rocketmq.embedded.store-dir",
     "rocketmq.embedded.flush-disk-type",
 ];

@@ -444,8 +444,12 @@ impl RocketMqTemplate {
             .ok_or(ClientError::Shutdown("application context"))
     }
 
-    /// Sends a request and waits for the reply, decoded as `R` (raw bytes or text for `Vec<u8>`/`String` as
-    /// JSON strings are decoded by the codec).
+    /// Sends a request and waits for the reply, decoded as `R` by the codec.
+    ///
+    /// A reply listener returning a `String` answers with the text's UTF-8 bytes (as rocketmq-spring does),
+    /// which is not JSON: when the codec cannot decode the body and it is UTF-8, the text itself is offered to
+    /// `R`, so `send_and_receive::<String>` gets the text (a JSON string literal is still unquoted by the
+    /// codec). Use [`send_and_receive_raw`](Self::send_and_receive_raw) for raw bytes.
     pub async fn send_and_receive<R: DeserializeOwned>(
         &self,
         dest: &str,
@@ -456,6 +460,12 @@ impl RocketMqTemplate {
         self.inner
             .codec
             .decode::<R>(&reply.body)
+            .or_else(|reason| {
+                use serde::de::IntoDeserializer;
+                let text = std::str::from_utf8(&reply.body).map_err(|_| reason.clone())?;
+                R::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(text))
+                    .map_err(|_| reason)
+            })
             .map_err(|reason| ClientError::InvalidArgument {
                 field: "reply",
                 reason,

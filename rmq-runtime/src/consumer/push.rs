@@ -421,6 +421,11 @@ impl PushConsumer {
         &self.inner.group
     }
 
+    /// The settings it was started with.
+    pub fn options(&self) -> &PushConsumerOptions {
+        &self.inner.opts
+    }
+
     /// Queues this member currently consumes.
     pub fn assigned_queues(&self) -> Vec<MessageQueue> {
         let mut v: Vec<MessageQueue> = self.inner.queues.lock().keys().cloned().collect();
