@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use rmq_protocol::body::{ConsumerData, MessageQueue, SubscriptionData};
 use rmq_protocol::codes::request;
 use rmq_protocol::headers::PullMessageRequestHeader;
-use rmq_protocol::message::{properties as keys, sysflag::pull as pull_flag};
+use rmq_protocol::message::sysflag::pull as pull_flag;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -1159,25 +1159,8 @@ async fn pull_loop(inner: Arc<LiteInner>, task: Arc<PullTask>) {
         };
         let keep_going = match outcome {
             Ok(PullOutcome::Found { msgs, next }) => {
-                let filter_tags = sub.expression_type == "TAG"
-                    && sub.sub_string != "*"
-                    && !sub.tags_set.is_empty();
-                let msgs: Vec<MessageExt> = msgs
-                    .into_iter()
-                    // The broker filters by tag hash; the exact tag is checked here (hash collisions).
-                    .filter(|m| {
-                        !filter_tags
-                            || m.tags()
-                                .is_some_and(|t| sub.tags_set.iter().any(|s| s == t))
-                    })
+                let msgs: Vec<MessageExt> = super::pull::delivered(msgs, sub, &retry)
                     .map(|mut m| {
-                        if m.topic == retry {
-                            if let Some(original) =
-                                m.property(keys::RETRY_TOPIC).map(str::to_string)
-                            {
-                                m.topic = original;
-                            }
-                        }
                         if let Some(t) = inner.unwrap_topic(&m.topic) {
                             m.topic = t;
                         }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmq_protocol::body::SubscriptionData;
 use rmq_protocol::headers::PullMessageRequestHeader;
 use rmq_protocol::message::{properties as keys, sysflag::pull as pull_flag};
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,32 @@ pub(crate) async fn pause(token: &CancellationToken, d: Duration) -> bool {
     }
 }
 
+/// What a consumer hands on from a pulled batch: messages whose tag really is subscribed (the broker filters
+/// by tag hash, so collisions are checked here), with retries shown under their original topic (Java
+/// `resetRetryTopic`: they arrive on %RETRY%group).
+pub(crate) fn delivered<'a>(
+    msgs: Vec<MessageExt>,
+    sub: &'a SubscriptionData,
+    retry_topic: &'a str,
+) -> impl Iterator<Item = MessageExt> + 'a {
+    let filter_tags =
+        sub.expression_type == "TAG" && sub.sub_string != "*" && !sub.tags_set.is_empty();
+    msgs.into_iter()
+        .filter(move |m| {
+            !filter_tags
+                || m.tags()
+                    .is_some_and(|t| sub.tags_set.iter().any(|s| s == t))
+        })
+        .map(move |mut m| {
+            if m.topic == retry_topic {
+                if let Some(original) = m.property(keys::RETRY_TOPIC).map(str::to_string) {
+                    m.topic = original;
+                }
+            }
+            m
+        })
+}
+
 /// Pulls `owned` from `offset` until the queue is dropped or the consumer stops.
 pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut offset: i64) {
     let mq = &owned.mq;
@@ -35,8 +62,6 @@ pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut
     };
     let opts = &inner.opts;
     let clustering = opts.message_model == MessageModel::Clustering;
-    let filter_tags =
-        sub.expression_type == "TAG" && sub.sub_string != "*" && !sub.tags_set.is_empty();
     let retry_topic = super::push::retry_topic(&inner.group);
     let hold = opts.broker_suspend_max_time;
     loop {
@@ -88,25 +113,8 @@ pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut
         match outcome {
             Ok(PullOutcome::Found { msgs, next }) => {
                 offset = next;
-                let msgs: Vec<Arc<MessageExt>> = msgs
-                    .into_iter()
-                    .filter(|m| {
-                        !filter_tags
-                            || m.tags()
-                                .is_some_and(|t| sub.tags_set.iter().any(|s| s == t))
-                    })
-                    .map(|mut m| {
-                        // Retries arrive on %RETRY%group; listeners see the original topic (Java resetRetryTopic).
-                        if m.topic == retry_topic {
-                            if let Some(original) =
-                                m.property(keys::RETRY_TOPIC).map(str::to_string)
-                            {
-                                m.topic = original;
-                            }
-                        }
-                        Arc::new(m)
-                    })
-                    .collect();
+                let msgs: Vec<Arc<MessageExt>> =
+                    delivered(msgs, &sub, &retry_topic).map(Arc::new).collect();
                 if msgs.is_empty() {
                     if pq.cached_count() == 0 {
                         inner.offsets.update(mq, next, true);
