@@ -1,0 +1,61 @@
+//! `rmq-bench`: a load generator for any RocketMQ-protocol cluster, after RocketMQ's benchmark tools.
+//!
+//! Without `-n` it starts the bundled `rmq-broker` (a separate process, temp store) and reports its memory;
+//! with `-n` the same load goes to any name server, so two brokers can be compared in one script
+//! (`scripts/bench-compare.sh`). Progress goes to stderr once a second; the summary to stdout (`--json`).
+
+mod broker_proc;
+mod cli;
+mod modes;
+mod report;
+mod setup;
+mod stats;
+
+use anyhow::Result;
+use clap::Parser;
+
+use cli::{Cli, Mode};
+use modes::send::Kind;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let (report, json) = match cli.mode {
+        Mode::Produce(a) => {
+            let json = a.target.json;
+            let kind = Kind::Single(a.send_mode);
+            (modes::send(a, kind).await?, json)
+        }
+        Mode::Batch(a) => {
+            let json = a.target.json;
+            let kind = Kind::Batch(a.batch.max(1));
+            (modes::send(a, kind).await?, json)
+        }
+        Mode::Tx(a) => {
+            let json = a.target.json;
+            (modes::send(a, Kind::Transaction).await?, json)
+        }
+        Mode::Consume(a) => {
+            let json = a.target.json;
+            (modes::consume(a).await?, json)
+        }
+        Mode::E2e(a) => {
+            let json = a.produce.target.json;
+            (modes::e2e(a).await?, json)
+        }
+        Mode::Echo(a) => {
+            let json = a.json;
+            (modes::echo::run(a).await?, json)
+        }
+        Mode::StartStop(a) => return modes::start_stop::run(a).await,
+    };
+    report.print(json);
+    Ok(())
+}
