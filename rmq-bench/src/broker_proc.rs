@@ -20,7 +20,11 @@ pub struct BrokerProcess {
 
 impl BrokerProcess {
     /// Starts `bin` (or `rmq-broker` next to this executable) and waits for its READY line.
-    pub async fn start(bin: Option<PathBuf>, flush: Flush) -> Result<BrokerProcess> {
+    pub async fn start(
+        bin: Option<PathBuf>,
+        flush: Flush,
+        store_parent: Option<PathBuf>,
+    ) -> Result<BrokerProcess> {
         let bin = match bin {
             Some(b) => b,
             None => std::env::current_exe()
@@ -33,9 +37,12 @@ impl BrokerProcess {
                 bin.display()
             );
         }
-        let store = tempfile::Builder::new()
-            .prefix("rmq-bench-store-")
-            .tempdir()
+        let mut store = tempfile::Builder::new();
+        store.prefix("rmq-bench-store-");
+        let store = match store_parent {
+            Some(dir) => store.tempdir_in(dir),
+            None => store.tempdir(),
+        }
             .context("cannot create a temp store directory")?;
         let mut child = Command::new(&bin)
             .args(["--namesrv-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"])

@@ -45,6 +45,9 @@ pub struct Target {
     /// Flush mode of the started broker (with `-n` this only labels the report: set it in the broker).
     #[arg(long, value_enum, default_value_t = Flush::Async)]
     pub flush: Flush,
+    /// Store directory of the started broker (default: a temp dir; e.g. /dev/shm to take the disk out).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
     /// Report the resident memory (current and peak) of this broker process at the end.
     #[arg(long)]
     pub broker_pid: Option<u32>,
@@ -66,6 +69,9 @@ pub struct Target {
     /// Print one JSON document with the summary on stdout (progress lines still go to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Request header encoding of the client (JSON, as every client by default, or ROCKETMQ binary).
+    #[arg(long, value_enum, default_value_t = Serialize::Json)]
+    pub serialize: Serialize,
     /// A label for the report (e.g. the broker's name in a comparison).
     #[arg(long, default_value = "")]
     pub label: String,
@@ -197,4 +203,13 @@ impl Flush {
             Flush::Sync => "SYNC_FLUSH",
         }
     }
+}
+
+/// Request header encoding.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serialize {
+    /// JSON headers (serialize type 0).
+    Json,
+    /// ROCKETMQ binary headers (serialize type 1).
+    Rocketmq,
 }

@@ -17,6 +17,10 @@ use clap::Parser;
 use cli::{Cli, Mode};
 use modes::send::Kind;
 
+/// See Cargo.toml: small per-request allocations dominate; mimalloc halves their cost.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()

@@ -35,11 +35,22 @@ pub struct Report {
     pub max_lag: Option<u64>,
     /// Consumer lag at the end of the window, e2e mode.
     pub end_lag: Option<u64>,
+    /// Broker CPU time per message (user + system, µs), when the broker process is known.
+    pub broker_cpu_us_per_msg: Option<f64>,
+    /// This process's CPU time per message (µs).
+    pub client_cpu_us_per_msg: Option<f64>,
     /// The broker's resident memory at the end, when known.
     pub broker_rss: Option<Rss>,
 }
 
 impl Report {
+    /// Fills the CPU-per-message figures from a measuring window over `messages`.
+    pub fn cpu(&mut self, window: &crate::stats::CpuWindow, messages: u64) {
+        let (broker, client) = window.per_message(messages);
+        self.broker_cpu_us_per_msg = broker;
+        self.client_cpu_us_per_msg = client;
+    }
+
     /// Prints the summary (JSON when asked).
     pub fn print(&self, json: bool) {
         if json {
@@ -86,6 +97,11 @@ impl Report {
         }
         if let (Some(max), Some(end)) = (self.max_lag, self.end_lag) {
             println!("   consumer lag     max {max}, at the end {end}");
+        }
+        match (self.broker_cpu_us_per_msg, self.client_cpu_us_per_msg) {
+            (Some(b), Some(c)) => println!("   cpu per message  broker {b:.1} µs, client {c:.1} µs"),
+            (None, Some(c)) => println!("   cpu per message  client {c:.1} µs"),
+            _ => {}
         }
         if let Some(r) = &self.broker_rss {
             println!(

@@ -17,6 +17,7 @@ pub struct Setup {
     _broker: Option<BrokerProcess>,
     /// The broker whose memory is reported.
     pub broker_pid: Option<u32>,
+    serialize: rmq_runtime::protocol::command::SerializeType,
 }
 
 impl Setup {
@@ -25,7 +26,12 @@ impl Setup {
         let (namesrv, broker) = match &target.namesrv {
             Some(ns) => (ns.clone(), None),
             None => {
-                let b = BrokerProcess::start(target.broker_bin.clone(), target.flush).await?;
+                let b = BrokerProcess::start(
+                    target.broker_bin.clone(),
+                    target.flush,
+                    target.store.clone(),
+                )
+                .await?;
                 eprintln!(
                     "started rmq-broker (pid {:?}, {}) on name server {}",
                     b.pid(),
@@ -42,6 +48,12 @@ impl Setup {
             namesrv,
             _broker: broker,
             broker_pid,
+            serialize: match target.serialize {
+                crate::cli::Serialize::Json => rmq_runtime::protocol::command::SerializeType::Json,
+                crate::cli::Serialize::Rocketmq => {
+                    rmq_runtime::protocol::command::SerializeType::RocketMq
+                }
+            },
         };
         if target.queues > 0 {
             setup.create_topic(&target.topic, target.queues).await?;
@@ -52,7 +64,9 @@ impl Setup {
     /// Client settings for this cluster, with a distinct instance name per role so producer and consumer
     /// do not share connections (as two processes would not).
     pub fn client(&self, instance: &str) -> ClientConfig {
-        ClientConfig::new(self.namesrv.clone()).with_instance_name(instance)
+        let mut c = ClientConfig::new(self.namesrv.clone()).with_instance_name(instance);
+        c.serialize_type = self.serialize;
+        c
     }
 
     async fn create_topic(&self, topic: &str, queues: i32) -> Result<()> {

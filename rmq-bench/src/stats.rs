@@ -198,13 +198,14 @@ pub async fn drive(
     window: Option<Duration>,
     finished: &tokio::sync::Notify,
     extra: &(dyn Fn() -> String + Sync),
-) -> Duration {
+    broker_pid: Option<u32>,
+) -> (Duration, CpuWindow) {
     let notified = finished.notified();
     tokio::pin!(notified);
     if !warmup.is_zero() {
         tokio::select! {
             _ = tokio::time::sleep(warmup) => {}
-            _ = &mut notified => return Duration::ZERO,
+            _ = &mut notified => return (Duration::ZERO, CpuWindow::start(broker_pid)),
         }
         for (_, m) in meters {
             m.reset();
@@ -212,6 +213,7 @@ pub async fn drive(
         eprintln!("warm-up of {:.1} s done, measuring", warmup.as_secs_f64());
     }
     let start = Instant::now();
+    let cpu = CpuWindow::start(broker_pid);
     let mut last: Vec<(u64, u64)> = meters.iter().map(|_| (0, 0)).collect();
     let mut last_at = start;
     let mut tick = tokio::time::interval_at(
@@ -244,7 +246,7 @@ pub async fn drive(
         eprintln!("{line}");
         last_at = now;
     }
-    start.elapsed()
+    (start.elapsed(), cpu)
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -279,5 +281,46 @@ impl Rss {
             rss_mib: field("VmRSS:")?,
             peak_rss_mib: field("VmHWM:")?,
         })
+    }
+}
+
+/// CPU time (user + system) a process has used, from `/proc/PID/stat`; `None` when unreadable.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ, the unit of /proc times, is 100 on every Linux architecture that matters here.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU used by the broker and by this process over a window, for per-message costs that do not depend on
+/// what else the machine is running.
+pub struct CpuWindow {
+    broker: Option<(u32, Duration)>,
+    client: Option<Duration>,
+}
+
+impl CpuWindow {
+    /// Starts counting now.
+    pub fn start(broker_pid: Option<u32>) -> CpuWindow {
+        CpuWindow {
+            broker: broker_pid.and_then(|p| cpu_time(p).map(|t| (p, t))),
+            client: cpu_time(std::process::id()),
+        }
+    }
+
+    /// Microseconds of CPU per message for (broker, client) since the start.
+    pub fn per_message(&self, messages: u64) -> (Option<f64>, Option<f64>) {
+        let per = |used: Duration| used.as_secs_f64() * 1e6 / messages.max(1) as f64;
+        let broker = self
+            .broker
+            .and_then(|(p, t0)| cpu_time(p).map(|t| per(t.saturating_sub(t0))));
+        let client = self
+            .client
+            .and_then(|t0| cpu_time(std::process::id()).map(|t| per(t.saturating_sub(t0))));
+        (broker, client)
     }
 }

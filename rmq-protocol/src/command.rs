@@ -193,7 +193,8 @@ impl RemotingCommand {
         }
     }
 
-    /// A response answering `req`: same opaque, response bit set, given code.
+    /// A response answering `req`: same opaque, response bit set, given code, and the request's header
+    /// encoding (Java's servers answer in the serialize type the request used).
     pub fn response_to(req: &RemotingCommand, code: i32) -> Self {
         RemotingCommand {
             code,
@@ -204,7 +205,7 @@ impl RemotingCommand {
             remark: None,
             ext_fields: HashMap::new(),
             body: Bytes::new(),
-            serialize_type: SerializeType::Json,
+            serialize_type: req.serialize_type,
         }
     }
 

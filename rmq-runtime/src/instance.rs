@@ -182,9 +182,10 @@ impl ClientInstance {
     pub async fn invoke_raw(
         &self,
         addr: &str,
-        cmd: RemotingCommand,
+        mut cmd: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand> {
+        cmd.serialize_type = self.config.serialize_type;
         let conn = self.pool.get(addr).await?;
         let result = conn.invoke(cmd, timeout).await;
         if matches!(result, Err(ClientError::Closed { .. })) {
@@ -205,7 +206,8 @@ impl ClientInstance {
     }
 
     /// Sends a oneway request to `addr`.
-    pub async fn invoke_oneway(&self, addr: &str, cmd: RemotingCommand) -> Result<()> {
+    pub async fn invoke_oneway(&self, addr: &str, mut cmd: RemotingCommand) -> Result<()> {
+        cmd.serialize_type = self.config.serialize_type;
         self.pool.get(addr).await?.invoke_oneway(cmd).await
     }
 

@@ -86,18 +86,20 @@ pub async fn run(args: EchoArgs) -> Result<Report> {
         })
     };
     let never = tokio::sync::Notify::new();
-    let seconds = drive(
+    let (seconds, cpu) = drive(
         &[("echo", &meter)],
         Duration::from_secs(1),
         Some(Duration::from_secs_f64(args.duration.max(0.1))),
         &never,
         &|| String::new(),
+        None,
     )
     .await;
     let summary = meter.summary(seconds);
+    let messages = summary.messages;
     writer.abort();
     reader.abort();
-    Ok(Report {
+    let mut report = Report {
         mode: "echo".into(),
         flush: "-".into(),
         size,
@@ -105,7 +107,10 @@ pub async fn run(args: EchoArgs) -> Result<Report> {
         seconds: seconds.as_secs_f64(),
         send: Some(summary),
         ..Report::default()
-    })
+    };
+    // Server and client are both in this process: the figure is the whole round trip's CPU.
+    report.cpu(&cpu, messages);
+    Ok(report)
 }
 
 async fn serve(sock: TcpStream) {

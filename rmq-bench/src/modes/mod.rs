@@ -35,15 +35,17 @@ pub async fn send(args: ProduceArgs, kind: Kind) -> Result<Report> {
     let load = SendLoad::new(&args, kind, setup.client("bench-producer")).await?;
     let tasks = load.spawn();
     let window = args.target.count.is_none().then(|| args.target.duration());
-    let seconds = drive(
+    let (seconds, cpu) = drive(
         &[("send", &load.meter)],
         args.target.warmup(),
         window,
         &load.finished,
         &|| String::new(),
+        setup.broker_pid,
     )
     .await;
     let summary = load.meter.summary(seconds);
+    let messages = summary.messages;
     load.stop();
     for t in tasks {
         let _ = t.await;
@@ -63,6 +65,7 @@ pub async fn send(args: ProduceArgs, kind: Kind) -> Result<Report> {
     }
     report.seconds = seconds.as_secs_f64();
     report.send = Some(summary);
+    report.cpu(&cpu, messages);
     report.broker_rss = setup.rss();
     Ok(report)
 }
@@ -93,12 +96,13 @@ pub async fn consume(args: ConsumeArgs) -> Result<Report> {
         })
     });
     let window = args.target.count.is_none().then(|| args.target.duration());
-    let seconds = drive(
+    let (seconds, cpu) = drive(
         &[("consume", &load.meter)],
         args.target.warmup(),
         window,
         &finished,
         &|| String::new(),
+        setup.broker_pid,
     )
     .await;
     if let Some(w) = watcher {
@@ -106,7 +110,7 @@ pub async fn consume(args: ConsumeArgs) -> Result<Report> {
     }
     let summary = load.meter.summary(seconds);
     consumer.shutdown().await;
-    Ok(Report {
+    let mut report = Report {
         label: args.target.label.clone(),
         mode: "consume".into(),
         flush: args.target.flush.name().into(),
@@ -116,7 +120,10 @@ pub async fn consume(args: ConsumeArgs) -> Result<Report> {
         store_to_consume: Some(LatencySummary::of(&load.store_to_consume.snapshot())),
         broker_rss: setup.rss(),
         ..Report::default()
-    })
+    };
+    let consumed = report.consume.as_ref().map_or(0, |c| c.messages);
+    report.cpu(&cpu, consumed);
+    Ok(report)
 }
 
 /// e2e: produce and consume at once; lag is sampled every 10 ms.
@@ -166,7 +173,7 @@ pub async fn e2e(args: E2eArgs) -> Result<Report> {
         )
     };
     // After the warm-up both meters restart from zero; the lag keeps counting what was outstanding.
-    let seconds = {
+    let (seconds, cpu) = {
         let warmup = p.target.warmup();
         if !warmup.is_zero() {
             tokio::time::sleep(warmup).await;
@@ -185,6 +192,7 @@ pub async fn e2e(args: E2eArgs) -> Result<Report> {
             window,
             &load.finished,
             &lag_line,
+            setup.broker_pid,
         )
         .await
     };
@@ -201,6 +209,7 @@ pub async fn e2e(args: E2eArgs) -> Result<Report> {
     let mut report = base_report(p, "e2e");
     report.send_mode = Some(format!("{:?}", p.send_mode).to_lowercase());
     report.seconds = seconds.as_secs_f64();
+    report.cpu(&cpu, send_summary.messages);
     report.send = Some(send_summary);
     report.consume = Some(consume_summary);
     report.store_to_consume = Some(LatencySummary::of(&consume.store_to_consume.snapshot()));
