@@ -43,7 +43,7 @@ impl BrokerProcess {
             Some(dir) => store.tempdir_in(dir),
             None => store.tempdir(),
         }
-            .context("cannot create a temp store directory")?;
+        .context("cannot create a temp store directory")?;
         let mut child = Command::new(&bin)
             .args(["--namesrv-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
             .arg("--store")

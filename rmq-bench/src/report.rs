@@ -99,7 +99,9 @@ impl Report {
             println!("   consumer lag     max {max}, at the end {end}");
         }
         match (self.broker_cpu_us_per_msg, self.client_cpu_us_per_msg) {
-            (Some(b), Some(c)) => println!("   cpu per message  broker {b:.1} µs, client {c:.1} µs"),
+            (Some(b), Some(c)) => {
+                println!("   cpu per message  broker {b:.1} µs, client {c:.1} µs")
+            }
             (None, Some(c)) => println!("   cpu per message  client {c:.1} µs"),
             _ => {}
         }

@@ -71,7 +71,9 @@ impl Segment {
                 // Real blocks, not a sparse file: writes into allocated extents skip the filesystem's delayed
                 // allocation and run at page-cache speed (measured in docs/performance.md). Filesystems without
                 // fallocate get a sparse file, which reads the same.
-                if rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len).is_err() {
+                if rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len)
+                    .is_err()
+                {
                     file.set_len(len)?;
                 }
             }

@@ -60,6 +60,17 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand> {
     if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(invalid("not a JSON object".to_owned()));
     }
+    if let Some(cmd) = super::json_fast::decode(header) {
+        return Ok(cmd);
+    }
+    decode_serde(header)
+}
+
+/// The reference reader: every header shape peers may send (escapes, numeric strings, nested values).
+pub(crate) fn decode_serde(header: &[u8]) -> Result<RemotingCommand> {
+    if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(invalid("not a JSON object".to_owned()));
+    }
     let wire: WireHeader = serde_json::from_slice(header).map_err(|e| invalid(e.to_string()))?;
     Ok(RemotingCommand {
         code: wire.code.0,
