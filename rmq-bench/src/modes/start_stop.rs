@@ -31,9 +31,20 @@ pub async fn run(args: StartStopArgs) -> Result<()> {
         let t0 = Instant::now();
         let broker = EmbeddedBroker::start().await?;
         let t1 = Instant::now();
+        broker.broker().shutdown().await?;
+        let tb = Instant::now();
         broker.shutdown().await?;
+        let tn = Instant::now();
         drop(broker);
         let t2 = Instant::now();
+        if std::env::var_os("RMQ_BENCH_DEBUG").is_some() {
+            eprintln!(
+                "broker {:?} namesrv {:?} drop {:?}",
+                tb - t1,
+                tn - tb,
+                t2 - tn
+            );
+        }
         if round > 0 {
             start_ms.push(t1.duration_since(t0).as_secs_f64() * 1e3);
             stop_ms.push(t2.duration_since(t1).as_secs_f64() * 1e3);

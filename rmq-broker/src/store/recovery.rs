@@ -213,6 +213,8 @@ impl StoreInner {
                     from,
                     "store was not shut down cleanly; recovering the commit log"
                 );
+            } else if cp.is_none() && segs.is_empty() {
+                tracing::debug!("new store");
             } else {
                 tracing::warn!(
                     from,
