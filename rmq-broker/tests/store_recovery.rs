@@ -179,3 +179,92 @@ async fn consume_queue_entries_past_the_end_are_dropped() {
     }
     reopen_and_check(dir.path(), &rs, 80).await;
 }
+
+/// Writes past the middle of the first segment and waits until the flush thread has created the next one.
+async fn fill_half_and_wait_for_next_segment(
+    root: &Path,
+) -> (
+    std::sync::Arc<rmq_broker::store::MessageStore>,
+    Vec<PutResult>,
+) {
+    let store = open(config(root, FlushDiskType::Async)).await;
+    let mut rs = Vec::new();
+    let mut i = 0;
+    while rs
+        .last()
+        .is_none_or(|r: &PutResult| (r.phys_offset as u64) < SEG / 2 + 1)
+    {
+        rs.push(
+            store
+                .put_message(msg("Ahead", 0, &body(i, 600), "TagA", ""))
+                .await
+                .unwrap(),
+        );
+        i += 1;
+    }
+    let next = root.join("commitlog").join(format!("{SEG:020}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !next.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flush thread did not create the next segment ahead"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    (store, rs)
+}
+
+#[tokio::test]
+async fn a_segment_created_ahead_is_part_of_a_clean_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, rs) = fill_half_and_wait_for_next_segment(dir.path()).await;
+    let end = last(&rs).phys_offset + last(&rs).wrote_bytes as i64;
+    store.shutdown().await.unwrap();
+    drop(store);
+    let store = open(config(dir.path(), FlushDiskType::Async)).await;
+    assert_eq!(store.commit_log_max_offset(), end);
+    // The clean path keeps the blank segment (the crash path would have removed it).
+    assert!(dir
+        .path()
+        .join("commitlog")
+        .join(format!("{SEG:020}"))
+        .exists());
+    // Writing on crosses into it, and everything reads back in order.
+    let mut more = Vec::new();
+    for i in rs.len()..rs.len() + 120 {
+        more.push(
+            store
+                .put_message(msg("Ahead", 0, &body(i, 600), "TagA", ""))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        last(&more).phys_offset as u64 > SEG,
+        "crossed into the segment made ahead"
+    );
+    let all = pull_all(&store, "Ahead", 0, 0);
+    assert_eq!(all.len(), rs.len() + more.len());
+    for (i, m) in all.iter().enumerate() {
+        assert_eq!(&m.body[..], &body(i, 600)[..]);
+    }
+}
+
+#[tokio::test]
+async fn a_crash_with_a_segment_created_ahead_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, rs) = fill_half_and_wait_for_next_segment(dir.path()).await;
+    drop(store);
+    let store = open(config(dir.path(), FlushDiskType::Async)).await;
+    let end = last(&rs).phys_offset + last(&rs).wrote_bytes as i64;
+    assert_eq!(store.commit_log_max_offset(), end);
+    assert_eq!(pull_all(&store, "Ahead", 0, 0).len(), rs.len());
+    let r = store
+        .put_message(msg("Ahead", 0, &body(rs.len(), 600), "TagA", ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.phys_offset, end,
+        "the next record goes right after the recovered end"
+    );
+}

@@ -13,6 +13,20 @@ use super::{cleanup, now_ms, StoreInner};
 const CLEAN_INTERVAL: Duration = Duration::from_secs(10);
 
 impl StoreInner {
+    /// Creates the CommitLog segment after the one being written once that one is half full, so the writer does
+    /// not stop to create and allocate a file at the boundary (Java's AllocateMappedFileService does the same;
+    /// on tmpfs allocating a 1 GiB segment took 400 ms in rmq-bench).
+    pub(crate) fn preallocate_next_segment(&self) {
+        let fs = self.cfg.mapped_file_size_commit_log;
+        let w = self.written.load(Ordering::Acquire).max(0) as u64;
+        if fs > 0 && w % fs >= fs / 2 {
+            let next = (w / fs + 1) * fs;
+            if let Err(e) = self.commitlog.find_or_create(next) {
+                tracing::warn!(error = %e, next, "could not create the next commit log segment ahead");
+            }
+        }
+    }
+
     /// Syncs CommitLog segments between the flushed and the written offset; returns the new flushed offset.
     pub(crate) fn flush_commit_log(&self) -> std::io::Result<i64> {
         let w = self.written.load(Ordering::Acquire);
@@ -91,6 +105,7 @@ pub(crate) fn run(inner: Arc<StoreInner>, stop: Receiver<()>) {
             tracing::error!(error = %e, "flush failed");
         }
         inner.refresh_disk();
+        inner.preallocate_next_segment();
         if last_clean.elapsed() >= CLEAN_INTERVAL {
             last_clean = Instant::now();
             let report = cleanup::run(&inner, SystemTime::now(), false);

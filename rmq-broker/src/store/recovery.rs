@@ -22,6 +22,12 @@ use super::dispatch::Dispatcher;
 use super::error::{Result, StoreError};
 use super::StoreInner;
 
+/// Whether a segment has nothing written at its start (created ahead of the writer, never used).
+fn is_blank(seg: &super::segment::Segment) -> bool {
+    let mut b = [0u8; 4];
+    seg.read_exact_at(&mut b, 0).is_ok() && b == [0; 4]
+}
+
 /// Called for each record of a walk with the record, its offset and its bytes.
 type RecordVisitor<'a> = dyn FnMut(&RecordView<'_>, i64, &[u8]) -> std::io::Result<()> + 'a;
 
@@ -139,7 +145,11 @@ impl StoreInner {
         for seg in self.commitlog.all() {
             let s = seg.start as i64;
             if s > end {
-                tracing::warn!(file = %seg.path.display(), "deleting commit log segment after the recovered end");
+                if is_blank(&seg) {
+                    tracing::debug!(file = %seg.path.display(), "removing a blank segment created ahead");
+                } else {
+                    tracing::warn!(file = %seg.path.display(), "deleting commit log segment after the recovered end");
+                }
                 self.commitlog.remove(seg.start)?;
             } else if s + fs as i64 > end {
                 let keep = (end - s) as u64;
@@ -154,9 +164,19 @@ impl StoreInner {
 
     fn clean_tail_ok(&self, end: i64) -> bool {
         let fs = self.cfg.mapped_file_size_commit_log as i64;
-        let Some(last) = self.commitlog.last() else {
+        let Some(mut last) = self.commitlog.last() else {
             return end == 0;
         };
+        if last.start as i64 > end {
+            // The segment the flush thread created ahead of the writer: part of a clean tail while blank.
+            if last.start as i64 != (end / fs + 1) * fs || !is_blank(&last) {
+                return false;
+            }
+            match self.commitlog.find(end as u64) {
+                Some(s) => last = s,
+                None => return end % fs == 0 && end == last.start as i64 - fs,
+            }
+        }
         let ls = last.start as i64;
         if end < ls || end > ls + fs {
             return false;

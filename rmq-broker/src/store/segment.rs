@@ -139,17 +139,14 @@ impl SegmentSet {
         if let Some(s) = self.segs.read().get(&start) {
             return Ok(s.clone());
         }
-        let mut w = self.segs.write();
-        if let Some(s) = w.get(&start) {
-            return Ok(s.clone());
-        }
+        // Opened (and allocated, which can take a while) outside the lock, so readers and the writer keep going
+        // while the flush thread creates the next segment; two racing creators open the same file harmlessly.
         let seg = Arc::new(Segment::open(
             &self.dir,
             start,
             self.prealloc.then_some(self.file_size),
         )?);
-        w.insert(start, seg.clone());
-        Ok(seg)
+        Ok(self.segs.write().entry(start).or_insert(seg).clone())
     }
 
     /// All segments in order.
