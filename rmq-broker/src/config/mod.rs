@@ -742,7 +742,8 @@ mod tests {
         cfg.set("brokerName", "x").expect("set");
         cfg.set("namesrvAddr", "127.0.0.1:1").expect("set");
         cfg.set("metricsExporterType", "PROM").expect("set");
-        cfg.set("metricsPromExporterHost", "127.0.0.1").expect("set");
+        cfg.set("metricsPromExporterHost", "127.0.0.1")
+            .expect("set");
         let mut again = BrokerConfig::default();
         for (k, v) in cfg.to_properties() {
             if v.is_empty() {
@@ -764,7 +765,8 @@ mod tests {
         assert_eq!(cfg.metrics_listen(), Some(("0.0.0.0".to_string(), 5557)));
         cfg.set("brokerIP1", "10.0.0.7").expect("set");
         assert_eq!(cfg.metrics_listen(), Some(("10.0.0.7".to_string(), 5557)));
-        cfg.set("metricsPromExporterHost", "127.0.0.1").expect("set");
+        cfg.set("metricsPromExporterHost", "127.0.0.1")
+            .expect("set");
         cfg.set("metricsPromExporterPort", "0").expect("set");
         assert_eq!(cfg.metrics_listen(), Some(("127.0.0.1".to_string(), 0)));
         cfg.set("metricsExporterType", "DISABLE").expect("set");

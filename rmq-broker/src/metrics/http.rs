@@ -24,7 +24,11 @@ pub(crate) const TEXT_004: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub(crate) const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Serves `/metrics` on `listener` until `shutdown` fires.
-pub(crate) async fn serve(listener: TcpListener, registry: Arc<Registry>, shutdown: CancellationToken) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    shutdown: CancellationToken,
+) {
     let app = Router::new()
         .route("/metrics", get(scrape))
         .with_state(registry);

@@ -75,11 +75,12 @@ pub async fn process(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         } else {
             Duration::from_millis(inner.config.short_polling_time_mills)
         };
-        clock
-            .exclude(inner.holds.hold(&h.topic, h.queue_id, h.queue_offset, hold, || {
+        let held = inner
+            .holds
+            .hold(&h.topic, h.queue_id, h.queue_offset, hold, || {
                 inner.store.max_offset_in_queue(&h.topic, h.queue_id)
-            }))
-            .await;
+            });
+        clock.exclude(held).await;
         result = read();
     }
     crate::metrics::pulled(inner, &h.consumer_group, &h.topic, &result, clock);
