@@ -74,6 +74,7 @@ pub struct EmbeddedBrokerBuilder {
     listen: Option<SocketAddr>,
     namesrv_listen: Option<SocketAddr>,
     namesrv_config: Option<NamesrvConfig>,
+    metrics_listen: Option<SocketAddr>,
 }
 
 impl EmbeddedBrokerBuilder {
@@ -119,6 +120,14 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
+    /// Serves Prometheus metrics (`GET /metrics`) on `addr`; `127.0.0.1:0` picks a free port, which
+    /// [`EmbeddedBroker::metrics_addr`] reports. Same as the properties `metricsExporterType=PROM`,
+    /// `metricsPromExporterHost` and `metricsPromExporterPort` (and wins over them). Off by default.
+    pub fn metrics_listen(mut self, addr: SocketAddr) -> Self {
+        self.metrics_listen = Some(addr);
+        self
+    }
+
     /// Starts the name server (unless external ones were given) and the broker.
     pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
         let mut config = embedded_defaults();
@@ -134,6 +143,9 @@ impl EmbeddedBrokerBuilder {
         }
         if self.flush_sync {
             config.flush_disk_type = FlushDiskType::Sync;
+        }
+        if let Some(addr) = self.metrics_listen {
+            config.enable_metrics(addr);
         }
         let temp = match &self.store_dir {
             Some(dir) => {
@@ -220,6 +232,11 @@ impl EmbeddedBroker {
     /// The broker's own address.
     pub fn broker_addr(&self) -> String {
         self.broker.inner().broker_addr.clone()
+    }
+
+    /// Where `GET /metrics` is served; `None` unless metrics were enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.broker.metrics_addr()
     }
 
     /// The store root.

@@ -17,6 +17,15 @@ pub enum BrokerError {
     /// A state file (topics, groups, offsets) could not be read or written.
     #[error("state file: {0}")]
     Persist(#[from] PersistError),
+    /// The metrics endpoint could not listen (`metricsPromExporterHost`, `metricsPromExporterPort`).
+    #[error("cannot listen on {addr} for metrics (metricsPromExporterHost/metricsPromExporterPort): {source}")]
+    MetricsListen {
+        /// The address tried.
+        addr: String,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Binding or another socket operation failed.
     #[error("i/o: {0}")]
     Io(std::io::Error),

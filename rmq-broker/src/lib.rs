@@ -11,6 +11,7 @@
 //! - [`store`]: CommitLog segments, ConsumeQueues, IndexFiles, checkpoint, flush and crash recovery.
 //! - [`remoting`]: the accept loop, per-connection tasks, and an outbound client.
 //! - [`config`]: broker.conf keys, defaults and validation.
+//! - [`metrics`]: the Prometheus endpoint (`metricsExporterType=PROM`, off by default).
 //! - [`persist`]: atomic JSON state files.
 #![warn(missing_docs)]
 
@@ -18,6 +19,7 @@ pub mod broker;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod metrics;
 pub mod namesrv;
 pub mod persist;
 pub mod remoting;

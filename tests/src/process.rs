@@ -109,6 +109,8 @@ pub struct BrokerProcess {
     pub namesrv_addr: String,
     /// Broker address from the READY line.
     pub broker_addr: String,
+    /// Metrics endpoint from the READY line's `metrics=` field (present with `--metrics-listen`).
+    pub metrics_addr: Option<String>,
     /// Store directory passed with `--store`.
     pub store_dir: PathBuf,
     /// File receiving the child's stderr.
@@ -178,6 +180,7 @@ impl BrokerProcess {
             child,
             namesrv_addr,
             broker_addr,
+            metrics_addr: ready_field(&rest, "metrics"),
             store_dir: store_dir.to_path_buf(),
             log_path: log_path.to_path_buf(),
         })
@@ -237,6 +240,14 @@ pub fn parse_ready(rest: &str) -> Result<(String, String)> {
     }
 }
 
+/// One `key=value` field of the part after `READY ` (e.g. `metrics`), if present.
+pub fn ready_field(rest: &str, key: &str) -> Option<String> {
+    rest.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.to_owned())
+}
+
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -255,5 +266,12 @@ mod tests {
             ("127.0.0.1:4000", "127.0.0.1:4001")
         );
         assert!(parse_ready("namesrv=127.0.0.1:4000").is_err());
+        let with_metrics = "namesrv=127.0.0.1:4000 broker=127.0.0.1:4001 metrics=127.0.0.1:4002";
+        assert!(parse_ready(with_metrics).is_ok());
+        assert_eq!(
+            ready_field(with_metrics, "metrics").as_deref(),
+            Some("127.0.0.1:4002")
+        );
+        assert_eq!(ready_field("namesrv=127.0.0.1:4000", "metrics"), None);
     }
 }

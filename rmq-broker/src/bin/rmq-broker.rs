@@ -1,7 +1,9 @@
 //! `rmq-broker`: run the bundled name server and broker, together (default) or one role per process.
 //!
 //! When every role is listening it prints one line to stdout, `READY namesrv=ADDR broker=ADDR`, so scripts and
-//! tests can use ephemeral ports (`--listen 127.0.0.1:0`). Ctrl-C or SIGTERM stops cleanly.
+//! tests can use ephemeral ports (`--listen 127.0.0.1:0`); with metrics on (`--metrics-listen ADDR` or
+//! `metricsExporterType=PROM`) the line ends with ` metrics=ADDR`, the address serving `GET /metrics`.
+//! Ctrl-C or SIGTERM stops cleanly.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +47,10 @@ struct BrokerArgs {
     /// broker.conf in Java properties format with RocketMQ's keys.
     #[arg(short = 'c', long = "config", global = true)]
     config: Option<PathBuf>,
+    /// Serve Prometheus metrics (GET /metrics) here, e.g. 0.0.0.0:5557 or 127.0.0.1:0 for an ephemeral port
+    /// (sets metricsExporterType=PROM, metricsPromExporterHost and metricsPromExporterPort).
+    #[arg(long, global = true, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     /// Flush mode (overrides flushDiskType).
     #[arg(long, value_enum, global = true)]
     flush: Option<Flush>,
@@ -86,6 +92,9 @@ fn broker_config(args: &BrokerArgs) -> Result<BrokerConfig> {
         cfg.bind_ip = addr.ip();
         cfg.listen_port = addr.port();
     }
+    if let Some(addr) = args.metrics_listen {
+        cfg.enable_metrics(addr);
+    }
     if let Some(store) = &args.store {
         cfg.store_path_root_dir = store.clone();
     }
@@ -111,6 +120,14 @@ async fn start_namesrv(addr: SocketAddr) -> Result<NameServer> {
         .await
         .with_context(|| format!("cannot listen on {addr} (name server)"))?;
     Ok(NameServer::start(listener, NamesrvConfig::default())?)
+}
+
+/// ` metrics=ADDR` for the READY line when the metrics endpoint runs, else nothing.
+fn metrics_field(broker: &Broker) -> String {
+    broker
+        .metrics_addr()
+        .map(|a| format!(" metrics={a}"))
+        .unwrap_or_default()
 }
 
 async fn wait_for_signal() -> Result<()> {
@@ -154,7 +171,7 @@ async fn main() -> Result<()> {
                 bail!("the broker needs name servers: -n host:port[;host:port] or namesrvAddr in broker.conf");
             }
             let broker = start_broker(cfg).await?;
-            println!("READY broker={}", broker.addr());
+            println!("READY broker={}{}", broker.addr(), metrics_field(&broker));
             wait_for_signal().await?;
             broker.shutdown().await?;
         }
@@ -167,7 +184,12 @@ async fn main() -> Result<()> {
             }
             cfg.set("namesrvAddr", &addrs.join(";"))?;
             let broker = start_broker(cfg).await?;
-            println!("READY namesrv={} broker={}", ns.addr(), broker.addr());
+            println!(
+                "READY namesrv={} broker={}{}",
+                ns.addr(),
+                broker.addr(),
+                metrics_field(&broker)
+            );
             wait_for_signal().await?;
             broker.shutdown().await?;
             ns.shutdown().await;

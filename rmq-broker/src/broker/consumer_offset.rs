@@ -16,6 +16,19 @@ struct Stored {
     offset_table: BTreeMap<String, BTreeMap<i32, i64>>,
 }
 
+/// One committed offset, as [`ConsumerOffsetManager::snapshot`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    /// Topic.
+    pub topic: String,
+    /// Consumer group.
+    pub group: String,
+    /// Queue id.
+    pub queue_id: i32,
+    /// Next offset the group will consume.
+    pub offset: i64,
+}
+
 /// Offsets in memory plus a dirty flag so idle brokers do not rewrite the file.
 #[derive(Debug)]
 pub struct ConsumerOffsetManager {
@@ -94,6 +107,25 @@ impl ConsumerOffsetManager {
             .collect();
         topics.sort();
         topics
+    }
+
+    /// Every committed offset (metrics compute consumer lag from it at scrape time).
+    pub fn snapshot(&self) -> Vec<CommittedOffset> {
+        let table = self.table.lock();
+        let mut out = Vec::with_capacity(table.values().map(HashMap::len).sum());
+        for (k, queues) in table.iter() {
+            // Topic names cannot contain '@' (validate_topic), so the first '@' ends the topic.
+            let Some((topic, group)) = k.split_once('@') else {
+                continue;
+            };
+            out.extend(queues.iter().map(|(&queue_id, &offset)| CommittedOffset {
+                topic: topic.to_owned(),
+                group: group.to_owned(),
+                queue_id,
+                offset,
+            }));
+        }
+        out
     }
 
     /// Forgets a topic's offsets (topic deleted).

@@ -83,6 +83,10 @@ pub struct BrokerInner {
     pub uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator,
     /// Compiled SQL92 selectors, per (group, topic) and subscription version.
     pub filters: filter::SelectorCache,
+    /// Open connections to the broker port, kept by the accept loop.
+    pub connections: crate::remoting::ConnectionCount,
+    /// Metric handles; `None` unless `metricsExporterType=PROM`, so the request paths skip them for free.
+    pub metrics: Option<crate::metrics::BrokerMetrics>,
 }
 
 impl BrokerInner {
@@ -97,6 +101,7 @@ impl BrokerInner {
 pub struct Broker {
     inner: Arc<BrokerInner>,
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     stopped: tokio::sync::Mutex<bool>,
@@ -111,7 +116,8 @@ pub(crate) fn now_ms() -> i64 {
 
 impl Broker {
     /// Opens the store (recovering it if needed), loads state, registers with the name servers and serves on
-    /// `listener`. `config.listen_port` is replaced by the listener's real port.
+    /// `listener`. `config.listen_port` is replaced by the listener's real port. With
+    /// `metricsExporterType=PROM` it also serves `GET /metrics` (see [`Broker::metrics_addr`]).
     pub async fn start(
         listener: TcpListener,
         mut config: BrokerConfig,
@@ -121,8 +127,19 @@ impl Broker {
         config.bind_ip = addr.ip();
         config.validate()?;
         let store_host = config.advertised_addr();
+        let metrics_listener = crate::metrics::bind(&config).await?;
+        let (metrics, registry) = match metrics_listener {
+            Some(_) => {
+                let (m, r) = crate::metrics::BrokerMetrics::new(&config);
+                (Some(m), Some(r))
+            }
+            None => (None, None),
+        };
         let mut store_cfg = config.store_config();
         store_cfg.tag_code_hook = Some(schedule::tag_code_hook(config.delay_levels()));
+        store_cfg.flush_observer = metrics
+            .as_ref()
+            .map(crate::metrics::BrokerMetrics::flush_observer);
         let store = tokio::task::spawn_blocking(move || MessageStore::open(store_cfg))
             .await
             .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
@@ -170,6 +187,8 @@ impl Broker {
             schedule,
             uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator::new(store_host.ip()),
             filters: filter::SelectorCache::default(),
+            connections: crate::remoting::ConnectionCount::default(),
+            metrics,
             locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
                 config.rebalance_lock_max_live_time,
             )),
@@ -184,7 +203,18 @@ impl Broker {
             inner.config.max_frame_length,
             shutdown.clone(),
             tracker.clone(),
+            inner.connections.clone(),
         ));
+        let metrics_addr = match (metrics_listener, registry) {
+            (Some(listener), Some(registry)) => Some(crate::metrics::serve(
+                &inner,
+                registry,
+                listener,
+                &tracker,
+                shutdown.clone(),
+            )?),
+            _ => None,
+        };
         registrar.register_all(&inner).await;
         tracker.spawn(registrar.run(inner.clone(), shutdown.clone()));
         tracker.spawn(housekeeping(inner.clone(), shutdown.clone()));
@@ -194,6 +224,7 @@ impl Broker {
         Ok(Broker {
             inner,
             addr,
+            metrics_addr,
             shutdown,
             tracker,
             stopped: tokio::sync::Mutex::new(false),
@@ -203,6 +234,12 @@ impl Broker {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served, `None` when metrics are disabled (the default). With
+    /// `metricsPromExporterPort=0` this is the ephemeral port actually bound.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The shared state (tests and the admin side read it).
@@ -265,8 +302,9 @@ async fn housekeeping(inner: Arc<BrokerInner>, stop: CancellationToken) {
     }
 }
 
-/// Counts a put for runtime info.
-pub(crate) fn count_put(inner: &BrokerInner, messages: u64, bytes: u64) {
+/// Counts a put into `topic` for runtime info and, when enabled, metrics.
+pub(crate) fn count_put(inner: &BrokerInner, topic: &str, messages: u64, bytes: u64) {
+    crate::metrics::count_in(inner, topic, messages, bytes);
     inner
         .stats
         .put_messages

@@ -45,6 +45,16 @@ pub enum BrokerRole {
     SyncMaster,
 }
 
+/// `metricsExporterType`: how the broker exports metrics (RocketMQ 5's `MetricsExporterType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsExporterType {
+    /// No metrics are collected and no port is opened (the default, as in Java).
+    #[default]
+    Disable,
+    /// Serve `GET /metrics` in Prometheus text format on `metricsPromExporterHost:metricsPromExporterPort`.
+    Prom,
+}
+
 /// Every setting of the bundled broker, with RocketMQ's key names and defaults.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -134,6 +144,14 @@ pub struct BrokerConfig {
     pub rebalance_lock_max_live_time: u64,
     /// `storeReplyMessageEnable`: also store request-reply replies in their reply topic (true, as Java).
     pub store_reply_message_enable: bool,
+    /// `metricsExporterType`: DISABLE (default) or PROM (Java's OTLP_GRPC and LOG are refused).
+    pub metrics_exporter_type: MetricsExporterType,
+    /// `metricsPromExporterHost`: address the metrics endpoint binds; empty (default) means `brokerIP1` when
+    /// set, else the broker's own bind address.
+    pub metrics_prom_exporter_host: String,
+    /// `metricsPromExporterPort`: metrics port (5557, as Java); 0 picks an ephemeral port, which
+    /// `Broker::metrics_addr` then reports.
+    pub metrics_prom_exporter_port: u16,
 }
 
 impl Default for BrokerConfig {
@@ -182,6 +200,9 @@ impl Default for BrokerConfig {
             max_frame_length: 16 * 1024 * 1024,
             rebalance_lock_max_live_time: 60_000,
             store_reply_message_enable: true,
+            metrics_exporter_type: MetricsExporterType::Disable,
+            metrics_prom_exporter_host: String::new(),
+            metrics_prom_exporter_port: 5557,
         }
     }
 }
@@ -319,6 +340,22 @@ impl BrokerConfig {
             "serverMaxFrameLength" => self.max_frame_length = positive(key, v)?,
             "rebalanceLockMaxLiveTime" => self.rebalance_lock_max_live_time = positive(key, v)?,
             "storeReplyMessageEnable" => self.store_reply_message_enable = boolean(key, v)?,
+            "metricsExporterType" => {
+                self.metrics_exporter_type = match v.to_ascii_uppercase().as_str() {
+                    "DISABLE" => MetricsExporterType::Disable,
+                    "PROM" => MetricsExporterType::Prom,
+                    "OTLP_GRPC" | "LOG" => {
+                        return Err(invalid(
+                            key,
+                            v,
+                            "DISABLE or PROM (rmq exports Prometheus only; OTLP_GRPC and LOG are not implemented)",
+                        ))
+                    }
+                    _ => return Err(invalid(key, v, "DISABLE or PROM")),
+                }
+            }
+            "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.to_string(),
+            "metricsPromExporterPort" => self.metrics_prom_exporter_port = num(key, v)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -351,6 +388,28 @@ impl BrokerConfig {
             self.bind_ip
         });
         SocketAddr::new(ip, self.listen_port)
+    }
+
+    /// Where the Prometheus endpoint binds, `(host, port)`, or `None` when metrics are disabled. An empty
+    /// `metricsPromExporterHost` means `brokerIP1` when set, else the broker's bind address (Java uses
+    /// `brokerIP1`, which always has a value there).
+    pub fn metrics_listen(&self) -> Option<(String, u16)> {
+        if self.metrics_exporter_type != MetricsExporterType::Prom {
+            return None;
+        }
+        let host = if self.metrics_prom_exporter_host.is_empty() {
+            self.broker_ip1.unwrap_or(self.bind_ip).to_string()
+        } else {
+            self.metrics_prom_exporter_host.clone()
+        };
+        Some((host, self.metrics_prom_exporter_port))
+    }
+
+    /// Turns the Prometheus endpoint on at `addr` (the binary's `--metrics-listen`, the embedded builder).
+    pub fn enable_metrics(&mut self, addr: SocketAddr) {
+        self.metrics_exporter_type = MetricsExporterType::Prom;
+        self.metrics_prom_exporter_host = addr.ip().to_string();
+        self.metrics_prom_exporter_port = addr.port();
     }
 
     /// Name-server addresses from `namesrvAddr`.
@@ -506,6 +565,22 @@ impl BrokerConfig {
                 "storeReplyMessageEnable",
                 self.store_reply_message_enable.to_string(),
             ),
+            (
+                "metricsExporterType",
+                match self.metrics_exporter_type {
+                    MetricsExporterType::Disable => "DISABLE",
+                    MetricsExporterType::Prom => "PROM",
+                }
+                .to_string(),
+            ),
+            (
+                "metricsPromExporterHost",
+                self.metrics_prom_exporter_host.clone(),
+            ),
+            (
+                "metricsPromExporterPort",
+                self.metrics_prom_exporter_port.to_string(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -652,6 +727,9 @@ mod tests {
             ("namesrvAddr", "nohostport"),
             ("brokerRole", "SLAVE"),
             ("mappedFileSizeCommitLog", "0"),
+            ("metricsExporterType", "OTLP_GRPC"),
+            ("metricsExporterType", "SOMETIMES"),
+            ("metricsPromExporterPort", "70000"),
         ] {
             let err = BrokerConfig::default().set(k, v).expect_err(k);
             assert!(err.to_string().contains(&format!("`{k}`")), "{err}");
@@ -663,6 +741,9 @@ mod tests {
         let mut cfg = BrokerConfig::default();
         cfg.set("brokerName", "x").expect("set");
         cfg.set("namesrvAddr", "127.0.0.1:1").expect("set");
+        cfg.set("metricsExporterType", "PROM").expect("set");
+        cfg.set("metricsPromExporterHost", "127.0.0.1")
+            .expect("set");
         let mut again = BrokerConfig::default();
         for (k, v) in cfg.to_properties() {
             if v.is_empty() {
@@ -674,6 +755,24 @@ mod tests {
             );
         }
         assert_eq!(again.to_properties(), cfg.to_properties());
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_prom_binds_where_asked() {
+        let mut cfg = BrokerConfig::default();
+        assert_eq!(cfg.metrics_listen(), None);
+        cfg.set("metricsExporterType", "PROM").expect("set");
+        assert_eq!(cfg.metrics_listen(), Some(("0.0.0.0".to_string(), 5557)));
+        cfg.set("brokerIP1", "10.0.0.7").expect("set");
+        assert_eq!(cfg.metrics_listen(), Some(("10.0.0.7".to_string(), 5557)));
+        cfg.set("metricsPromExporterHost", "127.0.0.1")
+            .expect("set");
+        cfg.set("metricsPromExporterPort", "0").expect("set");
+        assert_eq!(cfg.metrics_listen(), Some(("127.0.0.1".to_string(), 0)));
+        cfg.set("metricsExporterType", "DISABLE").expect("set");
+        assert_eq!(cfg.metrics_listen(), None);
+        cfg.enable_metrics("[::1]:9100".parse().expect("addr"));
+        assert_eq!(cfg.metrics_listen(), Some(("::1".to_string(), 9100)));
     }
 
     #[test]

@@ -35,6 +35,7 @@ impl NameServer {
             config.max_frame_length,
             shutdown.clone(),
             tracker.clone(),
+            crate::remoting::ConnectionCount::default(),
         ));
         let sweeper = processor.clone();
         let stop = shutdown.clone();

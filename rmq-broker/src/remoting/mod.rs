@@ -5,4 +5,4 @@ pub mod client;
 pub mod server;
 
 pub use client::{ClientError, RemotingClient};
-pub use server::{serve, Connection, InvokeError, RequestHandler};
+pub use server::{serve, Connection, ConnectionCount, InvokeError, RequestHandler};

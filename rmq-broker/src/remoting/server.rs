@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,6 +125,33 @@ impl Connection {
     }
 }
 
+/// Live connections of one server, kept by its accept loop: one atomic add when a connection starts and one
+/// when its task ends, so metrics can read the count at scrape time for free.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionCount(Arc<AtomicUsize>);
+
+impl ConnectionCount {
+    /// Connections currently open.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts one connection until the returned guard drops.
+    fn open(&self) -> OpenConnection {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self.0.clone())
+    }
+}
+
+/// One counted connection; dropping it (whatever way the task ends) uncounts it.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// What a server does with requests. Futures are `'static` so they can outlive the read of their frame.
 pub trait RequestHandler: Send + Sync + 'static {
     /// Answers one request; `None` sends nothing (oneway requests, or requests answered elsewhere).
@@ -139,13 +166,14 @@ pub trait RequestHandler: Send + Sync + 'static {
 }
 
 /// Accepts connections until `shutdown` is cancelled; every connection task is tracked by `tracker` so the
-/// caller can wait for them.
+/// caller can wait for them, and counted in `connections` while it runs.
 pub async fn serve<H: RequestHandler>(
     listener: TcpListener,
     handler: Arc<H>,
     max_frame_len: usize,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    connections: ConnectionCount,
 ) {
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -160,8 +188,10 @@ pub async fn serve<H: RequestHandler>(
                 let handler = handler.clone();
                 let shutdown = shutdown.clone();
                 let tracker2 = tracker.clone();
+                let counted = connections.open();
                 tracker.spawn(async move {
                     run_connection(stream, peer, handler, max_frame_len, shutdown, tracker2).await;
+                    drop(counted);
                 });
             }
             Err(e) => {

@@ -44,6 +44,17 @@ impl fmt::Debug for TagCodeHook {
     }
 }
 
+/// Told how long each CommitLog sync took (background flush under ASYNC_FLUSH, group commit under
+/// SYNC_FLUSH); the broker's flush-latency histogram. Runs on the store's threads, so it must be cheap.
+#[derive(Clone)]
+pub struct FlushObserver(pub Arc<dyn Fn(std::time::Duration) + Send + Sync>);
+
+impl fmt::Debug for FlushObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FlushObserver(..)")
+    }
+}
+
 /// Store settings. Every field documents its default (the Java broker's where one exists).
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -89,6 +100,8 @@ pub struct StoreConfig {
     pub disk_usage_probe: Option<DiskUsageProbe>,
     /// Tag-slot override for dispatch (delay feature); default none.
     pub tag_code_hook: Option<TagCodeHook>,
+    /// Flush-latency callback (metrics); default none, and then syncs are not even timed.
+    pub flush_observer: Option<FlushObserver>,
 }
 
 impl Default for StoreConfig {
@@ -114,6 +127,7 @@ impl Default for StoreConfig {
             store_host: SocketAddr::from(([127, 0, 0, 1], 10911)),
             disk_usage_probe: None,
             tag_code_hook: None,
+            flush_observer: None,
         }
     }
 }

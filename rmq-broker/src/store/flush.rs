@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::checkpoint::Checkpoint;
+use super::segment::Segment;
 use super::{cleanup, now_ms, StoreInner};
 
 /// How often the cleanup policy is evaluated.
@@ -33,15 +34,30 @@ impl StoreInner {
         let f = self.flushed.load(Ordering::Acquire);
         if w > f {
             let fs = self.cfg.mapped_file_size_commit_log as i64;
-            for seg in self.commitlog.all() {
+            let dirty = self.commitlog.all().into_iter().filter(|seg| {
                 let s = seg.start as i64;
-                if s + fs > f && s < w {
-                    seg.file.sync_data()?;
-                }
-            }
+                s + fs > f && s < w
+            });
+            self.sync_segments(dirty)?;
             self.flushed.fetch_max(w, Ordering::AcqRel);
         }
         Ok(self.flushed.load(Ordering::Acquire))
+    }
+
+    /// `fdatasync`s the given CommitLog segments, timing the whole sync for the flush observer (if any).
+    /// Both flush paths go through here: the background flush above and SYNC_FLUSH's group commit.
+    pub(crate) fn sync_segments<S: AsRef<Segment>>(
+        &self,
+        segments: impl IntoIterator<Item = S>,
+    ) -> std::io::Result<()> {
+        let started = self.cfg.flush_observer.as_ref().map(|_| Instant::now());
+        for seg in segments {
+            seg.as_ref().file.sync_data()?;
+        }
+        if let (Some(observe), Some(started)) = (&self.cfg.flush_observer, started) {
+            (observe.0)(started.elapsed());
+        }
+        Ok(())
     }
 
     /// Flushes everything and writes the checkpoint (skipped when nothing moved).

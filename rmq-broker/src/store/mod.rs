@@ -50,7 +50,9 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rmq_protocol::message::stored::{body_crc, stored_size, MAX_PROPERTIES_LEN, MAX_TOPIC_LEN_V2};
 
 pub use cleanup::CleanupReport;
-pub use config::{DiskUsageProbe, FlushDiskType, StoreConfig, TagCodeFn, TagCodeHook};
+pub use config::{
+    DiskUsageProbe, FlushDiskType, FlushObserver, StoreConfig, TagCodeFn, TagCodeHook,
+};
 pub use error::{Result, StoreError};
 pub use read::ReadFilter;
 

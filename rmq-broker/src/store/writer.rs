@@ -218,9 +218,7 @@ impl StoreInner {
             }
         }
         if self.cfg.flush_disk_type == FlushDiskType::Sync {
-            for s in &touched {
-                s.file.sync_data()?;
-            }
+            self.sync_segments(&touched)?;
         }
         self.written.store(end, Ordering::Release);
         if self.cfg.flush_disk_type == FlushDiskType::Sync {

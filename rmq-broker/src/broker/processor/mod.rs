@@ -98,7 +98,7 @@ pub async fn dispatch(
 ) -> Option<RemotingCommand> {
     let reply = match req.code {
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
-            send::process(&inner, &conn, &req).await
+            crate::metrics::time_send(&inner, send::process(&inner, &conn, &req)).await
         }
         request::SEND_REPLY_MESSAGE | request::SEND_REPLY_MESSAGE_V2 => {
             reply::process(&inner, &conn, &req).await

@@ -21,6 +21,7 @@ const MAX_SUSPEND: Duration = Duration::from_secs(60);
 
 /// Handles a pull: checks, optional offset commit, read, and a hold when nothing is there yet.
 pub async fn process(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    let mut clock = crate::metrics::Stopwatch::start(inner);
     let h: PullMessageRequestHeader = req.decode_header()?;
     let filter = check(inner, &h)?;
     if pull_flag::has_commit_offset(h.sys_flag) && h.commit_offset >= 0 {
@@ -74,14 +75,15 @@ pub async fn process(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         } else {
             Duration::from_millis(inner.config.short_polling_time_mills)
         };
-        inner
+        let held = inner
             .holds
             .hold(&h.topic, h.queue_id, h.queue_offset, hold, || {
                 inner.store.max_offset_in_queue(&h.topic, h.queue_id)
-            })
-            .await;
+            });
+        clock.exclude(held).await;
         result = read();
     }
+    crate::metrics::pulled(inner, &h.consumer_group, &h.topic, &result, clock);
     Ok(respond(inner, req, result, h.queue_offset))
 }
 

@@ -76,7 +76,7 @@ pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingComma
         // Java only logs a failed put here: the push is what the requester waits for.
         match inner.store.put_message(msg).await {
             Ok(put) => {
-                count_put(inner, 1, req.body.len() as u64);
+                count_put(inner, &h.topic, 1, req.body.len() as u64);
                 header.msg_id = put.msg_id;
                 header.queue_offset = put.queue_offset;
             }

@@ -108,6 +108,8 @@ async fn store_deferred(
     m: &MessageExt,
     reconsume_times: i32,
 ) -> Result<PutResult, Refusal> {
+    // Counted under the retry or DLQ topic, not where a deferral parks it meanwhile.
+    let target = topic.clone();
     let deferral =
         inner
             .schedule
@@ -138,7 +140,7 @@ async fn store_deferred(
         })
         .await?;
     inner.schedule.stored(deferral);
-    count_put(inner, 1, m.body.len() as u64);
+    count_put(inner, &target, 1, m.body.len() as u64);
     Ok(put)
 }
 

@@ -231,7 +231,7 @@ async fn send_one(
     };
     let put = inner.store.put_message(msg).await?;
     inner.schedule.stored(deferral);
-    count_put(inner, 1, req.body.len() as u64);
+    count_put(inner, &h.topic, 1, req.body.len() as u64);
     let header = SendMessageResponseHeader {
         msg_id: put.msg_id,
         queue_id,
@@ -313,7 +313,7 @@ async fn send_batch(
     }
     let count = msgs.len() as u64;
     let puts = inner.store.put_messages(msgs).await?;
-    count_put(inner, count, bytes);
+    count_put(inner, &h.topic, count, bytes);
     let first = puts.first().map(|p| p.queue_offset).unwrap_or(0);
     let ids = puts
         .iter()
