@@ -16,14 +16,21 @@ pub struct Cli {
         long = "namesrv",
         env = "NAMESRV_ADDR",
         default_value = "127.0.0.1:9876",
-        global = true
+        global = true,
+        help_heading = "Global options"
     )]
     pub namesrv: String,
     /// Print JSON on stdout instead of tables.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// Timeout of each request (and each connect), in milliseconds.
-    #[arg(long = "timeout-ms", default_value_t = 3000, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(
+        long = "timeout-ms",
+        default_value_t = 3000,
+        global = true,
+        help_heading = "Global options",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub timeout_ms: u64,
     /// What to do.
     #[command(subcommand)]
@@ -327,7 +334,12 @@ pub enum Command {
         #[arg(short = 'g', long = "group")]
         group: String,
         /// Offset message id of the dead letter (as dlqList prints it).
-        #[arg(short = 'i', long = "msgId", required_unless_present = "all", conflicts_with = "all")]
+        #[arg(
+            short = 'i',
+            long = "msgId",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
         msg_id: Option<String>,
         /// Every dead letter of the group.
         #[arg(long = "all")]
@@ -375,15 +387,27 @@ mod tests {
                 perm,
                 ..
             } => {
-                assert_eq!((topic.as_str(), read_queues, write_queues, perm), ("T", 2, 3, 6));
+                assert_eq!(
+                    (topic.as_str(), read_queues, write_queues, perm),
+                    ("T", 2, 3, 6)
+                );
                 assert_eq!(target.cluster.as_deref(), Some("DefaultCluster"));
             }
             other => panic!("parsed as {other:?}"),
         }
         let err = Cli::try_parse_from(["rmq-admin", "updateTopic", "-t", "T"]).unwrap_err();
         assert!(err.to_string().contains("--brokerAddr"), "{err}");
-        let err = Cli::try_parse_from(["rmq-admin", "deleteSubGroup", "-g", "G", "-b", "a:1", "-c", "C"])
-            .unwrap_err();
+        let err = Cli::try_parse_from([
+            "rmq-admin",
+            "deleteSubGroup",
+            "-g",
+            "G",
+            "-b",
+            "a:1",
+            "-c",
+            "C",
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("cannot be used with"), "{err}");
         assert!(Cli::try_parse_from(["rmq-admin", "dlqResend", "-g", "G"]).is_err());
         assert!(Cli::try_parse_from(["rmq-admin", "dlqResend", "-g", "G", "--all"]).is_ok());

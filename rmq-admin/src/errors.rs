@@ -50,7 +50,9 @@ async fn client_error(err: &ClientError, namesrvs: &[String], timeout: Duration)
                     "topic {topic} does not exist (no name server routes it)"
                 ))
             } else {
-                Some(format!("no route for topic {topic}: {reason}"))
+                Some(format!(
+                    "cannot get the route of topic {topic} from the name servers: {reason}"
+                ))
             }
         }
         ClientError::Broker { addr, code, remark }

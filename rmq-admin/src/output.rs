@@ -41,7 +41,10 @@ impl Output {
             human()
         };
         let mut stdout = std::io::stdout().lock();
-        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
             _ => Ok(()),
         }
@@ -102,10 +105,7 @@ impl MessageView {
     pub fn new(m: &MessageExt, broker_name: Option<&str>) -> Self {
         let (body, body_encoding) = match std::str::from_utf8(&m.body) {
             Ok(text) => (text.to_string(), "utf8"),
-            Err(_) => (
-                m.body.iter().map(|b| format!("{b:02x}")).collect(),
-                "hex",
-            ),
+            Err(_) => (m.body.iter().map(|b| format!("{b:02x}")).collect(), "hex"),
         };
         MessageView {
             msg_id: m.msg_id(),

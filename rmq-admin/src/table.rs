@@ -32,8 +32,12 @@ impl Table {
         I: IntoIterator<Item = S>,
         S: ToString,
     {
-        self.rows
-            .push(cells.into_iter().map(|c| one_line(&c.to_string())).collect());
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| one_line(&c.to_string()))
+                .collect(),
+        );
     }
 
     /// The header and rows, one line each, every line ending in `\n`.
@@ -74,7 +78,12 @@ where
     I: IntoIterator<Item = (&'a str, String)>,
 {
     let pairs: Vec<(&str, String)> = pairs.into_iter().collect();
-    let width = pairs.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0) + 1;
+    let width = pairs
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 1;
     let mut out = String::new();
     for (k, v) in pairs {
         let key = format!("{k}:");
@@ -126,7 +135,10 @@ mod tests {
     #[test]
     fn key_values_align_on_the_longest_key() {
         assert_eq!(
-            key_values([("Topic", "T".to_string()), ("Queue Offset", "3".to_string())]),
+            key_values([
+                ("Topic", "T".to_string()),
+                ("Queue Offset", "3".to_string())
+            ]),
             "Topic:        T\nQueue Offset: 3\n"
         );
     }

@@ -34,7 +34,9 @@ pub fn parse_timestamp(what: &str, value: &str) -> Result<i64> {
         LocalResult::Single(t) => Ok(t.timestamp_millis()),
         // A repeated hour (clocks going back): take the earlier instant, as Java's SimpleDateFormat does.
         LocalResult::Ambiguous(earlier, _) => Ok(earlier.timestamp_millis()),
-        LocalResult::None => bail!("invalid {what} {value:?}: that local time does not exist (a DST gap)"),
+        LocalResult::None => {
+            bail!("invalid {what} {value:?}: that local time does not exist (a DST gap)")
+        }
     }
 }
 
@@ -59,7 +61,10 @@ mod tests {
 
     #[test]
     fn the_three_forms_parse() {
-        assert_eq!(parse_timestamp("t", "1700000000123").unwrap(), 1_700_000_000_123);
+        assert_eq!(
+            parse_timestamp("t", "1700000000123").unwrap(),
+            1_700_000_000_123
+        );
         let before = now_ms();
         let now = parse_timestamp("t", "now").unwrap();
         assert!(now >= before);

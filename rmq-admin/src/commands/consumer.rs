@@ -225,7 +225,10 @@ impl SubGroupArgs {
         };
         set(&mut c.consume_enable, self.consume_enable);
         set(&mut c.consume_from_min_enable, self.consume_from_min_enable);
-        set(&mut c.consume_broadcast_enable, self.consume_broadcast_enable);
+        set(
+            &mut c.consume_broadcast_enable,
+            self.consume_broadcast_enable,
+        );
         set(&mut c.consume_message_orderly, self.consume_message_orderly);
         set(
             &mut c.notify_consumer_ids_changed_enable,
@@ -273,11 +276,9 @@ pub async fn update_sub_group(ctx: &Ctx, target: &Target, args: SubGroupArgs) ->
                 .map(|a| format!("create subscription group to {a} success.\n"))
                 .collect();
             if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&config) {
-                text.push_str(&key_values(
-                    fields
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.to_string().trim_matches('"').to_string())),
-                ));
+                text.push_str(&key_values(fields.iter().map(|(k, v)| {
+                    (k.as_str(), v.to_string().trim_matches('"').to_string())
+                })));
             }
             text
         },
@@ -373,7 +374,9 @@ pub async fn delete_sub_group(
         || {
             let mut text: String = brokers
                 .iter()
-                .map(|a| format!("delete subscription group [{group}] from broker [{a}] success.\n"))
+                .map(|a| {
+                    format!("delete subscription group [{group}] from broker [{a}] success.\n")
+                })
                 .collect();
             for t in &deleted_topics {
                 text.push_str(&format!("delete topic [{t}] success.\n"));
@@ -396,32 +399,35 @@ pub async fn reset_offset_by_time(
 ) -> Result<()> {
     let ts = parse_timestamp("-s timestamp", timestamp)?;
     let old = ctx.admin.committed_offsets(group, topic).await?;
-    let (mode, new): (&str, BTreeMap<MessageQueue, i64>) =
-        match ctx.admin.reset_offset_running(group, topic, ts, force).await {
-            Ok(table) => ("running", table),
-            Err(e)
-                if matches!(
-                    e.response_code(),
-                    Some(response::CONSUMER_NOT_ONLINE | response::REQUEST_CODE_NOT_SUPPORTED)
-                ) =>
-            {
-                let stats = ctx
-                    .admin
-                    .reset_offset_by_timestamp(group, topic, ts, force)
-                    .await?;
-                (
-                    "offline",
-                    stats
-                        .into_iter()
-                        .map(|s| (s.queue, s.rollback_offset))
-                        .collect(),
-                )
-            }
-            Err(e) if e.response_code() == Some(response::SUBSCRIPTION_GROUP_NOT_EXIST) => {
-                bail!("consumer group {group} does not exist (the broker has neither its settings, members nor offsets)")
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let (mode, new): (&str, BTreeMap<MessageQueue, i64>) = match ctx
+        .admin
+        .reset_offset_running(group, topic, ts, force)
+        .await
+    {
+        Ok(table) => ("running", table),
+        Err(e)
+            if matches!(
+                e.response_code(),
+                Some(response::CONSUMER_NOT_ONLINE | response::REQUEST_CODE_NOT_SUPPORTED)
+            ) =>
+        {
+            let stats = ctx
+                .admin
+                .reset_offset_by_timestamp(group, topic, ts, force)
+                .await?;
+            (
+                "offline",
+                stats
+                    .into_iter()
+                    .map(|s| (s.queue, s.rollback_offset))
+                    .collect(),
+            )
+        }
+        Err(e) if e.response_code() == Some(response::SUBSCRIPTION_GROUP_NOT_EXIST) => {
+            bail!("consumer group {group} does not exist (the broker has neither its settings, members nor offsets)")
+        }
+        Err(e) => return Err(e.into()),
+    };
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Row {

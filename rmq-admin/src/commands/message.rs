@@ -69,7 +69,12 @@ pub async fn query_by_key(
 
 /// queryMsgByOffset: the message at one offset of one queue.
 pub async fn query_by_offset(ctx: &Ctx, queue: &MessageQueue, offset: i64) -> Result<()> {
-    topic_queues(ctx, &queue.topic, Some((&queue.broker_name, queue.queue_id))).await?;
+    topic_queues(
+        ctx,
+        &queue.topic,
+        Some((&queue.broker_name, queue.queue_id)),
+    )
+    .await?;
     let Some(m) = ctx.admin.message_at(queue, offset).await? else {
         bail!(
             "no message at offset {offset} of topic {} queue {} on broker {}",
@@ -110,7 +115,9 @@ pub async fn print_msg(ctx: &Ctx, args: PrintArgs) -> Result<()> {
         if views.len() >= limit {
             break;
         }
-        let (from, to) = range.offsets(ctx, &q.queue, q.min_offset, q.max_offset).await?;
+        let (from, to) = range
+            .offsets(ctx, &q.queue, q.min_offset, q.max_offset)
+            .await?;
         // With a tag filter the limit counts matches, so the queue is read to its end.
         let want = if tags.0.is_none() {
             limit - views.len()
@@ -251,7 +258,9 @@ pub async fn consume_message(ctx: &Ctx, args: ConsumeArgs) -> Result<()> {
         if left == 0 {
             break;
         }
-        let (mut from, to) = range.offsets(ctx, &q.queue, q.min_offset, q.max_offset).await?;
+        let (mut from, to) = range
+            .offsets(ctx, &q.queue, q.min_offset, q.max_offset)
+            .await?;
         if let Some(o) = args.offset {
             from = from.max(o);
         }

@@ -115,9 +115,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
             begin,
             end,
             max,
-        } => {
-            message::query_by_key(ctx, &topic, &key, begin.as_deref(), end.as_deref(), max).await
-        }
+        } => message::query_by_key(ctx, &topic, &key, begin.as_deref(), end.as_deref(), max).await,
         Command::QueryMsgByOffset {
             topic,
             broker,
@@ -270,10 +268,7 @@ pub async fn read_range(
     while offset < to && out.len() < limit {
         let left = i64::try_from(limit - out.len()).unwrap_or(i64::MAX);
         let want = (to - offset).min(left).min(i64::from(PULL_BATCH)) as i32;
-        let pulled = ctx
-            .admin
-            .pull_messages(group, queue, offset, want)
-            .await?;
+        let pulled = ctx.admin.pull_messages(group, queue, offset, want).await?;
         let found = !pulled.messages.is_empty();
         for m in pulled.messages {
             if m.queue_offset >= to || out.len() >= limit {

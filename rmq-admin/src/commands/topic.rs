@@ -74,7 +74,11 @@ pub async fn update_topic(ctx: &Ctx, args: TopicArgs, target: &Target) -> Result
             .collect();
         text.push_str(&format!(
             "TopicConfig [topicName={}, readQueueNums={}, writeQueueNums={}, perm={}, order={}]\n",
-            written.topic, written.read_queue_nums, written.write_queue_nums, written.perm, written.order
+            written.topic,
+            written.read_queue_nums,
+            written.write_queue_nums,
+            written.perm,
+            written.order
         ));
         text
     })
@@ -178,7 +182,8 @@ pub async fn topic_status(ctx: &Ctx, topic: &str) -> Result<()> {
                 q.queue_id.to_string(),
                 q.min_offset.to_string(),
                 q.max_offset.to_string(),
-                q.last_update_timestamp.map_or_else(|| "-".to_string(), format_ms),
+                q.last_update_timestamp
+                    .map_or_else(|| "-".to_string(), format_ms),
             ]);
         }
         t.render()
