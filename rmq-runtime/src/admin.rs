@@ -11,8 +11,8 @@
 //! |---|---|---|
 //! | cluster | [`cluster_info`](Admin::cluster_info), [`broker_runtime_info`](Admin::broker_runtime_info), [`broker_config`](Admin::broker_config) | GET_BROKER_CLUSTER_INFO (106), GET_BROKER_RUNTIME_INFO (28), GET_BROKER_CONFIG (26) |
 //! | topics | [`create_topic`](Admin::create_topic), [`create_topic_in_cluster`](Admin::create_topic_in_cluster), [`delete_topic`](Admin::delete_topic), [`topic_list`](Admin::topic_list), [`topic_route`](Admin::topic_route), [`topic_status`](Admin::topic_status) | UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215) + DELETE_TOPIC_IN_NAMESRV (216), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_ROUTEINFO_BY_TOPIC (105), GET_TOPIC_STATS_INFO (202) |
-//! | groups | [`create_subscription_group`](Admin::create_subscription_group), [`subscription_group`](Admin::subscription_group), [`delete_subscription_group`](Admin::delete_subscription_group), [`consumer_connections`](Admin::consumer_connections), [`consumer_progress`](Admin::consumer_progress), [`consumer_progress_all`](Admin::consumer_progress_all), [`reset_offset_by_timestamp`](Admin::reset_offset_by_timestamp), [`reset_offset_running`](Admin::reset_offset_running) | UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), GET_CONSUMER_CONNECTION_LIST (203), GET_CONSUME_STATS (208), GET_MAX_OFFSET + QUERY_CONSUMER_OFFSET (30 / 14) + SEARCH_OFFSET_BY_TIMESTAMP (29) + UPDATE_CONSUMER_OFFSET (15), INVOKE_BROKER_TO_RESET_OFFSET (222) |
-//! | messages | [`query_messages`](Admin::query_messages), [`view_message`](Admin::view_message), [`message_at`](Admin::message_at), [`resend_dlq_message`](Admin::resend_dlq_message) | QUERY_MESSAGE (12), VIEW_MESSAGE_BY_ID (33), PULL_MESSAGE (11), RMQ_RESEND_DLQ_MESSAGE (40001, rmq) |
+//! | groups | [`create_subscription_group`](Admin::create_subscription_group), [`subscription_group`](Admin::subscription_group), [`delete_subscription_group`](Admin::delete_subscription_group), [`consumer_connections`](Admin::consumer_connections), [`consumer_progress`](Admin::consumer_progress), [`consumer_progress_all`](Admin::consumer_progress_all), [`committed_offsets`](Admin::committed_offsets), [`reset_offset_by_timestamp`](Admin::reset_offset_by_timestamp), [`reset_offset_running`](Admin::reset_offset_running) | UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), GET_CONSUMER_CONNECTION_LIST (203), GET_CONSUME_STATS (208), GET_MAX_OFFSET + QUERY_CONSUMER_OFFSET (30 / 14) + SEARCH_OFFSET_BY_TIMESTAMP (29) + UPDATE_CONSUMER_OFFSET (15), INVOKE_BROKER_TO_RESET_OFFSET (222) |
+//! | messages | [`query_messages`](Admin::query_messages), [`view_message`](Admin::view_message), [`message_at`](Admin::message_at), [`pull_messages`](Admin::pull_messages), [`search_offset`](Admin::search_offset), [`resend_dlq_message`](Admin::resend_dlq_message) | QUERY_MESSAGE (12), VIEW_MESSAGE_BY_ID (33), PULL_MESSAGE (11), SEARCH_OFFSET_BY_TIMESTAMP (29), RMQ_RESEND_DLQ_MESSAGE (40001, rmq) |
 //!
 //! Failures are [`ClientError`]s: a refusal keeps the server's code and remark ([`ClientError::Broker`]), an
 //! unknown topic is [`ClientError::NoRoute`], bad input names the argument ([`ClientError::InvalidArgument`]).
@@ -35,9 +35,9 @@ use rmq_protocol::headers::{
     CreateTopicRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsRequestHeader,
     GetConsumerConnectionListRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
     GetMinOffsetRequestHeader, GetMinOffsetResponseHeader, GetTopicStatsInfoRequestHeader,
-    PullMessageRequestHeader, QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader,
-    QueryMessageRequestHeader, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
-    UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
+    PullMessageRequestHeader, PullMessageResponseHeader, QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader, QueryMessageRequestHeader, SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
 };
 use rmq_protocol::message::sysflag::{perm, pull as pull_flag};
 use rmq_protocol::message::{decode_all, decode_offset_msg_id, properties as keys};
@@ -299,6 +299,16 @@ pub struct ResendResult {
     pub queue_id: i32,
     /// Offset in that queue.
     pub queue_offset: i64,
+}
+
+/// What one [`Admin::pull_messages`] read: the messages found and where reading goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledMessages {
+    /// Messages from the requested offset on, oldest first, bodies decompressed; empty when none is stored
+    /// there (offset at the end of the queue, or out of its range).
+    pub messages: Vec<MessageExt>,
+    /// Where the next read starts (the broker's `nextBeginOffset`; the requested offset when it sent none).
+    pub next_offset: i64,
 }
 
 /// Admin calls over one client instance; cheap to clone.
@@ -940,6 +950,62 @@ impl Admin {
         }
     }
 
+    /// `group`'s committed offset on each read queue of `topic`, `None` where it has committed nothing
+    /// (QUERY_CONSUMER_OFFSET per queue). What a reset report shows as the "old" offsets.
+    ///
+    /// # Errors
+    /// [`ClientError::NoRoute`] for an unknown topic, or the first failing request.
+    pub async fn committed_offsets(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> Result<BTreeMap<MessageQueue, Option<i64>>> {
+        let targets = self.read_queue_targets(topic).await?;
+        let offsets = try_join_all(
+            targets
+                .iter()
+                .map(|(addr, queue)| self.consumer_offset(addr, group, queue)),
+        )
+        .await?;
+        Ok(targets.into_iter().map(|(_, q)| q).zip(offsets).collect())
+    }
+
+    /// The offset of the first message of `queue` stored at or after `timestamp_ms` (the queue's max offset
+    /// when none is), as SEARCH_OFFSET_BY_TIMESTAMP answers: where to start reading "from a point in time".
+    ///
+    /// # Errors
+    /// [`ClientError::NoRoute`] / [`ClientError::NoBrokerAddr`] when the queue's broker is unknown, or the
+    /// broker's refusal.
+    pub async fn search_offset(&self, queue: &MessageQueue, timestamp_ms: i64) -> Result<i64> {
+        check_topic(&queue.topic)?;
+        let addr = self
+            .instance
+            .master_addr_for(&queue.broker_name, &queue.topic)
+            .await?;
+        self.search_offset_at(&addr, queue, timestamp_ms).await
+    }
+
+    async fn search_offset_at(
+        &self,
+        addr: &str,
+        queue: &MessageQueue,
+        timestamp_ms: i64,
+    ) -> Result<i64> {
+        let search = SearchOffsetRequestHeader {
+            topic: queue.topic.clone(),
+            queue_id: queue.queue_id,
+            timestamp: timestamp_ms,
+            boundary_type: None,
+        };
+        let resp = self
+            .call(
+                addr,
+                RemotingCommand::request_with(request::SEARCH_OFFSET_BY_TIMESTAMP, &search),
+            )
+            .await?;
+        Ok(resp.decode_header::<SearchOffsetResponseHeader>()?.offset)
+    }
+
     /// Moves `group`'s committed offsets on `topic` to the first message stored at or after `timestamp_ms`
     /// (SEARCH_OFFSET_BY_TIMESTAMP, then UPDATE_CONSUMER_OFFSET per read queue), as Java's
     /// `resetOffsetByTimestampOld`: without `force` a queue only moves back, never forward.
@@ -965,19 +1031,7 @@ impl Admin {
                 .consumer_offset(&addr, group, &queue)
                 .await?
                 .unwrap_or(0);
-            let search = SearchOffsetRequestHeader {
-                topic: queue.topic.clone(),
-                queue_id: queue.queue_id,
-                timestamp: timestamp_ms,
-                boundary_type: None,
-            };
-            let resp = self
-                .call(
-                    &addr,
-                    RemotingCommand::request_with(request::SEARCH_OFFSET_BY_TIMESTAMP, &search),
-                )
-                .await?;
-            let timestamp_offset = resp.decode_header::<SearchOffsetResponseHeader>()?.offset;
+            let timestamp_offset = self.search_offset_at(&addr, &queue, timestamp_ms).await?;
             let mut rollback_offset = consumer_offset;
             if force || timestamp_offset <= consumer_offset {
                 let update = UpdateConsumerOffsetRequestHeader {
@@ -1162,12 +1216,63 @@ impl Admin {
         queue: &MessageQueue,
         offset: i64,
     ) -> Result<Option<MessageExt>> {
+        let pulled = self
+            .pull_at(addr, TOOLS_CONSUMER_GROUP, queue, offset, 1)
+            .await?;
+        Ok(pulled
+            .messages
+            .into_iter()
+            .next()
+            .filter(|m| m.queue_offset == offset))
+    }
+
+    /// Up to `max_nums` messages of `queue` from `offset` on, read as consumer `group` (Java's tools use
+    /// [`TOOLS_CONSUMER_GROUP`]) with a plain PULL that commits nothing and does not wait for new messages:
+    /// what `mqadmin consumeMessage` and `printMsg` read with. Bodies are decompressed.
+    ///
+    /// The broker may return fewer than `max_nums` (it caps a pull by size); continue from
+    /// [`PulledMessages::next_offset`]. An offset beyond the queue's end, or before its start, gives no
+    /// messages, with `next_offset` where the broker suggests reading instead.
+    ///
+    /// # Errors
+    /// `max_nums <= 0` ([`ClientError::InvalidArgument`]); [`ClientError::NoRoute`] /
+    /// [`ClientError::NoBrokerAddr`] when the queue's broker is unknown; a refusal such as NO_PERMISSION for a
+    /// group whose consumption is disabled.
+    pub async fn pull_messages(
+        &self,
+        group: &str,
+        queue: &MessageQueue,
+        offset: i64,
+        max_nums: i32,
+    ) -> Result<PulledMessages> {
+        if max_nums <= 0 {
+            return Err(ClientError::InvalidArgument {
+                field: "max_nums",
+                reason: format!("{max_nums} is not a positive count"),
+            });
+        }
+        check_topic(&queue.topic)?;
+        let addr = self
+            .instance
+            .master_addr_for(&queue.broker_name, &queue.topic)
+            .await?;
+        self.pull_at(&addr, group, queue, offset, max_nums).await
+    }
+
+    async fn pull_at(
+        &self,
+        addr: &str,
+        group: &str,
+        queue: &MessageQueue,
+        offset: i64,
+        max_nums: i32,
+    ) -> Result<PulledMessages> {
         let header = PullMessageRequestHeader {
-            consumer_group: TOOLS_CONSUMER_GROUP.to_string(),
+            consumer_group: group.to_string(),
             topic: queue.topic.clone(),
             queue_id: queue.queue_id,
             queue_offset: offset,
-            max_msg_nums: 1,
+            max_msg_nums: max_nums,
             sys_flag: pull_flag::SUBSCRIPTION,
             commit_offset: 0,
             suspend_timeout_millis: 0,
@@ -1184,21 +1289,35 @@ impl Admin {
                 self.instance.config().request_timeout,
             )
             .await?;
+        let next_offset = |resp: &RemotingCommand| {
+            resp.decode_header::<PullMessageResponseHeader>()
+                .map_or(offset, |h| h.next_begin_offset)
+        };
         match resp.code {
             response::SUCCESS => {
-                let Some(mut m) = decode_all(&resp.body).into_iter().next() else {
+                let mut messages = decode_all(&resp.body);
+                if messages.is_empty() {
                     return Err(bad_body("PULL_MESSAGE", "FOUND without a message record"));
-                };
-                if m.queue_offset != offset {
-                    return Ok(None);
                 }
-                decompress_in_place(&mut m)?;
-                Ok(Some(m))
+                for m in &mut messages {
+                    decompress_in_place(m)?;
+                }
+                let last = messages.last().map_or(offset, |m| m.queue_offset + 1);
+                Ok(PulledMessages {
+                    next_offset: next_offset(&resp).max(last),
+                    messages,
+                })
             }
             response::PULL_NOT_FOUND
             | response::PULL_OFFSET_MOVED
-            | response::PULL_RETRY_IMMEDIATELY => Ok(None),
-            _ => ensure_success(addr, resp).map(|_| None),
+            | response::PULL_RETRY_IMMEDIATELY => Ok(PulledMessages {
+                messages: Vec::new(),
+                next_offset: next_offset(&resp),
+            }),
+            _ => ensure_success(addr, resp).map(|_| PulledMessages {
+                messages: Vec::new(),
+                next_offset: offset,
+            }),
         }
     }
 

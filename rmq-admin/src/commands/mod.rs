@@ -1,0 +1,313 @@
+//! One module per family of mqadmin commands, all run over one [`Ctx`]: the admin client, the output mode
+//! and the client settings (for the producer `sendMessage` starts).
+
+pub mod cluster;
+pub mod consumer;
+pub mod dlq;
+pub mod message;
+pub mod topic;
+
+use anyhow::{bail, Result};
+use rmq_protocol::body::MessageQueue;
+use rmq_runtime::admin::{TopicStatus, TOOLS_CONSUMER_GROUP};
+use rmq_runtime::{Admin, ClientConfig, MessageExt};
+
+use crate::cli::{Command, Target};
+use crate::output::Output;
+
+/// Pulls read this many messages at most (Java's tools pull 32 at a time).
+const PULL_BATCH: i32 = 32;
+
+/// What every command runs with.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Admin calls to the name servers and brokers.
+    pub admin: Admin,
+    /// JSON or text.
+    pub out: Output,
+    /// Name servers, timeouts and instance name, for clients other than the admin.
+    pub config: ClientConfig,
+}
+
+impl Ctx {
+    /// The broker addresses a `-b` / `-c` pair names: the one address, or every master of the cluster.
+    ///
+    /// # Errors
+    /// An unknown cluster (the error lists the known ones), or no name server reachable.
+    pub async fn targets(&self, target: &Target) -> Result<Vec<String>> {
+        match (&target.broker_addr, &target.cluster) {
+            (Some(addr), _) => Ok(vec![addr.clone()]),
+            (None, Some(cluster)) => {
+                let masters = self.admin.cluster_masters(cluster).await?;
+                if masters.is_empty() {
+                    bail!("cluster {cluster} has no master broker registered");
+                }
+                Ok(masters)
+            }
+            (None, None) => bail!("give a broker address (-b) or a cluster name (-c)"),
+        }
+    }
+
+    /// Every master address the name servers know, sorted.
+    pub async fn all_masters(&self) -> Result<Vec<String>> {
+        let info = self.admin.cluster_info().await?;
+        let mut masters: Vec<String> = info
+            .broker_addr_table
+            .values()
+            .filter_map(|bd| bd.master_addr().map(str::to_string))
+            .collect();
+        masters.sort();
+        masters.dedup();
+        Ok(masters)
+    }
+
+    /// Whether any master has settings for consumer group `group` (brokers create them when a group first
+    /// heartbeats, pulls or commits, or through updateSubGroup).
+    pub async fn group_known(&self, group: &str) -> Result<bool> {
+        for addr in self.all_masters().await? {
+            if self.admin.subscription_group(&addr, group).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Runs one parsed command.
+///
+/// # Errors
+/// Whatever the command reports; `main` turns it into one line on stderr.
+pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
+    match command {
+        Command::UpdateTopic {
+            topic,
+            target,
+            read_queues,
+            write_queues,
+            perm,
+            order,
+        } => {
+            topic::update_topic(
+                ctx,
+                topic::TopicArgs {
+                    topic,
+                    read_queues,
+                    write_queues,
+                    perm,
+                    order,
+                },
+                &target,
+            )
+            .await
+        }
+        Command::DeleteTopic { topic, cluster } => topic::delete_topic(ctx, &topic, &cluster).await,
+        Command::TopicList => topic::topic_list(ctx).await,
+        Command::TopicRoute { topic } => topic::topic_route(ctx, &topic).await,
+        Command::TopicStatus { topic } => topic::topic_status(ctx, &topic).await,
+        Command::TopicClusterList { topic } => topic::topic_cluster_list(ctx, &topic).await,
+        Command::ClusterList => cluster::cluster_list(ctx).await,
+        Command::BrokerStatus { target } => cluster::broker_status(ctx, &target).await,
+        Command::GetBrokerConfig { target } => cluster::broker_config(ctx, &target).await,
+        Command::QueryMsgById { msg_id } => message::query_by_id(ctx, &msg_id).await,
+        Command::QueryMsgByKey {
+            topic,
+            key,
+            begin,
+            end,
+            max,
+        } => message::query_by_key(ctx, &topic, &key, begin.as_deref(), end.as_deref(), max).await,
+        Command::QueryMsgByOffset {
+            topic,
+            broker,
+            queue_id,
+            offset,
+        } => {
+            let queue = MessageQueue {
+                topic,
+                broker_name: broker,
+                queue_id,
+            };
+            message::query_by_offset(ctx, &queue, offset).await
+        }
+        Command::PrintMsg {
+            topic,
+            sub_expression,
+            begin,
+            end,
+            print_body,
+            max_count,
+        } => {
+            message::print_msg(
+                ctx,
+                message::PrintArgs {
+                    topic,
+                    sub_expression,
+                    begin,
+                    end,
+                    print_body,
+                    max_count,
+                },
+            )
+            .await
+        }
+        Command::SendMessage {
+            topic,
+            body,
+            keys,
+            tags,
+            broker,
+            queue_id,
+        } => {
+            message::send_message(
+                ctx,
+                message::SendArgs {
+                    topic,
+                    body,
+                    keys,
+                    tags,
+                    queue: broker.zip(queue_id),
+                },
+            )
+            .await
+        }
+        Command::ConsumeMessage {
+            topic,
+            group,
+            count,
+            broker,
+            queue_id,
+            offset,
+            begin,
+            end,
+        } => {
+            message::consume_message(
+                ctx,
+                message::ConsumeArgs {
+                    topic,
+                    group,
+                    count,
+                    queue: broker.zip(queue_id),
+                    offset,
+                    begin,
+                    end,
+                },
+            )
+            .await
+        }
+        Command::ConsumerProgress { group, topic } => {
+            consumer::consumer_progress(ctx, &group, topic.as_deref()).await
+        }
+        Command::ConsumerConnection { group } => consumer::consumer_connection(ctx, &group).await,
+        Command::UpdateSubGroup {
+            group,
+            target,
+            consume_enable,
+            consume_from_min_enable,
+            consume_broadcast_enable,
+            consume_message_orderly,
+            retry_queue_nums,
+            retry_max_times,
+            broker_id,
+            which_broker_when_consume_slowly,
+            notify_consumer_ids_changed,
+        } => {
+            consumer::update_sub_group(
+                ctx,
+                &target,
+                consumer::SubGroupArgs {
+                    group,
+                    consume_enable,
+                    consume_from_min_enable,
+                    consume_broadcast_enable,
+                    consume_message_orderly,
+                    retry_queue_nums,
+                    retry_max_times,
+                    broker_id,
+                    which_broker_when_consume_slowly,
+                    notify_consumer_ids_changed,
+                },
+            )
+            .await
+        }
+        Command::DeleteSubGroup {
+            group,
+            target,
+            remove_offset,
+        } => consumer::delete_sub_group(ctx, &group, &target, remove_offset).await,
+        Command::ResetOffsetByTime {
+            group,
+            topic,
+            timestamp,
+            force,
+        } => consumer::reset_offset_by_time(ctx, &group, &topic, &timestamp, force).await,
+        Command::DlqList { group, max_count } => dlq::dlq_list(ctx, &group, max_count).await,
+        Command::DlqResend {
+            group,
+            msg_id,
+            all: _,
+            topic,
+        } => dlq::dlq_resend(ctx, &group, msg_id.as_deref(), topic.as_deref()).await,
+    }
+}
+
+/// Reads `queue` from offset `from` up to (not including) `to`, at most `limit` messages, as `group` with
+/// pulls that commit nothing.
+///
+/// # Errors
+/// The first failing pull.
+pub async fn read_range(
+    ctx: &Ctx,
+    group: &str,
+    queue: &MessageQueue,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> Result<Vec<MessageExt>> {
+    let mut out = Vec::new();
+    let mut offset = from;
+    while offset < to && out.len() < limit {
+        let left = i64::try_from(limit - out.len()).unwrap_or(i64::MAX);
+        let want = (to - offset).min(left).min(i64::from(PULL_BATCH)) as i32;
+        let pulled = ctx.admin.pull_messages(group, queue, offset, want).await?;
+        let found = !pulled.messages.is_empty();
+        for m in pulled.messages {
+            if m.queue_offset >= to || out.len() >= limit {
+                break;
+            }
+            if m.queue_offset >= offset {
+                out.push(m);
+            }
+        }
+        if pulled.next_offset <= offset || (!found && pulled.next_offset >= to) {
+            break;
+        }
+        offset = pulled.next_offset;
+    }
+    Ok(out)
+}
+
+/// The queues of `topic` with their offsets, from the brokers now; `only` keeps one (broker name, queue id).
+///
+/// # Errors
+/// An unknown topic, or a queue `only` names that the topic does not have.
+pub async fn topic_queues(
+    ctx: &Ctx,
+    topic: &str,
+    only: Option<(&str, i32)>,
+) -> Result<TopicStatus> {
+    let mut status = ctx.admin.topic_status(topic).await?;
+    if let Some((broker, queue_id)) = only {
+        status
+            .queues
+            .retain(|q| q.queue.broker_name == broker && q.queue.queue_id == queue_id);
+        if status.queues.is_empty() {
+            bail!("topic {topic} has no queue {queue_id} on broker {broker}");
+        }
+    }
+    Ok(status)
+}
+
+/// The group pulls are made as when none is given.
+pub fn tools_group(group: Option<&str>) -> &str {
+    group.unwrap_or(TOOLS_CONSUMER_GROUP)
+}
