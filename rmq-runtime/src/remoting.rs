@@ -90,6 +90,14 @@ impl Connection {
                         return;
                     }
                 }
+                // One scheduler pass before writing: the senders woken by the same batch of responses queue
+                // their next requests meanwhile and share this write (one writev per frame otherwise).
+                tokio::task::yield_now().await;
+                while let Ok(more) = rx.try_recv() {
+                    if sink.feed(more).await.is_err() {
+                        return;
+                    }
+                }
                 if sink.flush().await.is_err() {
                     return;
                 }

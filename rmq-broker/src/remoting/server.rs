@@ -292,6 +292,14 @@ async fn write_loop(
                 return;
             }
         }
+        // One scheduler pass before writing: responses completed by the same store batch queue up meanwhile
+        // and share this write.
+        tokio::task::yield_now().await;
+        while let Ok(more) = rx.try_recv() {
+            if sink.feed(more).await.is_err() {
+                return;
+            }
+        }
         if sink.flush().await.is_err() {
             return;
         }
