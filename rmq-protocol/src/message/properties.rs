@@ -288,7 +288,35 @@ pub fn iter_pairs(s: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// Looks up one key in an encoded properties string without decoding the rest (last occurrence wins).
+///
+/// Byte-wise: the broker calls this several times for every stored message (tags, keys, unique key, delay), and
+/// the `str::split` version was 13% of the broker's CPU in a batch-send profile.
 pub fn find<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+    let (b, k) = (s.as_bytes(), key.as_bytes());
+    // Pair keys end at the first NAME_VALUE_SEPARATOR, so a key holding a separator never matches.
+    if k.is_empty() || k.iter().any(|&c| c == 1 || c == 2) {
+        return None;
+    }
+    let mut found = None;
+    let mut start = 0;
+    while start < b.len() {
+        let end = b[start..]
+            .iter()
+            .position(|&c| c == 2)
+            .map_or(b.len(), |p| start + p);
+        let seg = &b[start..end];
+        if seg.len() > k.len() + 1 && seg[k.len()] == 1 && seg.starts_with(k) {
+            // Separators are ASCII, so these are char boundaries.
+            found = Some(&s[start + k.len() + 1..end]);
+        }
+        start = end + 1;
+    }
+    found
+}
+
+/// The definition [`find`] must agree with.
+#[cfg(test)]
+fn find_by_pairs<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     iter_pairs(s)
         .filter(|(k, _)| *k == key)
         .last()
@@ -299,6 +327,17 @@ pub fn find<'a>(s: &'a str, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn find_agrees_with_the_pair_iterator(
+            parts in proptest::collection::vec("[ab\u{1}\u{2}é]{0,4}", 0..8),
+            key in "[ab\u{1}é]{0,2}",
+        ) {
+            let s = parts.concat();
+            prop_assert_eq!(find(&s, &key), find_by_pairs(&s, &key));
+        }
+    }
 
     #[test]
     fn encode_layout() {
