@@ -122,6 +122,11 @@ pub async fn consume(args: ConsumeArgs) -> Result<Report> {
         ..Report::default()
     };
     let consumed = report.consume.as_ref().map_or(0, |c| c.messages);
+    // The consumer does not choose the size: report the mean of what it got.
+    report.size = report
+        .consume
+        .as_ref()
+        .map_or(0, |c| (c.bytes / c.messages.max(1)) as usize);
     report.cpu(&cpu, consumed);
     Ok(report)
 }
