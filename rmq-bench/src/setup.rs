@@ -73,15 +73,9 @@ impl Setup {
         let admin = Admin::start(self.client("bench-admin"))
             .await
             .context("cannot start the admin client")?;
-        let info = admin.cluster_info().await.with_context(|| {
+        let masters = admin.all_masters().await.with_context(|| {
             format!("cannot read the cluster from name server {}", self.namesrv)
         })?;
-        let mut masters: Vec<String> = info
-            .broker_addr_table
-            .values()
-            .filter_map(|b| b.master_addr().map(str::to_string))
-            .collect();
-        masters.sort();
         if masters.is_empty() {
             anyhow::bail!("name server {} knows no broker", self.namesrv);
         }

@@ -9,7 +9,7 @@
 //!
 //! | area | calls | requests |
 //! |---|---|---|
-//! | cluster | [`cluster_info`](Admin::cluster_info), [`broker_runtime_info`](Admin::broker_runtime_info), [`broker_config`](Admin::broker_config) | GET_BROKER_CLUSTER_INFO (106), GET_BROKER_RUNTIME_INFO (28), GET_BROKER_CONFIG (26) |
+//! | cluster | [`cluster_info`](Admin::cluster_info), [`all_masters`](Admin::all_masters), [`cluster_masters`](Admin::cluster_masters), [`broker_runtime_info`](Admin::broker_runtime_info), [`broker_config`](Admin::broker_config) | GET_BROKER_CLUSTER_INFO (106), GET_BROKER_RUNTIME_INFO (28), GET_BROKER_CONFIG (26) |
 //! | topics | [`create_topic`](Admin::create_topic), [`create_topic_in_cluster`](Admin::create_topic_in_cluster), [`delete_topic`](Admin::delete_topic), [`topic_list`](Admin::topic_list), [`topic_route`](Admin::topic_route), [`topic_status`](Admin::topic_status) | UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215) + DELETE_TOPIC_IN_NAMESRV (216), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_ROUTEINFO_BY_TOPIC (105), GET_TOPIC_STATS_INFO (202) |
 //! | groups | [`create_subscription_group`](Admin::create_subscription_group), [`subscription_group`](Admin::subscription_group), [`delete_subscription_group`](Admin::delete_subscription_group), [`consumer_connections`](Admin::consumer_connections), [`consumer_progress`](Admin::consumer_progress), [`consumer_progress_all`](Admin::consumer_progress_all), [`committed_offsets`](Admin::committed_offsets), [`reset_offset_by_timestamp`](Admin::reset_offset_by_timestamp), [`reset_offset_running`](Admin::reset_offset_running) | UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), GET_CONSUMER_CONNECTION_LIST (203), GET_CONSUME_STATS (208), GET_MAX_OFFSET + QUERY_CONSUMER_OFFSET (30 / 14) + SEARCH_OFFSET_BY_TIMESTAMP (29) + UPDATE_CONSUMER_OFFSET (15), INVOKE_BROKER_TO_RESET_OFFSET (222) |
 //! | messages | [`query_messages`](Admin::query_messages), [`view_message`](Admin::view_message), [`message_at`](Admin::message_at), [`pull_messages`](Admin::pull_messages), [`search_offset`](Admin::search_offset), [`resend_dlq_message`](Admin::resend_dlq_message) | QUERY_MESSAGE (12), VIEW_MESSAGE_BY_ID (33), PULL_MESSAGE (11), SEARCH_OFFSET_BY_TIMESTAMP (29), RMQ_RESEND_DLQ_MESSAGE (40001, rmq) |
@@ -363,6 +363,22 @@ impl Admin {
             ))
             .await?;
         Ok(body::from_json_lenient(&resp.body)?)
+    }
+
+    /// Every master address the name servers know, in any cluster, sorted (what cluster-wide reads visit).
+    ///
+    /// # Errors
+    /// No name server reachable, or a body that does not decode.
+    pub async fn all_masters(&self) -> Result<Vec<String>> {
+        let info = self.cluster_info().await?;
+        let mut masters: Vec<String> = info
+            .broker_addr_table
+            .values()
+            .filter_map(|bd| bd.master_addr().map(str::to_string))
+            .collect();
+        masters.sort();
+        masters.dedup();
+        Ok(masters)
     }
 
     /// The master addresses of `cluster`'s brokers, sorted.
@@ -825,14 +841,7 @@ impl Admin {
         &self,
         group: &str,
     ) -> Result<BTreeMap<String, ConsumerProgress>> {
-        let info = self.cluster_info().await?;
-        let mut masters: Vec<String> = info
-            .broker_addr_table
-            .values()
-            .filter_map(|bd| bd.master_addr().map(str::to_string))
-            .collect();
-        masters.sort();
-        masters.dedup();
+        let masters = self.all_masters().await?;
         let header = GetConsumeStatsRequestHeader {
             consumer_group: group.to_string(),
             topic: None,

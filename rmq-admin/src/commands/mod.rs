@@ -50,15 +50,7 @@ impl Ctx {
 
     /// Every master address the name servers know, sorted.
     pub async fn all_masters(&self) -> Result<Vec<String>> {
-        let info = self.admin.cluster_info().await?;
-        let mut masters: Vec<String> = info
-            .broker_addr_table
-            .values()
-            .filter_map(|bd| bd.master_addr().map(str::to_string))
-            .collect();
-        masters.sort();
-        masters.dedup();
-        Ok(masters)
+        Ok(self.admin.all_masters().await?)
     }
 
     /// Whether any master has settings for consumer group `group` (brokers create them when a group first
