@@ -56,10 +56,6 @@ pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
 /// # Errors
 /// [`ProtocolError::InvalidHeader`] for text that is not UTF-8, not a JSON object, or has ill-typed fields.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand> {
-    // serde would also accept a JSON array for a struct; a header is always an object.
-    if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(invalid("not a JSON object".to_owned()));
-    }
     if let Some(cmd) = super::json_fast::decode(header) {
         return Ok(cmd);
     }
@@ -68,6 +64,7 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand> {
 
 /// The reference reader: every header shape peers may send (escapes, numeric strings, nested values).
 pub(crate) fn decode_serde(header: &[u8]) -> Result<RemotingCommand> {
+    // serde would also accept a JSON array for a struct; a header is always an object.
     if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(invalid("not a JSON object".to_owned()));
     }
