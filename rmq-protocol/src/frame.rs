@@ -31,7 +31,9 @@
 //! ```
 
 use bytes::{Buf, BufMut, BytesMut};
-use tokio_util::codec::{Decoder, Encoder};
+use futures::SinkExt;
+use tokio::sync::mpsc;
+use tokio_util::codec::{Decoder, Encoder, FramedWrite};
 
 use crate::command::{RemotingCommand, SerializeType};
 use crate::error::{ProtocolError, Result};
@@ -207,4 +209,42 @@ impl Encoder<RemotingCommand> for RemotingCodec {
     fn encode(&mut self, item: RemotingCommand, dst: &mut BytesMut) -> Result<()> {
         encode_bounded(&item, dst, self.max_frame_len)
     }
+}
+
+/// A connection's writer task: writes every frame queued on `rx` until all senders are gone or a write fails,
+/// then closes the sink. What is already queued goes out in one flush; one scheduler pass before each flush
+/// lets the tasks woken by the same batch of answers queue their next frames so they share the write (one
+/// `writev` per frame otherwise: client CPU per sync send 10.5 → 7.4 µs, docs/performance.md).
+pub async fn write_queued<W>(
+    mut sink: FramedWrite<W, RemotingCodec>,
+    mut rx: mpsc::Receiver<RemotingCommand>,
+) where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(cmd) = rx.recv().await {
+        if sink.feed(cmd).await.is_err() || !feed_queued(&mut sink, &mut rx).await {
+            return;
+        }
+        tokio::task::yield_now().await;
+        if !feed_queued(&mut sink, &mut rx).await || sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// Feeds whatever is queued right now; false when a write failed.
+async fn feed_queued<W>(
+    sink: &mut FramedWrite<W, RemotingCodec>,
+    rx: &mut mpsc::Receiver<RemotingCommand>,
+) -> bool
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    while let Ok(more) = rx.try_recv() {
+        if sink.feed(more).await.is_err() {
+            return false;
+        }
+    }
+    true
 }

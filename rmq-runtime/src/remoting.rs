@@ -10,7 +10,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use parking_lot::Mutex;
 use rmq_protocol::frame::RemotingCodec;
 use rmq_protocol::RemotingCommand;
@@ -76,33 +76,10 @@ impl Connection {
         };
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
-        let (tx, mut rx) = mpsc::channel::<RemotingCommand>(4096);
+        let (tx, rx) = mpsc::channel::<RemotingCommand>(4096);
         let pending: Pending = Arc::default();
-        let mut sink = FramedWrite::new(wr, RemotingCodec::with_max_frame_len(MAX_FRAME_LEN));
-        tokio::spawn(async move {
-            while let Some(cmd) = rx.recv().await {
-                // Batch whatever is already queued into one flush.
-                if sink.feed(cmd).await.is_err() {
-                    return;
-                }
-                while let Ok(more) = rx.try_recv() {
-                    if sink.feed(more).await.is_err() {
-                        return;
-                    }
-                }
-                // One scheduler pass before writing: the senders woken by the same batch of responses queue
-                // their next requests meanwhile and share this write (one writev per frame otherwise).
-                tokio::task::yield_now().await;
-                while let Ok(more) = rx.try_recv() {
-                    if sink.feed(more).await.is_err() {
-                        return;
-                    }
-                }
-                if sink.flush().await.is_err() {
-                    return;
-                }
-            }
-        });
+        let sink = FramedWrite::new(wr, RemotingCodec::with_max_frame_len(MAX_FRAME_LEN));
+        tokio::spawn(rmq_protocol::frame::write_queued(sink, rx));
         let closed = Arc::new(AtomicBool::new(false));
         let reader_closed = closed.clone();
         let reader_pending = pending.clone();

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use parking_lot::Mutex;
 use rmq_protocol::frame::RemotingCodec;
 use rmq_protocol::RemotingCommand;
@@ -64,16 +64,10 @@ impl RemotingClient {
             })?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
-        let (tx, mut rx) = mpsc::channel::<RemotingCommand>(1024);
+        let (tx, rx) = mpsc::channel::<RemotingCommand>(1024);
         let pending: Pending = Arc::default();
-        let mut sink = FramedWrite::new(wr, RemotingCodec::with_max_frame_len(max_frame_len));
-        tokio::spawn(async move {
-            while let Some(cmd) = rx.recv().await {
-                if sink.send(cmd).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let sink = FramedWrite::new(wr, RemotingCodec::with_max_frame_len(max_frame_len));
+        tokio::spawn(rmq_protocol::frame::write_queued(sink, rx));
         let reader_pending = pending.clone();
         let mut frames = FramedRead::new(rd, RemotingCodec::with_max_frame_len(max_frame_len));
         tokio::spawn(async move {

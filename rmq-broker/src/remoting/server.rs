@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use parking_lot::Mutex;
 use rmq_protocol::frame::RemotingCodec;
 use rmq_protocol::RemotingCommand;
@@ -223,7 +223,7 @@ async fn run_connection<H: RequestHandler>(
         tx,
         pending: Arc::default(),
     };
-    tracker.spawn(write_loop(
+    tracker.spawn(rmq_protocol::frame::write_queued(
         FramedWrite::new(wr, RemotingCodec::with_max_frame_len(max_frame_len)),
         rx,
     ));
@@ -277,32 +277,4 @@ async fn run_connection<H: RequestHandler>(
     conn.pending.lock().clear();
     handler.on_close(&conn);
     debug!(%peer, id = conn.id, "connection closed");
-}
-
-async fn write_loop(
-    mut sink: FramedWrite<tokio::net::tcp::OwnedWriteHalf, RemotingCodec>,
-    mut rx: mpsc::Receiver<RemotingCommand>,
-) {
-    while let Some(cmd) = rx.recv().await {
-        if sink.feed(cmd).await.is_err() {
-            return;
-        }
-        while let Ok(more) = rx.try_recv() {
-            if sink.feed(more).await.is_err() {
-                return;
-            }
-        }
-        // One scheduler pass before writing: responses completed by the same store batch queue up meanwhile
-        // and share this write.
-        tokio::task::yield_now().await;
-        while let Ok(more) = rx.try_recv() {
-            if sink.feed(more).await.is_err() {
-                return;
-            }
-        }
-        if sink.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = sink.close().await;
 }
