@@ -1,7 +1,6 @@
 //! The shop's configuration: `application.toml` (bundled into the binary, or read from a directory) with
 //! the course notes' keys, and the names the services need resolved from it.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -36,40 +35,7 @@ pub fn load_settings(dir: Option<&Path>) -> Result<Settings, ConfigError> {
 
 /// The bundled `application.toml` as settings.
 pub fn bundled_settings() -> Result<Settings, ConfigError> {
-    let cfg = config::Config::builder()
-        .add_source(config::File::from_str(
-            DEFAULT_CONFIG,
-            config::FileFormat::Toml,
-        ))
-        .build()
-        .map_err(|e| ConfigError::Bundled(e.to_string()))?;
-    let root: serde_json::Value = cfg
-        .try_deserialize()
-        .map_err(|e| ConfigError::Bundled(e.to_string()))?;
-    let mut pairs = BTreeMap::new();
-    flatten("", &root, &mut pairs);
-    Ok(Settings::from_pairs(pairs))
-}
-
-fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        serde_json::Value::String(s) => {
-            out.insert(prefix.to_string(), s.clone());
-        }
-        other => {
-            out.insert(prefix.to_string(), other.to_string());
-        }
-    }
+    Settings::from_toml_str(DEFAULT_CONFIG).map_err(|e| ConfigError::Bundled(e.to_string()))
 }
 
 /// Topics, tags and consumer groups, resolved once at start-up.

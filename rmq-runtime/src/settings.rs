@@ -21,6 +21,12 @@ pub enum SettingsError {
         /// Parser or I/O message.
         reason: String,
     },
+    /// Configuration given as text (a bundled default) could not be parsed.
+    #[error("configuration text: {reason}")]
+    Text {
+        /// Parser message.
+        reason: String,
+    },
     /// `${key}` names a key that is not set and has no default.
     #[error("unresolved placeholder ${{{key}}} in {context}")]
     Unresolved {
@@ -152,13 +158,22 @@ impl Settings {
             "json" => config::FileFormat::Json,
             other => return Err(err(format!("unsupported extension {other:?}"))),
         };
-        let cfg = config::Config::builder()
-            .add_source(config::File::from_str(&text, format))
-            .build()
-            .map_err(|e| err(e.to_string()))?;
-        let root: serde_json::Value = cfg.try_deserialize().map_err(|e| err(e.to_string()))?;
-        flatten("", &root, &mut self.values);
+        self.values
+            .extend(parse_structured(&text, format).map_err(err)?);
         Ok(())
+    }
+
+    /// Settings from TOML text, e.g. a configuration bundled into a binary; no environment overrides.
+    ///
+    /// # Errors
+    /// [`SettingsError::Text`] with the parser's message.
+    pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
+        let values = parse_structured(text, config::FileFormat::Toml)
+            .map_err(|reason| SettingsError::Text { reason })?;
+        Ok(Settings {
+            values,
+            use_env: false,
+        })
     }
 
     /// Sets a value (programmatic overrides win over files, not over the environment).
@@ -281,6 +296,21 @@ impl Settings {
         self.get(&format!("rocketmq.consumer.listeners.{group}.{topic}"))
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
     }
+}
+
+/// TOML, YAML or JSON text as dotted keys (`a.b.c = value`).
+fn parse_structured(
+    text: &str,
+    format: config::FileFormat,
+) -> Result<BTreeMap<String, String>, String> {
+    let cfg = config::Config::builder()
+        .add_source(config::File::from_str(text, format))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let root: serde_json::Value = cfg.try_deserialize().map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    flatten("", &root, &mut out);
+    Ok(out)
 }
 
 fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
