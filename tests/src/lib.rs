@@ -5,11 +5,14 @@
 //!   tests.
 //! - [`record`]: independent decoders for stored message records, properties and offset message ids.
 //! - [`process`]: run the `rmq-broker` binary as a child process (READY line, SIGKILL/SIGTERM, Drop guard).
+//! - [`cpp_client`]: Apache's C++ client (librocketmq, through its Python binding) as a child process.
 //! - [`eventually`]: await a condition with a deadline.
+//! - [`ci`]: whether a missing external service (e.g. the C++ client) fails a test instead of skipping it.
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod codec;
+pub mod cpp_client;
 pub mod process;
 pub mod record;
 pub mod schedule_support;
@@ -30,6 +33,12 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Whether `RMQ_CI` is set (to anything but empty or `0`): tests that need something outside the workspace
+/// (such as Apache's C++ client) fail when it is missing instead of printing a SKIP line. `.ci/run` sets it.
+pub fn ci() -> bool {
+    std::env::var("RMQ_CI").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Re-evaluates `check` until it yields `Some`, or fails after `timeout` with the last error text.
