@@ -74,7 +74,8 @@ def describe(recv, props, consumer, received_ms):
         "delay_level": recv.delay_time_level,
         "received_ms": received_ms,
         "thread": threading.get_ident(),
-        "props": {name: text(recv.get_property(name)) for name in props},
+        # The binding answers "" for an absent property: reported as null (an empty value cannot be told apart).
+        "props": {name: text(recv.get_property(name)) or None for name in props},
     }
     try:
         fields["body"] = body.decode("utf-8")
@@ -304,7 +305,14 @@ def pull(args):
 SUBCOMMANDS = {"produce": produce, "push": push, "pull": pull}
 
 
+def quiet_unraisable(unraisable):
+    """One stderr line (not a traceback) per exception raised out of a listener, which the binding re-raises
+    through ctypes on purpose."""
+    sys.stderr.write("listener raised (the client redelivers): %r\n" % (unraisable.exc_value,))
+
+
 def main():
+    sys.unraisablehook = quiet_unraisable
     if len(sys.argv) != 2 or sys.argv[1] not in SUBCOMMANDS:
         sys.stderr.write("usage: driver.py {%s} < args.json\n" % "|".join(sorted(SUBCOMMANDS)))
         return 2

@@ -48,7 +48,10 @@ pub fn python() -> Option<&'static Path> {
         if let Some(p) = std::env::var_os("RMQ_CPP_PYTHON").filter(|p| !p.is_empty()) {
             let p = PathBuf::from(p);
             if let Err(e) = can_import(&p) {
-                panic!("RMQ_CPP_PYTHON={} cannot run the C++ client: {e}", p.display());
+                panic!(
+                    "RMQ_CPP_PYTHON={} cannot run the C++ client: {e}",
+                    p.display()
+                );
             }
             return Some(p);
         }
@@ -372,7 +375,8 @@ impl Driver {
         args: &Value,
         sink: Option<mpsc::UnboundedSender<Event>>,
     ) -> Result<Driver> {
-        let python = python().ok_or_else(|| anyhow!("no python that can import rocketmq.client"))?;
+        let python =
+            python().ok_or_else(|| anyhow!("no python that can import rocketmq.client"))?;
         let home = tempfile::Builder::new()
             .prefix("rmq-cpp-home-")
             .tempdir()
@@ -403,7 +407,9 @@ impl Driver {
                 if n == 0 {
                     break;
                 }
-                err_buf.lock().push_str(&String::from_utf8_lossy(&chunk[..n]));
+                err_buf
+                    .lock()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
             }
         });
 
@@ -532,7 +538,11 @@ impl Driver {
             rest.push(e);
         }
         if !status.success() {
-            bail!("[{}] exited with {status}\n{}", self.name, self.diagnostics());
+            bail!(
+                "[{}] exited with {status}\n{}",
+                self.name,
+                self.diagnostics()
+            );
         }
         Ok(rest)
     }
@@ -542,7 +552,11 @@ impl Driver {
         let mut out = String::new();
         let stderr = self.stderr.lock().clone();
         if !stderr.trim().is_empty() {
-            out.push_str(&format!("--- [{}] driver stderr ---\n{}\n", self.name, tail(&stderr, 40)));
+            out.push_str(&format!(
+                "--- [{}] driver stderr ---\n{}\n",
+                self.name,
+                tail(&stderr, 40)
+            ));
         }
         let log = cpp_log_lines(self.home.path(), |l| {
             l.contains("(error)") || l.contains("(warning)")
@@ -620,10 +634,9 @@ pub async fn produce(
                 let r: SendReport = serde_json::from_value(e.json.clone())
                     .with_context(|| format!("[{name}] send report {}", e.json))?;
                 let i = r.i;
-                *reports
-                    .get_mut(i)
-                    .ok_or_else(|| anyhow!("[{name}] report for message {i} of {}", messages.len()))? =
-                    Some(r);
+                *reports.get_mut(i).ok_or_else(|| {
+                    anyhow!("[{name}] report for message {i} of {}", messages.len())
+                })? = Some(r);
             }
             "done" => break,
             "fatal" => bail!("[{name}] fatal: {}\n{}", e.json, d.diagnostics()),

@@ -37,7 +37,7 @@ const TAGS: [&str; 3] = ["TagA", "TagB", "TagC"];
 /// A user property's values, by `i % 5`.
 const COLOURS: [&str; 5] = ["red", "grün", "青い空", "ünïcødé 🚀", "a=b c:d"];
 /// The properties the C++ consumers report (the binding cannot list them).
-const PROPS: [&str; 5] = ["idx", "colour", "UNIQ_KEY", "KEYS", "TAGS"];
+const PROPS: [&str; 6] = ["idx", "colour", "UNIQ_KEY", "KEYS", "TAGS", "RETRY_TOPIC"];
 /// Queues of every test topic.
 const QUEUES: i32 = 4;
 /// How long consumers may take to get everything once it was sent.
@@ -60,7 +60,10 @@ fn expected(i: usize) -> Expected {
         body,
         tags: TAGS[i % 3],
         keys: format!("key-{i} schlüssel-{i}"),
-        props: vec![("idx", i.to_string()), ("colour", COLOURS[i % 5].to_owned())],
+        props: vec![
+            ("idx", i.to_string()),
+            ("colour", COLOURS[i % 5].to_owned()),
+        ],
     }
 }
 
@@ -97,7 +100,11 @@ fn check_cpp(r: &Received, topic: &str) -> Result<usize, String> {
     if problems.is_empty() {
         Ok(idx)
     } else {
-        Err(format!("[{}] message {idx}: {}", r.consumer, problems.join("; ")))
+        Err(format!(
+            "[{}] message {idx}: {}",
+            r.consumer,
+            problems.join("; ")
+        ))
     }
 }
 
@@ -115,7 +122,12 @@ fn check_runtime(d: &RtDelivery, topic: &str) -> Result<usize, String> {
     let idx: usize = m
         .property("idx")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("[{}] delivery without a valid idx: {:?}", d.consumer, m.properties))?;
+        .ok_or_else(|| {
+            format!(
+                "[{}] delivery without a valid idx: {:?}",
+                d.consumer, m.properties
+            )
+        })?;
     let e = expected(idx);
     let mut problems = Vec::new();
     if m.topic != topic {
@@ -143,7 +155,11 @@ fn check_runtime(d: &RtDelivery, topic: &str) -> Result<usize, String> {
     if problems.is_empty() {
         Ok(idx)
     } else {
-        Err(format!("[{}] message {idx}: {}", d.consumer, problems.join("; ")))
+        Err(format!(
+            "[{}] message {idx}: {}",
+            d.consumer,
+            problems.join("; ")
+        ))
     }
 }
 
@@ -203,7 +219,12 @@ impl Tally {
         self.deliveries += 1;
         match checked {
             Ok(i) => {
-                if !self.distinct.entry(consumer.to_owned()).or_default().insert(i) {
+                if !self
+                    .distinct
+                    .entry(consumer.to_owned())
+                    .or_default()
+                    .insert(i)
+                {
                     self.duplicates += 1;
                 }
                 Some(i)
@@ -297,7 +318,9 @@ impl Setup {
 async fn create_topic(raw: &RawClient, namesrv: &str, topic: &str) {
     let resp = raw.create_topic(topic, QUEUES).await.expect("create topic");
     assert_eq!(resp.code, 0, "create topic {topic}: {:?}", resp.remark);
-    let ns = RawClient::connect(namesrv).await.expect("connect name server");
+    let ns = RawClient::connect(namesrv)
+        .await
+        .expect("connect name server");
     eventually(Duration::from_secs(10), "the topic has a route", || async {
         Ok(ns.route_json(topic).await?.map(|_| ()))
     })
