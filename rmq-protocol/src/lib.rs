@@ -11,6 +11,7 @@
 //! - [`headers`]: typed request/response headers, converted to and from `extFields`.
 //! - [`body`]: JSON bodies (heartbeat, route data, topic config, cluster info, ...).
 //! - [`message`]: stored message layout, batch bodies, properties, message ids, sys flags, tag hash.
+//! - [`lenient`]: how every header and body is read the way Java reads it (the rule table).
 //! - [`error`]: the one error type, [`ProtocolError`].
 //!
 //! Facts come from `shared/research/remoting-protocol-notes.md` (cited as "notes §n").
@@ -23,6 +24,7 @@ pub mod error;
 pub mod frame;
 pub mod header;
 pub mod headers;
+pub mod lenient;
 pub mod message;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};

@@ -123,7 +123,7 @@ fn captured_routes_and_lists_decode() {
         }
         let text = String::from_utf8_lossy(&cmd.body);
         if text.contains("\"queueDatas\"") {
-            let r: TopicRouteData = body::from_json_lenient(&cmd.body).expect(&origin);
+            let r: TopicRouteData = body::from_json(&cmd.body).expect(&origin);
             assert_eq!(
                 r.broker_datas[0].master_addr(),
                 Some("127.0.0.1:41679"),
@@ -184,27 +184,16 @@ fn route_json_like_java() {
         r
     );
     assert_eq!(
-        body::from_json_lenient::<TopicRouteData>(standard.as_bytes()).expect("lenient std"),
+        body::from_json::<TopicRouteData>(java.as_bytes()).expect("java's bare keys"),
         r
     );
-    assert_eq!(
-        body::from_json_lenient::<TopicRouteData>(java.as_bytes()).expect("lenient java"),
-        r
-    );
-    assert!(matches!(
-        body::from_json::<TopicRouteData>(java.as_bytes()),
-        Err(ProtocolError::InvalidBody {
-            what: "TopicRouteData",
-            ..
-        })
-    ));
 }
 
 #[test]
 fn java_route_text_decodes() {
     // As an Apache name server writes it for an old client: bare keys, null-free, unknown fields.
     let text = br#"{"brokerDatas":[{"brokerAddrs":{0:"10.0.0.1:10911",2:"10.0.0.2:10911"},"brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}],"topicQueueMappingByBroker":null}"#;
-    let r: TopicRouteData = body::from_json_lenient(text).expect("decodes");
+    let r: TopicRouteData = body::from_json(text).expect("decodes");
     assert_eq!(
         r.broker_datas[0].broker_addrs.get(&2).map(String::as_str),
         Some("10.0.0.2:10911")
@@ -226,7 +215,7 @@ fn cluster_info_both_forms() {
         "{java}"
     );
     assert_eq!(
-        body::from_json_lenient::<ClusterInfo>(java.as_bytes()).expect("java"),
+        body::from_json::<ClusterInfo>(java.as_bytes()).expect("java"),
         info
     );
     assert_eq!(
@@ -396,12 +385,12 @@ proptest! {
     #[test]
     fn route_both_encodings_round_trip(r in arb_route()) {
         prop_assert_eq!(body::from_json::<TopicRouteData>(r.to_json(true).as_bytes()).expect("standard"), r.clone());
-        prop_assert_eq!(body::from_json_lenient::<TopicRouteData>(r.to_json(false).as_bytes()).expect("java"), r);
+        prop_assert_eq!(body::from_json::<TopicRouteData>(r.to_json(false).as_bytes()).expect("java"), r);
     }
 
     #[test]
     fn lenient_decoder_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-        let _ = body::from_json_lenient::<TopicRouteData>(&bytes);
+        let _ = body::from_json::<TopicRouteData>(&bytes);
         let _ = RegisterBrokerBody::decode(&bytes, true);
     }
 }

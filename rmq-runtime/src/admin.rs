@@ -362,7 +362,7 @@ impl Admin {
                 HashMap::new(),
             ))
             .await?;
-        Ok(body::from_json_lenient(&resp.body)?)
+        Ok(body::from_json(&resp.body)?)
     }
 
     /// Every master address the name servers know, in any cluster, sorted (what cluster-wide reads visit).

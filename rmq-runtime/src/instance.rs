@@ -263,7 +263,7 @@ impl ClientInstance {
                 reason: format!("code {}: {}", resp.code, resp.remark.unwrap_or_default()),
             });
         }
-        let route: TopicRouteData = body::from_json_lenient(&resp.body)?;
+        let route: TopicRouteData = body::from_json(&resp.body)?;
         let route = Arc::new(route);
         let mut new_masters = Vec::new();
         {

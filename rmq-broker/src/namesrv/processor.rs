@@ -185,7 +185,7 @@ impl NamesrvProcessor {
 
     fn register_topic(&self, req: &RemotingCommand) -> Reply {
         let topic = required_ext(req, "topic")?;
-        let route: TopicRouteData = body::from_json_lenient(&req.body).map_err(bad_request)?;
+        let route: TopicRouteData = body::from_json(&req.body).map_err(bad_request)?;
         self.routes.write().register_topic(topic, route.queue_datas);
         Ok(ok(req))
     }
@@ -234,8 +234,9 @@ fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, response::SUCCESS)
 }
 
+/// A header or body that does not decode: SYSTEM_ERROR naming the field, as Java's remoting server answers.
 fn bad_request(e: rmq_protocol::ProtocolError) -> (i32, String) {
-    (response::INVALID_PARAMETER, e.to_string())
+    (response::SYSTEM_ERROR, e.to_string())
 }
 
 fn required_ext<'a>(

@@ -21,9 +21,9 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::json::quote_object_keys;
+use super::json::{from_json, quote_object_keys};
 use super::MessageQueue;
-use crate::error::{ProtocolError, Result};
+use crate::error::Result;
 
 /// A table keyed by queue, sorted by topic, broker name, queue id.
 pub type QueueTable<V> = BTreeMap<MessageQueue, V>;
@@ -62,7 +62,7 @@ impl TopicStatsTable {
     /// Parses any of the three forms of the module docs.
     ///
     /// # Errors
-    /// [`ProtocolError::InvalidBody`] naming `TopicStatsTable`.
+    /// [`crate::ProtocolError::InvalidBody`] naming `TopicStatsTable`.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         parse(bytes)
     }
@@ -125,7 +125,7 @@ impl ConsumeStats {
     /// Parses any of the three forms of the module docs.
     ///
     /// # Errors
-    /// [`ProtocolError::InvalidBody`] naming `ConsumeStats`.
+    /// [`crate::ProtocolError::InvalidBody`] naming `ConsumeStats`.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         parse(bytes)
     }
@@ -153,7 +153,7 @@ impl ResetOffsetBody {
     /// Parses any of the three forms of the module docs.
     ///
     /// # Errors
-    /// [`ProtocolError::InvalidBody`] naming `ResetOffsetBody`.
+    /// [`crate::ProtocolError::InvalidBody`] naming `ResetOffsetBody`.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         parse(bytes)
     }
@@ -188,15 +188,9 @@ fn write_queue_table<V: Serialize>(out: &mut Vec<u8>, table: &QueueTable<V>) {
     out.push(b'}');
 }
 
+/// Repairs object keys, then reads the body as every other one is read (Java's coercions, [`crate::lenient`]).
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    let name = std::any::type_name::<T>()
-        .rsplit("::")
-        .next()
-        .unwrap_or("body");
-    serde_json::from_slice(&quote_object_keys(bytes)).map_err(|e| ProtocolError::InvalidBody {
-        what: name,
-        reason: e.to_string(),
-    })
+    from_json(&quote_object_keys(bytes))
 }
 
 /// Reads a queue table from a map whose keys are JSON texts of queues, or from Gson's `[[key, value], ...]`.
@@ -220,7 +214,7 @@ where
         ) -> std::result::Result<Self::Value, A::Error> {
             let mut table = QueueTable::new();
             while let Some((key, value)) = map.next_entry::<String, V>()? {
-                let mq: MessageQueue = serde_json::from_str(&key).map_err(|e| {
+                let mq: MessageQueue = from_json(key.as_bytes()).map_err(|e| {
                     de::Error::custom(format!("key {key:?} is not a message queue: {e}"))
                 })?;
                 table.insert(mq, value);

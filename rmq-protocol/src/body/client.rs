@@ -35,10 +35,13 @@ pub struct ConsumerData {
     /// Consumer group.
     pub group_name: String,
     /// `CONSUME_ACTIVELY` (pull), `CONSUME_PASSIVELY` (push) or `CONSUME_POP`.
+    #[serde(deserialize_with = "crate::lenient::enum_field::consume_type")]
     pub consume_type: String,
     /// `CLUSTERING` or `BROADCASTING`.
+    #[serde(deserialize_with = "crate::lenient::enum_field::message_model")]
     pub message_model: String,
     /// `CONSUME_FROM_LAST_OFFSET`, `CONSUME_FROM_FIRST_OFFSET`, `CONSUME_FROM_TIMESTAMP`, ...
+    #[serde(deserialize_with = "crate::lenient::enum_field::consume_from_where")]
     pub consume_from_where: String,
     /// What the group subscribes to.
     pub subscription_data_set: Vec<SubscriptionData>,
@@ -167,9 +170,12 @@ pub struct ConsumerConnection {
     /// Topic → subscription.
     pub subscription_table: std::collections::HashMap<String, SubscriptionData>,
     /// `CONSUME_ACTIVELY` / `CONSUME_PASSIVELY` / `CONSUME_POP`.
+    #[serde(deserialize_with = "crate::lenient::enum_field::consume_type")]
     pub consume_type: String,
     /// `CLUSTERING` or `BROADCASTING`.
+    #[serde(deserialize_with = "crate::lenient::enum_field::message_model")]
     pub message_model: String,
     /// Where new queues start.
+    #[serde(deserialize_with = "crate::lenient::enum_field::consume_from_where")]
     pub consume_from_where: String,
 }

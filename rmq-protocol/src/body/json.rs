@@ -37,20 +37,27 @@ pub fn try_to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(invalid::<T>)
 }
 
-/// Parses a standard-JSON body.
+/// Parses a body a peer sent, as Java's fastjson would read it (the rules: [`crate::lenient`]).
+///
+/// Well-typed standard JSON takes the direct serde path; anything else is repaired (Java's bare integer map
+/// keys, `{0:"addr"}`), parsed to a value and read with fastjson's coercions (numbers as strings, booleans as
+/// 0/1, enums as ordinals, nulls as defaults). Both paths give the same value wherever the strict one succeeds.
 ///
 /// # Errors
-/// [`ProtocolError::InvalidBody`] naming the type and what serde_json found wrong.
+/// [`ProtocolError::InvalidBody`] naming the type and what was wrong: not JSON at all, or a value no coercion
+/// turns into its field's type (the message names the key).
 pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(invalid::<T>)
-}
-
-/// Parses a body that may use Java's bare integer map keys (`{0:"addr"}`) as well as standard JSON.
-///
-/// # Errors
-/// As [`from_json`].
-pub fn from_json_lenient<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    from_json(&quote_bare_integer_keys(bytes))
+    match serde_json::from_slice(bytes) {
+        Ok(v) => Ok(v),
+        Err(strict) => {
+            let repaired = quote_bare_integer_keys(bytes);
+            let value: serde_json::Value = match serde_json::from_slice(&repaired) {
+                Ok(v) => v,
+                Err(_) => return Err(invalid::<T>(strict)),
+            };
+            crate::lenient::json::from_value(value).map_err(invalid::<T>)
+        }
+    }
 }
 
 /// Quotes object keys that are bare integers (`{0:"a",-1:"b"}` → `{"0":"a","-1":"b"}`), leaving everything

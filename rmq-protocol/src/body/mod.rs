@@ -7,7 +7,7 @@
 //!
 //! Java's JSON is not always standard JSON: maps keyed by `long` (only `BrokerData.brokerAddrs` here) are written
 //! with bare integer keys, `{0:"10.0.0.1:10911"}` (notes §4.11). [`TopicRouteData::to_json`] and
-//! [`ClusterInfo::to_json`] can produce either form, and [`from_json_lenient`] reads both.
+//! [`ClusterInfo::to_json`] can produce either form, and [`from_json`] reads both.
 //!
 //! - [`admin`]: topic stats, consume stats and offset-reset bodies, keyed by message queue (Java writes those
 //!   keys as bare JSON objects; see the module docs).
@@ -25,9 +25,7 @@ pub mod topic;
 
 pub use admin::*;
 pub use client::*;
-pub use json::{
-    from_json, from_json_lenient, quote_bare_integer_keys, quote_object_keys, to_json, try_to_json,
-};
+pub use json::{from_json, quote_bare_integer_keys, quote_object_keys, to_json, try_to_json};
 pub use register::RegisterBrokerBody;
 pub use route::*;
 pub use topic::*;

@@ -19,7 +19,7 @@ use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use serde::{Deserialize, Serialize};
 
-use super::json::{from_json, from_json_lenient, to_json};
+use super::json::{from_json, to_json};
 use super::topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use crate::error::{ProtocolError, Result};
 
@@ -51,7 +51,7 @@ impl RegisterBrokerBody {
     /// with fewer than five fields.
     pub fn decode(bytes: &[u8], compressed: bool) -> Result<Self> {
         if !compressed {
-            return from_json_lenient(bytes);
+            return from_json(bytes);
         }
         let mut inflated = Vec::new();
         ZlibDecoder::new(bytes)
@@ -78,7 +78,7 @@ impl RegisterBrokerBody {
                 .topic_config_table
                 .insert(topic.topic_name.clone(), topic);
         }
-        let filter_server_list = from_json_lenient(r.chunk("filter server list")?)?;
+        let filter_server_list = from_json(r.chunk("filter server list")?)?;
         if !r.buf.is_empty() {
             let mappings = r.count("mapping count")?;
             for i in 0..mappings {
@@ -157,7 +157,7 @@ fn decode_topic_text(text: &str) -> Result<TopicConfig> {
     let topic_filter_type = next("a filter type")?.to_owned();
     let attributes = parts
         .next()
-        .and_then(|a| from_json_lenient(a.trim().as_bytes()).ok())
+        .and_then(|a| from_json(a.trim().as_bytes()).ok())
         .unwrap_or_default();
     Ok(TopicConfig {
         topic_name,

@@ -2,7 +2,7 @@
 //!
 //! Fields are declared in alphabetical order so our JSON has Java's (fastjson's) key order. `to_json(false)`
 //! writes `brokerAddrs` with bare integer keys as Java does by default, which old clients (the Go client, the C++
-//! client) parse by hand; `to_json(true)` writes standard JSON. Read either with [`super::from_json_lenient`].
+//! client) parse by hand; `to_json(true)` writes standard JSON. Read either with [`super::from_json`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

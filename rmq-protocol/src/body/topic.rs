@@ -20,6 +20,7 @@ pub struct TopicConfig {
     /// PermName bits.
     pub perm: i32,
     /// `SINGLE_TAG` or `MULTI_TAG`.
+    #[serde(deserialize_with = "crate::lenient::enum_field::topic_filter_type")]
     pub topic_filter_type: String,
     /// Topic sys flag.
     pub topic_sys_flag: i32,

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::{CommandHeader, ExtField};
+use super::{CommandHeader, ExtField, FieldKind, FieldSpec};
 use crate::codes::request;
 use crate::command::RemotingCommand;
 use crate::error::Result;
@@ -161,8 +161,37 @@ impl SendMessageRequestHeader {
     }
 }
 
+/// The V1 field table; V2 has the same kinds under its letters.
+const V1_FIELDS: [FieldSpec; 14] = {
+    const fn f(key: &'static str, kind: FieldKind, required: bool) -> FieldSpec {
+        FieldSpec {
+            key,
+            kind,
+            required,
+        }
+    }
+    use FieldKind::{Boolean, Int, Long, Str};
+    [
+        f(V1_KEYS[0], Str, true),
+        f(V1_KEYS[1], Str, true),
+        f(V1_KEYS[2], Str, true),
+        f(V1_KEYS[3], Int, true),
+        f(V1_KEYS[4], Int, true),
+        f(V1_KEYS[5], Int, true),
+        f(V1_KEYS[6], Long, true),
+        f(V1_KEYS[7], Int, true),
+        f(V1_KEYS[8], Str, false),
+        f(V1_KEYS[9], Int, false),
+        f(V1_KEYS[10], Boolean, false),
+        f(V1_KEYS[11], Int, false),
+        f(V1_KEYS[12], Boolean, false),
+        f(V1_KEYS[13], Str, false),
+    ]
+};
+
 impl CommandHeader for SendMessageRequestHeader {
     const EXT_KEYS: &'static [&'static str] = &V1_KEYS;
+    const FIELDS: &'static [FieldSpec] = &V1_FIELDS;
 
     /// V1 keys; see [`SendMessageRequestHeader::to_ext_v2`] for codes 310/320.
     fn to_ext(&self) -> HashMap<String, String> {

@@ -189,7 +189,7 @@ pub fn broker_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 
 /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: body is a SubscriptionGroupConfig.
 pub fn update_subscription_group(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let cfg: SubscriptionGroupConfig = body::from_json_lenient(&req.body)?;
+    let cfg: SubscriptionGroupConfig = body::from_json(&req.body)?;
     if cfg.group_name.is_empty() || cfg.group_name.len() > 120 {
         return Err(Refusal::new(
             response::INVALID_PARAMETER,

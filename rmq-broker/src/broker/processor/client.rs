@@ -23,7 +23,7 @@ use crate::remoting::Connection;
 /// Records producers and consumers of the heartbeat; creates groups and retry topics; notifies groups whose
 /// membership changed.
 pub fn heartbeat(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) -> Reply {
-    let hb: HeartbeatData = body::from_json_lenient(&req.body)?;
+    let hb: HeartbeatData = body::from_json(&req.body)?;
     let channel = ClientChannel {
         client_id: hb.client_id.clone(),
         connection: conn.clone(),
@@ -89,7 +89,7 @@ pub fn check_client_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply 
     if req.body.is_empty() {
         return Ok(ok(req));
     }
-    let check: CheckClientRequestBody = body::from_json_lenient(&req.body)?;
+    let check: CheckClientRequestBody = body::from_json(&req.body)?;
     let Some(sub) = check.subscription_data else {
         return Ok(ok(req));
     };

@@ -10,7 +10,7 @@ use crate::broker::BrokerInner;
 
 /// Locks what the client may own; the body lists the queues it holds afterwards.
 pub fn lock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let body: LockBatchRequestBody = body::from_json_lenient(&req.body)?;
+    let body: LockBatchRequestBody = body::from_json(&req.body)?;
     let locked = inner
         .locks
         .try_lock_batch(&body.consumer_group, &body.mq_set, &body.client_id);
@@ -22,7 +22,7 @@ pub fn lock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 
 /// Releases the client's locks on the listed queues.
 pub fn unlock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let body: UnlockBatchRequestBody = body::from_json_lenient(&req.body)?;
+    let body: UnlockBatchRequestBody = body::from_json(&req.body)?;
     inner
         .locks
         .unlock_batch(&body.consumer_group, &body.mq_set, &body.client_id);

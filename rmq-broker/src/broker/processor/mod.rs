@@ -43,9 +43,11 @@ impl Refusal {
     }
 }
 
+/// A header or body that does not decode: SYSTEM_ERROR with the decoder's message (which names the field), as
+/// Java's remoting server answers any exception a processor throws (rules: `rmq_protocol::lenient`).
 impl From<rmq_protocol::ProtocolError> for Refusal {
     fn from(e: rmq_protocol::ProtocolError) -> Self {
-        Refusal::new(response::INVALID_PARAMETER, e.to_string())
+        Refusal::new(response::SYSTEM_ERROR, e.to_string())
     }
 }
 
