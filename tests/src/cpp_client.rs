@@ -21,6 +21,7 @@
 //! say "No route info of this topic" after the broker refused every attempt).
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
@@ -94,9 +95,11 @@ pub fn require(test: &str) -> Option<&'static Path> {
     if crate::ci() {
         panic!("{test}: Apache's C++ client (python module rocketmq.client) is required under RMQ_CI; {how}");
     }
-    eprintln!(
+    // Straight to stderr, not through eprintln!, which the test harness captures (and hides) for a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n*** SKIP {test}: Apache's C++ client is not installed (no python that can `import rocketmq.client`); \
-         {how} ***\n"
+         {how} ***"
     );
     None
 }
