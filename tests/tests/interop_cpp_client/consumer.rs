@@ -185,7 +185,8 @@ fn assert_ids(log: &[Received], ids: &HashMap<usize, String>) {
 
 /// rmq-runtime's producer (sync, async, oneway, orderly, batch) → one C++ push consumer, concurrent,
 /// CLUSTERING, `*`: each of 100 messages delivered once with topic, tags, keys, user properties, body and
-/// message id intact. One consumer that always succeeds: a duplicate would be a broker or client fault.
+/// message id intact, and with the queue id, queue offset and store timestamp it was stored with. One
+/// consumer that always succeeds: a duplicate would be a broker or client fault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtime_producer_to_cpp_push_consumer() {
     if !cpp("runtime_producer_to_cpp_push_consumer") {
@@ -221,6 +222,37 @@ async fn runtime_producer_to_cpp_push_consumer() {
     tally.assert_exactly("cpp-push", &all, &context);
     assert_eq!(tally.duplicates, 0, "{context}: duplicates");
     assert_ids(&consumers.log, &ids);
+    // The rest of what the client reports: queue ids and offsets are exactly the stored ones, timestamps and
+    // counts plausible.
+    let stored = setup.stored(&topic).await;
+    let stored_at: BTreeMap<usize, (i32, i64, i64)> = stored
+        .values()
+        .flatten()
+        .map(|r| {
+            let i = r.properties()["idx"].parse().expect("idx");
+            (i, (r.queue_id, r.queue_offset, r.store_timestamp))
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for r in &consumers.log {
+        let i: usize = r.prop("idx").and_then(|v| v.parse().ok()).expect("idx");
+        let (q, offset, store_ts) = stored_at[&i];
+        if (r.queue_id, r.queue_offset, r.store_timestamp) != (q, offset, store_ts) {
+            problems.push(format!(
+                "message {i}: queue {} offset {} stored at {} != the stored queue {q} offset {offset} at {store_ts}",
+                r.queue_id, r.queue_offset, r.store_timestamp
+            ));
+        }
+        if r.born_timestamp > r.store_timestamp
+            || r.store_timestamp > r.received_ms
+            || r.reconsume_times != 0
+            || r.delay_level != 0
+            || r.body_len != expected(i).body.len()
+        {
+            problems.push(format!("message {i}: {r:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{context}: {problems:#?}");
     consumers.stop().await;
     producer.shutdown().await;
     setup.shutdown().await;
@@ -347,7 +379,7 @@ async fn cpp_push_consumers_broadcasting_each_get_everything() {
 }
 
 /// An orderly C++ push consumer (the binding's `orderly=True`: the client locks its queues on the broker with
-/// LOCK_BATCH_MQ and consumes each queue on one thread at a time): 90 messages sent orderly by rmq-runtime
+/// LOCK_BATCH_MQ and consumes each queue on one thread at a time; 4 threads, batches of up to 8): 90 messages sent orderly by rmq-runtime
 /// under three keys arrive with each key's messages from one queue, in send order, and each queue's
 /// deliveries in offset order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -361,12 +393,16 @@ async fn cpp_orderly_push_consumer_keeps_queue_order() {
     let mut consumers = Consumers::new();
     let args = with(
         with(
-            push_args(&setup.namesrv, &unique("cpp_orderly"), &topic, &PROPS),
-            "orderly",
-            true,
+            with(
+                push_args(&setup.namesrv, &unique("cpp_orderly"), &topic, &PROPS),
+                "orderly",
+                true,
+            ),
+            "thread_count",
+            4,
         ),
-        "thread_count",
-        4,
+        "batch_max_size",
+        8,
     );
     consumers.push("orderly", args).await;
     let producer = runtime_producer(&setup.namesrv).await;
