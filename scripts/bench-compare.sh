@@ -39,15 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_port() {
-  local port=$1 deadline=$((SECONDS + 60))
-  until python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || { echo "bench-compare: nothing listening on $port after 60 s" >&2; exit 1; }
-    sleep 0.2
-  done
-}
+# free_port, wait_port, rr_start
+. scripts/lib/rocketmq-rust.sh
 
 # Starts rmq-broker; sets NS and BROKER_PID.
 start_rmq() {
@@ -67,45 +60,9 @@ start_rmq() {
 
 # Starts rocketmq-rust's name server and broker; sets NS and BROKER_PID.
 start_rr() {
-  local home="$STORE_ROOT/rmq-cmp-rr-$1"
-  rm -rf "$home"; mkdir -p "$home/conf" "$home/store"
-  local ns_port broker_port ha_port
-  ns_port=$(free_port); broker_port=$(free_port); ha_port=$(free_port)
-  local flush_role
-  if [ "$1" = sync ]; then flush_role=SYNC_FLUSH; else flush_role=ASYNC_FLUSH; fi
-  cat >"$home/conf/broker.toml" <<EOF
-[broker]
-namesrvAddr = "127.0.0.1:$ns_port"
-brokerIp1 = "127.0.0.1"
-listenPort = $broker_port
-storePathRootDir = "$home/store"
-
-[broker.brokerServerConfig]
-bindAddress = "127.0.0.1"
-
-[broker.brokerIdentity]
-brokerName = "broker-a"
-brokerClusterName = "DefaultCluster"
-brokerId = 0
-
-[store]
-storeType = "LocalFile"
-brokerRole = "ASYNC_MASTER"
-flushDiskType = "$flush_role"
-storePathRootDir = "$home/store"
-haListenAddress = "127.0.0.1"
-haListenPort = $ha_port
-mappedFileSizeCommitLog = 1073741824
-EOF
-  ROCKETMQ_HOME="$home" rocketmq-namesrv-rust --listenPort "$ns_port" --bindAddress 127.0.0.1 \
-    >"$OUT/rr-namesrv.log" 2>&1 &
-  pids+=("$!")
-  wait_port "$ns_port"
-  ROCKETMQ_HOME="$home" rocketmq-broker-rust -c "$home/conf/broker.toml" -n "127.0.0.1:$ns_port" \
-    >"$OUT/rr-broker.log" 2>&1 &
-  BROKER_PID=$!; pids+=("$BROKER_PID")
-  wait_port "$broker_port"
-  NS="127.0.0.1:$ns_port"
+  rr_start "$STORE_ROOT/rmq-cmp-rr-$1" "$1" "$OUT" || exit 1
+  NS=$RR_NS
+  BROKER_PID=$RR_BROKER_PID
 }
 
 stop_all() {
