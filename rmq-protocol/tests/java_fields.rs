@@ -99,10 +99,7 @@ const JAVA_REQUIRED: &[(&str, &[&str])] = &[
         "SendMessageRequestHeader",
         &["topic", "queueId", "sysFlag", "bornTimestamp", "flag"],
     ),
-    (
-        "SendMessageResponseHeader",
-        &["msgId", "queueId", "queueOffset"],
-    ),
+    ("SendMessageResponseHeader", &["queueId", "queueOffset"]),
     (
         "CreateTopicRequestHeader",
         &[
@@ -307,6 +304,13 @@ fn send_without_group_or_template_both_spellings() {
         SendMessageRequestHeader::from_ext(&no_topic),
         Err(ProtocolError::MissingField { field: "topic" })
     ));
+}
+
+#[test]
+fn send_answer_without_offset_msg_id() {
+    let h = SendMessageResponseHeader::from_ext(&ext(&[("queueId", "3"), ("queueOffset", "9")]))
+        .expect("Java's client only stores msgId");
+    assert_eq!((h.msg_id.as_str(), h.queue_id, h.queue_offset), ("", 3, 9));
 }
 
 #[test]

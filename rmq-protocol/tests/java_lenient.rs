@@ -311,7 +311,7 @@ fn perturb(v: &mut Value, expected: &mut Value, is_map: bool, drops: &[bool], ne
             let drop = drops[*next % drops.len()];
             *next += 1;
             if drop {
-                let as_null = *next % 2 == 0;
+                let as_null = (*next).is_multiple_of(2);
                 if as_null {
                     map.insert(k.clone(), Value::Null);
                 } else {

@@ -211,8 +211,9 @@ impl CommandHeader for SendMessageRequestHeader {
 ext_header! {
     /// The broker's answer to a send. The broker adds ext `MSG_REGION` and `TRACE_ON` itself.
     pub struct SendMessageResponseHeader {
-        /// Offset message id (comma-joined for a batch).
-        msg_id: String => "msgId",
+        /// Offset message id (comma-joined for a batch). Java's client only stores it in the `SendResult`
+        /// (`offsetMsgId`), so absence reads as empty.
+        msg_id: String = String::new() => "msgId",
         /// Queue the message went to.
         queue_id: i32 => "queueId",
         /// Consume-queue offset (first of a batch).
