@@ -266,11 +266,12 @@ fn send_header_v1_and_v2_spellings() {
             .as_deref(),
         Some("b2")
     );
-    // The wrong spelling for the code names the missing key of the expected one.
+    // The wrong spelling for the code names the missing key of the expected one (`b`, the topic: the producer
+    // group `a` has a default, as Java's broker never dereferences it).
     let wrong = RemotingCommand::request(request::SEND_MESSAGE_V2, v1);
     assert!(matches!(
         SendMessageRequestHeader::from_command(&wrong),
-        Err(ProtocolError::MissingField { field: "a" })
+        Err(ProtocolError::MissingField { field: "b" })
     ));
 }
 

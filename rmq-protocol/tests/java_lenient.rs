@@ -225,6 +225,7 @@ fn enum_of(key: &str) -> Option<&'static JavaEnum> {
         "messageModel" => Some(&lenient::MESSAGE_MODEL),
         "consumeFromWhere" => Some(&lenient::CONSUME_FROM_WHERE),
         "topicFilterType" => Some(&lenient::TOPIC_FILTER_TYPE),
+        "language" => Some(&lenient::LANGUAGE_CODE),
         _ => None,
     }
 }
@@ -310,7 +311,7 @@ fn perturb(v: &mut Value, expected: &mut Value, is_map: bool, drops: &[bool], ne
             let drop = drops[*next % drops.len()];
             *next += 1;
             if drop {
-                let as_null = *next % 2 == 0;
+                let as_null = (*next).is_multiple_of(2);
                 if as_null {
                     map.insert(k.clone(), Value::Null);
                 } else {
@@ -516,14 +517,18 @@ fn data_version() -> impl Strategy<Value = DataVersion> {
 }
 
 fn connection() -> impl Strategy<Value = ConsumerConnection> {
-    let conn = (word(), word(), word(), any::<i32>()).prop_map(
-        |(client_id, client_addr, language, version)| Connection {
+    let conn = (
+        word(),
+        word(),
+        constant(&lenient::LANGUAGE_CODE),
+        any::<i32>(),
+    )
+        .prop_map(|(client_id, client_addr, language, version)| Connection {
             client_id,
             client_addr,
             language,
             version,
-        },
-    );
+        });
     (
         prop::collection::vec(conn, 0..3),
         prop::collection::hash_map(word(), subscription(), 0..2),

@@ -155,7 +155,8 @@ pub struct Connection {
     pub client_id: String,
     /// Remote `ip:port`.
     pub client_addr: String,
-    /// Java language name (`JAVA`, `RUST`, ...).
+    /// Java `LanguageCode` name (`JAVA`, `RUST`, ...); by name or ordinal, like every Java enum.
+    #[serde(deserialize_with = "crate::lenient::enum_field::language_code")]
     pub language: String,
     /// The client's `MQVersion` ordinal.
     pub version: i32,

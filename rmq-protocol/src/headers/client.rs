@@ -3,8 +3,10 @@
 ext_header! {
     /// UNREGISTER_CLIENT (35): a client leaving, with the groups it leaves.
     pub struct UnregisterClientRequestHeader {
-        /// `ip@instance` client id (Java key `clientID`).
-        client_id: String => "clientID",
+        /// `ip@instance` client id (Java key `clientID`). Java's broker unregisters by channel and never
+        /// dereferences it on the consumer path, so an absent id reads as empty (the broker here matches by
+        /// connection as well).
+        client_id: String = String::new() => "clientID",
         /// Producer group being left.
         producer_group: Option<String> => "producerGroup",
         /// Consumer group being left.

@@ -10,17 +10,19 @@ ext_header! {
         broker_addr: String => "brokerAddr",
         /// Cluster name.
         cluster_name: String => "clusterName",
-        /// `ip:port` of the HA service.
-        ha_server_addr: String => "haServerAddr",
+        /// `ip:port` of the HA service. Java's name server only stores it (null is kept and handed to slaves
+        /// as an absent `haServerAddr`), so absence reads as empty.
+        ha_server_addr: String = String::new() => "haServerAddr",
         /// 0 = master.
         broker_id: i64 => "brokerId",
         /// Expiry override in ms.
         heartbeat_timeout_millis: Option<i64> => "heartbeatTimeoutMillis",
         /// Slave-acting-master mode.
         enable_acting_master: Option<bool> => "enableActingMaster",
-        /// Body is the zlib form.
+        /// Body is the zlib form (Java: primitive `boolean`, false when absent; `None` reads as false).
         compressed: Option<bool> => "compressed",
-        /// CRC-32 of the body masked to 31 bits; 0 = not checked.
+        /// CRC-32 of the body masked to 31 bits; 0 = not checked (Java: `Integer bodyCrc32 = 0`; `None` reads
+        /// as 0).
         body_crc32: Option<i32> => "bodyCrc32",
     }
 

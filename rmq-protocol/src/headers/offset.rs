@@ -37,7 +37,7 @@ ext_header! {
         topic: String => "topic",
         /// Queue.
         queue_id: i32 => "queueId",
-        /// Only committed data (default true).
+        /// Only committed data (Java: `boolean committed = true`, 5.x only; `None` reads as true).
         committed: Option<bool> => "committed",
     }
 

@@ -15,10 +15,13 @@ ext_header! {
         max_msg_nums: i32 => "maxMsgNums",
         /// PullSysFlag bits: commit offset, suspend, subscription, class filter, lite pull.
         sys_flag: i32 => "sysFlag",
-        /// The consumer's current offset, stored when the commit-offset bit is set.
-        commit_offset: i64 => "commitOffset",
-        /// Long-poll hold time in ms (Java: 15000).
-        suspend_timeout_millis: i64 => "suspendTimeoutMillis",
+        /// The consumer's current offset, stored when the commit-offset bit is set. Java's `Long` is only
+        /// unboxed under that bit, so an absent value is tolerated: it reads as -1, "nothing to commit" (the
+        /// broker commits only offsets >= 0).
+        commit_offset: i64 = -1 => "commitOffset",
+        /// Long-poll hold time in ms (Java: 15000). Java's `Long` is only unboxed under the suspend bit: absent
+        /// reads as 0, no hold.
+        suspend_timeout_millis: i64 = 0 => "suspendTimeoutMillis",
         /// Tag or SQL92 expression; sent only with the subscription bit.
         subscription: Option<String> => "subscription",
         /// Subscription version (ms timestamp); the broker answers 25 if its copy is older.

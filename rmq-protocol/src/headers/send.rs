@@ -14,13 +14,15 @@ use crate::error::Result;
 /// A producer's send: target, flags and properties of the message in the body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SendMessageRequestHeader {
-    /// Producer group.
+    /// Producer group. Java's broker only copies it into hook contexts and metrics labels: empty when absent.
     pub producer_group: String,
     /// Target topic.
     pub topic: String,
-    /// Template topic for auto-create (Java sends `TBW102`).
+    /// Template topic for auto-create (Java sends `TBW102`). Java's broker reads it only when the topic does
+    /// not exist: empty when absent (then no template matches and auto-create is refused).
     pub default_topic: String,
-    /// Queue count for auto-create (Java: 4).
+    /// Queue count for auto-create (Java: 4). Read by Java's broker only on auto-create: 0 when absent (the
+    /// broker clamps to at least one queue).
     pub default_topic_queue_nums: i32,
     /// Target queue; < 0 lets the broker pick.
     pub queue_id: i32,
@@ -143,10 +145,10 @@ impl SendMessageRequestHeader {
     fn read_keys(ext: &HashMap<String, String>, keys: &[&'static str; 14]) -> Result<Self> {
         let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13] = *keys;
         Ok(SendMessageRequestHeader {
-            producer_group: ExtField::read(ext, k0)?,
+            producer_group: ExtField::read_or(ext, k0, String::new())?,
             topic: ExtField::read(ext, k1)?,
-            default_topic: ExtField::read(ext, k2)?,
-            default_topic_queue_nums: ExtField::read(ext, k3)?,
+            default_topic: ExtField::read_or(ext, k2, String::new())?,
+            default_topic_queue_nums: ExtField::read_or(ext, k3, 0)?,
             queue_id: ExtField::read(ext, k4)?,
             sys_flag: ExtField::read(ext, k5)?,
             born_timestamp: ExtField::read(ext, k6)?,
@@ -161,7 +163,9 @@ impl SendMessageRequestHeader {
     }
 }
 
-/// The V1 field table; V2 has the same kinds under its letters.
+/// The V1 field table; V2 has the same kinds under its letters. `producerGroup`, `defaultTopic` and
+/// `defaultTopicQueueNums` are `@CFNotNull` in Java but not dereferenced on an ordinary send, so they are not
+/// required here.
 const V1_FIELDS: [FieldSpec; 14] = {
     const fn f(key: &'static str, kind: FieldKind, required: bool) -> FieldSpec {
         FieldSpec {
@@ -172,10 +176,10 @@ const V1_FIELDS: [FieldSpec; 14] = {
     }
     use FieldKind::{Boolean, Int, Long, Str};
     [
-        f(V1_KEYS[0], Str, true),
+        f(V1_KEYS[0], Str, false),
         f(V1_KEYS[1], Str, true),
-        f(V1_KEYS[2], Str, true),
-        f(V1_KEYS[3], Int, true),
+        f(V1_KEYS[2], Str, false),
+        f(V1_KEYS[3], Int, false),
         f(V1_KEYS[4], Int, true),
         f(V1_KEYS[5], Int, true),
         f(V1_KEYS[6], Long, true),
@@ -207,8 +211,9 @@ impl CommandHeader for SendMessageRequestHeader {
 ext_header! {
     /// The broker's answer to a send. The broker adds ext `MSG_REGION` and `TRACE_ON` itself.
     pub struct SendMessageResponseHeader {
-        /// Offset message id (comma-joined for a batch).
-        msg_id: String => "msgId",
+        /// Offset message id (comma-joined for a batch). Java's client only stores it in the `SendResult`
+        /// (`offsetMsgId`), so absence reads as empty.
+        msg_id: String = String::new() => "msgId",
         /// Queue the message went to.
         queue_id: i32 => "queueId",
         /// Consume-queue offset (first of a batch).

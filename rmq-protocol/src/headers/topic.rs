@@ -5,8 +5,8 @@ ext_header! {
     pub struct CreateTopicRequestHeader {
         /// Topic name.
         topic: String => "topic",
-        /// Template topic (`TBW102`).
-        default_topic: String => "defaultTopic",
+        /// Template topic (`TBW102`). Java's broker never reads it: empty when absent.
+        default_topic: String = String::new() => "defaultTopic",
         /// Read queue count.
         read_queue_nums: i32 => "readQueueNums",
         /// Write queue count.
@@ -17,11 +17,11 @@ ext_header! {
         topic_filter_type: String => "topicFilterType",
         /// Topic sys flag.
         topic_sys_flag: Option<i32> => "topicSysFlag",
-        /// Ordered topic.
-        order: bool => "order",
+        /// Ordered topic (Java: `@CFNotNull Boolean order = false`: the initializer stands when absent).
+        order: bool = false => "order",
         /// Attributes as `+key=value,+k2=v2`.
         attributes: Option<String> => "attributes",
-        /// Override attribute checks.
+        /// Override attribute checks (Java: `Boolean force = false`; `None` reads as false).
         force: Option<bool> => "force",
     }
 

@@ -13,7 +13,7 @@ ext_header! {
         origin_msg_id: Option<String> => "originMsgId",
         /// Topic of the first delivery.
         origin_topic: Option<String> => "originTopic",
-        /// Unit mode.
+        /// Unit mode (Java: `boolean unitMode = false`; `None` reads as false).
         unit_mode: Option<bool> => "unitMode",
         /// Client's max reconsume times.
         max_reconsume_times: Option<i32> => "maxReconsumeTimes",
@@ -31,10 +31,11 @@ ext_header! {
         commit_log_offset: i64 => "commitLogOffset",
         /// 0 unknown, 8 commit, 12 rollback (MessageSysFlag transaction bits).
         commit_or_rollback: i32 => "commitOrRollback",
-        /// Answer to a CHECK_TRANSACTION_STATE.
+        /// Answer to a CHECK_TRANSACTION_STATE (Java: `Boolean fromTransactionCheck = false`; `None` reads as
+        /// false).
         from_transaction_check: Option<bool> => "fromTransactionCheck",
-        /// UNIQ_KEY of the message.
-        msg_id: String => "msgId",
+        /// UNIQ_KEY of the message. Java's broker only logs it: empty when absent.
+        msg_id: String = String::new() => "msgId",
         /// Transaction id.
         transaction_id: Option<String> => "transactionId",
     }

@@ -85,6 +85,18 @@ pub const TOPIC_FILTER_TYPE: JavaEnum = JavaEnum {
     constants: &["SINGLE_TAG", "MULTI_TAG"],
 };
 
+/// `org.apache.rocketmq.remoting.protocol.LanguageCode` (5.x adds `NODE_JS` after `RUST`), as a [`Connection`]'s
+/// `language` in admin bodies.
+///
+/// [`Connection`]: crate::body::Connection
+pub const LANGUAGE_CODE: JavaEnum = JavaEnum {
+    name: "LanguageCode",
+    constants: &[
+        "JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO",
+        "PHP", "OMS", "RUST", "NODE_JS",
+    ],
+};
+
 /// What an enum value on the wire means: its canonical constant name.
 ///
 /// A name matches exactly or ignoring ASCII case; an ordinal (a number, or a string of digits) picks the constant
@@ -149,6 +161,11 @@ pub mod enum_field {
     /// `TopicFilterType` by name or ordinal.
     pub fn topic_filter_type<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         read(d, &super::TOPIC_FILTER_TYPE)
+    }
+
+    /// `LanguageCode` by name or ordinal.
+    pub fn language_code<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        read(d, &super::LANGUAGE_CODE)
     }
 }
 

@@ -123,7 +123,7 @@ async fn push_to_requester(
         flag: h.flag,
         properties: Some(props.encode()),
         reconsume_times: h.reconsume_times,
-        unit_mode: h.unit_mode,
+        unit_mode: h.unit_mode.unwrap_or(false),
         born_host: java_addr(replier),
         store_host: java_addr(inner.store_host),
         store_timestamp: now_ms(),
