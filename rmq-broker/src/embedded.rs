@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use tokio::net::TcpListener;
 
 use crate::broker::Broker;
-use crate::config::{BrokerConfig, NamesrvConfig};
+use crate::config::{BrokerConfig, KeyStatus, NamesrvConfig};
 use crate::error::BrokerError;
 use crate::namesrv::NameServer;
 use crate::store::FlushDiskType;
@@ -132,13 +132,25 @@ impl EmbeddedBrokerBuilder {
     pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
         let mut config = embedded_defaults();
         for (k, v) in &self.properties {
-            if !config.set(k, v)? {
-                return Err(crate::config::ConfigError::InvalidValue {
-                    key: k.clone(),
-                    value: v.clone(),
-                    reason: "unknown broker config key".into(),
+            match config.set(k, v)? {
+                KeyStatus::Applied => {}
+                KeyStatus::Unknown { suggestion } => {
+                    return Err(crate::config::ConfigError::InvalidValue {
+                        key: k.clone(),
+                        value: v.clone(),
+                        reason: match suggestion {
+                            Some(s) => format!("unknown broker config key; did you mean `{s}`?"),
+                            None => "unknown broker config key".into(),
+                        },
+                    }
+                    .into());
                 }
-                .into());
+                KeyStatus::Alias { current } => {
+                    tracing::info!(
+                        "{k} is the RocketMQ 4.0-4.5.1 spelling of {current}; applied as {current}"
+                    )
+                }
+                KeyStatus::NoEffect => tracing::info!("{k} has no effect in rmq"),
             }
         }
         if self.flush_sync {

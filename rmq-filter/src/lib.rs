@@ -11,6 +11,7 @@
 //! - [`parser`]: recursive descent with RocketMQ's build-time checks and a nesting limit ([`MAX_DEPTH`]).
 //! - [`ast`]: the expression tree.
 //! - [`eval`](crate::eval) (private): RocketMQ's value and three-valued-logic rules.
+//! - [`suggest`]: edit distance for "did you mean" hints, shared with the macros, broker and runtime.
 //! - [`error`]: [`SyntaxError`] (refused at subscribe time) and [`EvalError`] (one message could not be
 //!   evaluated).
 //!
@@ -44,6 +45,7 @@ pub mod error;
 mod eval;
 mod lexer;
 pub mod parser;
+pub mod suggest;
 
 use std::sync::Arc;
 

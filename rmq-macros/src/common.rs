@@ -183,20 +183,7 @@ pub(crate) fn debug_dump(name: &str, tokens: &impl ToTokens) {
     }
 }
 
-/// The one-line Levenshtein distance used to suggest a close attribute name.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+pub(crate) use rmq_filter::suggest::edit_distance;
 
 /// `consumerGroup` → `consumer_group` (Java users write the annotation's camelCase names).
 pub(crate) fn snake_case(s: &str) -> String {

@@ -325,7 +325,9 @@ async fn build_templates(
     Ok(out)
 }
 
-/// The template's pull consumer from `rocketmq.pull-consumer.*`, when a group and topic are configured.
+/// The template's pull consumer (rocketmq-spring's `DefaultLitePullConsumer` bean behind
+/// `RocketMQTemplate.receive`), from `rocketmq.pull-consumer.*` or the older `rocketmq.consumer.*`, when a group
+/// and a topic are configured.
 async fn build_pull_consumer(
     settings: &Settings,
     client: &ClientConfig,
@@ -334,36 +336,48 @@ async fn build_pull_consumer(
     use crate::consumer::{
         LitePullConsumer, LitePullConsumerOptions, MessageModel, MessageSelector,
     };
-    let (Some(group), Some(topic)) = (
-        settings.get("rocketmq.pull-consumer.group"),
-        settings.get("rocketmq.pull-consumer.topic"),
-    ) else {
-        return Ok(None);
+    use crate::settings::SettingsError;
+    let get = |field: &str| settings.pull_consumer(field);
+    let (group, topic) = match (get("group")?, get("topic")?) {
+        (Some((_, g)), Some((_, t))) if !g.trim().is_empty() && !t.trim().is_empty() => {
+            (g.trim().to_string(), t.trim().to_string())
+        }
+        (None, None) => return Ok(None),
+        (g, t) => {
+            // One without the other would leave receive() failing later; say which is missing now.
+            let (key, value, missing) = match (g, t) {
+                (Some((k, v)), _) if !v.trim().is_empty() => (k, v, "topic"),
+                (_, Some((k, v))) if !v.trim().is_empty() => (k, v, "group"),
+                (Some((k, v)), _) | (_, Some((k, v))) => (k, v, "a non-empty value"),
+                (None, None) => unreachable!("handled above"),
+            };
+            return Err(StartError::Settings(SettingsError::Invalid {
+                key,
+                value,
+                reason: format!(
+                    "the template's pull consumer needs both group and topic; {missing} is missing"
+                ),
+            }));
+        }
     };
-    let bad = |key: &str, value: String, reason: &str| {
-        StartError::Settings(crate::settings::SettingsError::Invalid {
-            key: key.to_string(),
+    let bad = |(key, value): (String, String), reason: &str| {
+        StartError::Settings(SettingsError::Invalid {
+            key,
             value,
             reason: reason.to_string(),
         })
     };
-    let expr = settings
-        .get("rocketmq.pull-consumer.selector-expression")
+    let expr = get("selector-expression")?
+        .map(|(_, v)| v)
+        .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "*".into());
-    let selector = match settings
-        .get("rocketmq.pull-consumer.selector-type")
-        .as_deref()
-        .unwrap_or("TAG")
-    {
-        "TAG" => MessageSelector::Tag(expr),
-        "SQL92" => MessageSelector::Sql92(expr),
-        other => {
-            return Err(bad(
-                "rocketmq.pull-consumer.selector-type",
-                other.into(),
-                "expected TAG or SQL92",
-            ))
-        }
+    let selector = match get("selector-type")? {
+        None => MessageSelector::Tag(expr),
+        Some(kv) => match kv.1.trim() {
+            "TAG" => MessageSelector::Tag(expr),
+            "SQL92" => MessageSelector::Sql92(expr),
+            _ => return Err(bad(kv, "expected TAG or SQL92")),
+        },
     };
     let mut opts =
         LitePullConsumerOptions::new(group, client.namesrv_addr.clone()).subscribe(topic, selector);
@@ -371,29 +385,26 @@ async fn build_pull_consumer(
     if let Some(dir) = offsets_dir {
         opts.offsets_dir = dir;
     }
-    if let Some(ns) = settings.get("rocketmq.pull-consumer.namespace") {
-        opts.client.namespace = Some(ns);
+    if let Some((_, ns)) = get("namespace")? {
+        opts.client.namespace = Some(ns.trim().to_string()).filter(|n| !n.is_empty());
     }
-    if let Some(name) = settings.get("rocketmq.pull-consumer.instance-name") {
-        opts.client.instance_name = name;
-    }
-    opts.message_model = match settings
-        .get("rocketmq.pull-consumer.message-model")
-        .as_deref()
-        .unwrap_or("CLUSTERING")
-    {
-        "CLUSTERING" => MessageModel::Clustering,
-        "BROADCASTING" => MessageModel::Broadcasting,
-        other => {
-            return Err(bad(
-                "rocketmq.pull-consumer.message-model",
-                other.into(),
-                "expected CLUSTERING or BROADCASTING",
-            ))
+    if let Some((_, name)) = get("instance-name")? {
+        if !name.trim().is_empty() {
+            opts.client.instance_name = name.trim().to_string();
         }
-    };
-    if let Some(n) = settings.get_parsed::<i32>("rocketmq.pull-consumer.pull-batch-size")? {
-        opts.pull_batch_size = n;
+    }
+    if let Some(kv) = get("message-model")? {
+        opts.message_model = match kv.1.trim() {
+            "CLUSTERING" => MessageModel::Clustering,
+            "BROADCASTING" => MessageModel::Broadcasting,
+            _ => return Err(bad(kv, "expected CLUSTERING or BROADCASTING")),
+        };
+    }
+    if let Some(kv) = get("pull-batch-size")? {
+        opts.pull_batch_size = match kv.1.trim().parse::<i32>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(bad(kv, "expected a positive whole number")),
+        };
     }
     Ok(Some(LitePullConsumer::start(opts).await?))
 }
@@ -512,7 +523,21 @@ async fn start_embedded(
         b = b.property(key, value);
     }
     if let Some(flush) = settings.get("rocketmq.embedded.flush-disk-type") {
-        b = b.flush_sync(flush.eq_ignore_ascii_case("SYNC_FLUSH"));
+        // Anything but the two values is refused: a typo must not silently mean the weaker ASYNC_FLUSH.
+        let sync = match flush.trim().to_ascii_uppercase().as_str() {
+            "SYNC_FLUSH" => true,
+            "ASYNC_FLUSH" => false,
+            _ => {
+                return Err(StartError::Settings(
+                    crate::settings::SettingsError::Invalid {
+                        key: "rocketmq.embedded.flush-disk-type".into(),
+                        value: flush,
+                        reason: "expected SYNC_FLUSH or ASYNC_FLUSH".into(),
+                    },
+                ))
+            }
+        };
+        b = b.flush_sync(sync);
     }
     b.start()
         .await

@@ -81,7 +81,7 @@ pub struct ListenerSpec {
     pub await_termination: Duration,
     /// Per-listener name server override.
     pub name_server: Option<String>,
-    /// Namespace.
+    /// Namespace: the `namespace` attribute, else `rocketmq.consumer.namespace` (rocketmq-spring 2.2.3+).
     pub namespace: Option<String>,
     /// Instance name override.
     pub instance_name: Option<String>,
@@ -204,7 +204,13 @@ impl ListenerSpec {
             suspend_time: millis(num("suspend_current_queue_time_millis", 1000)?),
             await_termination: millis(num("await_termination_millis_when_shutdown", 1000)?),
             name_server: get("name_server")?.filter(|s| !s.is_empty()),
-            namespace: get("namespace")?.filter(|s| !s.is_empty()),
+            // rocketmq-spring 2.2.3+: rocketmq.consumer.namespace is the default of listeners without their own.
+            namespace: get("namespace")?.filter(|s| !s.is_empty()).or_else(|| {
+                settings
+                    .get("rocketmq.consumer.namespace")
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+            }),
             instance_name: get("instance_name")?.filter(|s| !s.is_empty()),
             reply_timeout: millis(num("reply_timeout", 3000)?.max(1)),
         })

@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rmq_filter::suggest::edit_distance;
+
 /// Why configuration could not be loaded or resolved; every variant names the key or file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -45,6 +47,17 @@ pub enum SettingsError {
         /// What was expected.
         reason: String,
     },
+    /// A rocketmq-spring key asks for something rmq's client does not implement (ACL signing, TLS, message
+    /// trace, namespaceV2): refused rather than ignored, since running without it is not what was configured.
+    #[error("{key} = {value:?}: {reason}")]
+    Unsupported {
+        /// The key as written.
+        key: String,
+        /// Its value.
+        value: String,
+        /// What is missing and what to do instead.
+        reason: String,
+    },
     /// A `rocketmq.*` key rmq does not know (a typo would otherwise be ignored silently).
     #[error("unknown config key {key}{hint}")]
     UnknownKey {
@@ -68,6 +81,14 @@ const KNOWN_KEYS: &[&str] = &[
     "rocketmq.producer.max-message-size",
     "rocketmq.producer.retry-next-server",
     "rocketmq.producer.instance-name",
+    "rocketmq.producer.access-key",
+    "rocketmq.producer.secret-key",
+    "rocketmq.producer.enable-msg-trace",
+    "rocketmq.producer.customized-trace-topic",
+    "rocketmq.producer.tls-enable",
+    "rocketmq.producer.namespace-v2",
+    // The template's pull consumer: rocketmq-spring 2.2.3+ spells it rocketmq.pull-consumer.*, 2.0-2.2.2 (and
+    // the guides written then) rocketmq.consumer.*; both are read (see PULL_CONSUMER_PREFIXES).
     "rocketmq.pull-consumer.group",
     "rocketmq.pull-consumer.topic",
     "rocketmq.pull-consumer.selector-type",
@@ -76,10 +97,73 @@ const KNOWN_KEYS: &[&str] = &[
     "rocketmq.pull-consumer.pull-batch-size",
     "rocketmq.pull-consumer.namespace",
     "rocketmq.pull-consumer.instance-name",
+    "rocketmq.pull-consumer.access-key",
+    "rocketmq.pull-consumer.secret-key",
+    "rocketmq.pull-consumer.enable-msg-trace",
+    "rocketmq.pull-consumer.customized-trace-topic",
+    "rocketmq.pull-consumer.tls-enable",
+    "rocketmq.pull-consumer.namespace-v2",
+    "rocketmq.consumer.group",
+    "rocketmq.consumer.topic",
+    "rocketmq.consumer.selector-type",
+    "rocketmq.consumer.selector-expression",
+    "rocketmq.consumer.message-model",
+    "rocketmq.consumer.pull-batch-size",
+    "rocketmq.consumer.namespace",
+    "rocketmq.consumer.instance-name",
+    "rocketmq.consumer.access-key",
+    "rocketmq.consumer.secret-key",
+    "rocketmq.consumer.enable-msg-trace",
+    "rocketmq.consumer.customized-trace-topic",
+    "rocketmq.consumer.tls-enable",
+    "rocketmq.consumer.namespace-v2",
     "rocketmq.consumer.local-offset-store-dir",
     "rocketmq.embedded.store-dir",
     "rocketmq.embedded.flush-disk-type",
 ];
+
+/// Where the template's pull consumer is configured: rocketmq-spring 2.2.3+'s prefix first, then the
+/// `rocketmq.consumer.` of 2.0–2.2.2 that older guides and applications use.
+pub const PULL_CONSUMER_PREFIXES: [&str; 2] = ["rocketmq.pull-consumer.", "rocketmq.consumer."];
+
+/// rocketmq-spring client settings rmq cannot honour, `(field, refused when, why)`, checked under
+/// `rocketmq.producer.` and both [`PULL_CONSUMER_PREFIXES`]. Their defaults (empty, `false`) are accepted.
+const UNSUPPORTED: &[(&str, Refused, &str)] = &[
+    (
+        "access-key",
+        Refused::NonEmpty,
+        "ACL request signing (access-key/secret-key) is not implemented in rmq's client; remove the key",
+    ),
+    (
+        "secret-key",
+        Refused::NonEmpty,
+        "ACL request signing (access-key/secret-key) is not implemented in rmq's client; remove the key",
+    ),
+    (
+        "enable-msg-trace",
+        Refused::True,
+        "message trace is not implemented in rmq's client; remove the key or set it to false",
+    ),
+    (
+        "tls-enable",
+        Refused::True,
+        "TLS is not implemented in rmq's client; remove the key or set it to false",
+    ),
+    (
+        "namespace-v2",
+        Refused::NonEmpty,
+        "namespaceV2 is not implemented in rmq's client; use namespace",
+    ),
+];
+
+/// When an [`UNSUPPORTED`] setting is refused.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    /// Any non-blank value.
+    NonEmpty,
+    /// `true` (`false` is accepted; anything else is not a boolean).
+    True,
+}
 
 fn relaxed(key: &str) -> String {
     key.chars()
@@ -276,7 +360,83 @@ impl Settings {
                 hint,
             });
         }
+        self.check_supported()
+    }
+
+    /// Refuses client features rmq cannot honour when they are switched on (see `UNSUPPORTED`).
+    fn check_supported(&self) -> Result<(), SettingsError> {
+        let prefixes = std::iter::once("rocketmq.producer.").chain(PULL_CONSUMER_PREFIXES);
+        for prefix in prefixes {
+            for (field, when, reason) in UNSUPPORTED {
+                let key = format!("{prefix}{field}");
+                let Some(value) = self.get(&key) else {
+                    continue;
+                };
+                let v = value.trim();
+                let refused = match when {
+                    Refused::NonEmpty => !v.is_empty(),
+                    Refused::True => match v.to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" | "" => false,
+                        _ => {
+                            return Err(SettingsError::Invalid {
+                                key,
+                                value,
+                                reason: "expected true or false".into(),
+                            })
+                        }
+                    },
+                };
+                if refused {
+                    return Err(SettingsError::Unsupported {
+                        key: self.written_key(&key),
+                        value,
+                        reason: (*reason).to_string(),
+                    });
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The key as the configuration spells it (`rocketmq.consumer.accessKey`), for messages; `key` itself
+    /// when it comes from the environment.
+    fn written_key(&self, key: &str) -> String {
+        let want = relaxed(key);
+        self.values
+            .keys()
+            .find(|k| relaxed(k) == want)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    }
+
+    /// A pull-consumer setting (`field` like `group` or `pull-batch-size`) from either of
+    /// [`PULL_CONSUMER_PREFIXES`], as `(key as written, value)`.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] when both prefixes set it to different values: which one wins would be a guess.
+    pub fn pull_consumer(&self, field: &str) -> Result<Option<(String, String)>, SettingsError> {
+        let mut found: Option<(String, String)> = None;
+        for prefix in PULL_CONSUMER_PREFIXES {
+            let key = format!("{prefix}{field}");
+            let Some(value) = self.get(&key) else {
+                continue;
+            };
+            match &found {
+                Some((first, v)) if v.trim() != value.trim() => {
+                    return Err(SettingsError::Invalid {
+                        key: self.written_key(&key),
+                        value,
+                        reason: format!(
+                            "conflicts with {first} = {v:?}; both configure the template's pull consumer, set one"
+                        ),
+                    })
+                }
+                Some(_) => {}
+                None => found = Some((self.written_key(&key), value)),
+            }
+        }
+        Ok(found)
     }
 
     /// Every `(rest of key, value)` whose key starts with `prefix` (e.g. the embedded broker's own settings
@@ -365,20 +525,6 @@ fn parse_properties(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,6 +591,65 @@ mod tests {
             Settings::from_pairs([("rocketmq.consumer.listeners.g.t", "false"), ("mq.x", "y")]);
         assert!(ok.check_known_keys().is_ok());
         assert!(ok.listener_disabled("g", "t"));
+    }
+
+    #[test]
+    fn pull_consumer_keys_come_from_either_prefix_in_any_spelling() {
+        let s = Settings::from_pairs([
+            ("rocketmq.consumer.selectorExpression", "a || b"),
+            ("rocketmq.pull-consumer.group", "g"),
+            ("rocketmq.consumer.group", "g"),
+            ("rocketmq.consumer.pull_batch_size", "4"),
+        ]);
+        assert!(s.check_known_keys().is_ok());
+        assert_eq!(
+            s.pull_consumer("selector-expression").unwrap(),
+            Some((
+                "rocketmq.consumer.selectorExpression".to_string(),
+                "a || b".to_string()
+            ))
+        );
+        assert_eq!(
+            s.pull_consumer("group").unwrap(),
+            Some(("rocketmq.pull-consumer.group".to_string(), "g".to_string())),
+            "the same value under both prefixes is no conflict"
+        );
+        assert_eq!(
+            s.pull_consumer("pull-batch-size").unwrap().map(|(_, v)| v),
+            Some("4".to_string())
+        );
+        assert_eq!(s.pull_consumer("topic").unwrap(), None);
+        let both = Settings::from_pairs([
+            ("rocketmq.pull-consumer.topic", "A"),
+            ("rocketmq.consumer.topic", "B"),
+        ]);
+        let err = both.pull_consumer("topic").unwrap_err().to_string();
+        assert!(
+            err.contains("rocketmq.consumer.topic") && err.contains("rocketmq.pull-consumer.topic"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn features_rmq_lacks_are_refused_only_when_switched_on() {
+        let off = Settings::from_pairs([
+            ("rocketmq.consumer.access-key", ""),
+            ("rocketmq.consumer.tlsEnable", "false"),
+            ("rocketmq.producer.enable-msg-trace", "false"),
+            (
+                "rocketmq.consumer.customized-trace-topic",
+                "RMQ_SYS_TRACE_TOPIC",
+            ),
+        ]);
+        assert!(off.check_known_keys().is_ok());
+        let on = Settings::from_pairs([("rocketmq.consumer.tlsEnable", "true")]);
+        let err = on.check_known_keys().unwrap_err();
+        assert!(matches!(err, SettingsError::Unsupported { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("rocketmq.consumer.tlsEnable = \"true\""),
+            "{err}"
+        );
     }
 
     #[test]

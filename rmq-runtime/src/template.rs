@@ -196,9 +196,16 @@ impl RocketMqTemplate {
         *self.inner.ctx.write() = Some(Arc::downgrade(ctx));
     }
 
-    /// Gives the template the pull consumer `receive` reads from (rocketmq.pull-consumer.*).
+    /// Gives the template the pull consumer `receive` reads from (`rocketmq.pull-consumer.*`, or the older
+    /// `rocketmq.consumer.*`).
     pub fn set_pull_consumer(&self, consumer: crate::consumer::LitePullConsumer) {
         *self.inner.puller.write() = Some(consumer);
+    }
+
+    /// The pull consumer behind `receive`, if one is configured (rocketmq-spring's `RocketMQTemplate.getConsumer()`),
+    /// for what the template does not wrap: seek, pause, commit, the group it runs as.
+    pub fn consumer(&self) -> Option<crate::consumer::LitePullConsumer> {
+        self.inner.puller.read().clone()
     }
 
     /// Polls the template's pull consumer for up to `timeout`; each message body decoded as `T` (a body that
@@ -231,7 +238,8 @@ impl RocketMqTemplate {
             None => Err(ClientError::InvalidArgument {
                 field: "rocketmq.pull-consumer.group",
                 reason: format!(
-                    "template {} has no pull consumer; set rocketmq.pull-consumer.group and rocketmq.pull-consumer.topic",
+                    "template {} has no pull consumer; set rocketmq.pull-consumer.group and rocketmq.pull-consumer.topic \
+                     (or rocketmq.consumer.group and rocketmq.consumer.topic)",
                     self.inner.name
                 ),
             }),

@@ -377,3 +377,158 @@ async fn the_template_receives_from_its_pull_consumer_and_sends_every_way() {
     assert!(err.to_string().contains("topic"), "{err}");
     app.shutdown().await;
 }
+
+/// rocketmq-spring 2.0–2.2.2 configured `RocketMQTemplate.receive`'s pull consumer under `rocketmq.consumer.*`
+/// (2.2.3 moved it to `rocketmq.pull-consumer.*`); applications and guides still carry those keys, as TOML
+/// tables and in either spelling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketmq_consumer_keys_configure_the_templates_pull_consumer() {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Ping {
+        n: u32,
+    }
+    let settings = rmq_runtime::settings::Settings::from_toml_str(
+        r#"
+[rocketmq]
+name-server = "embedded"
+
+[rocketmq.consumer]
+group = "legacy_pull_group"
+topic = "LegacyPullTopic"
+selector-type = "TAG"
+selectorExpression = "keep || also"
+pullBatchSize = 2
+namespace = "tenant1"
+instance-name = "legacy-pull"
+message-model = "CLUSTERING"
+access-key = ""
+secret-key = ""
+enable-msg-trace = false
+customized-trace-topic = "RMQ_SYS_TRACE_TOPIC"
+tls-enable = false
+"#,
+    )
+    .expect("toml");
+    let app = rmq_runtime::Application::builder()
+        .settings(settings)
+        .set("rocketmq.producer.namespace", "tenant1")
+        .only_listeners(Vec::<String>::new())
+        .start()
+        .await
+        .expect("starts");
+    let t = app.template();
+    let consumer = t
+        .consumer()
+        .expect("rocketmq.consumer.group + topic build a pull consumer");
+    assert_eq!(consumer.group(), "tenant1%legacy_pull_group");
+
+    let batch = |from: u32, to: u32| -> Vec<rmq_runtime::Outgoing> {
+        (from..to)
+            .map(|n| t.payload(&Ping { n }).unwrap())
+            .collect()
+    };
+    t.sync_send_batch("LegacyPullTopic:drop", batch(100, 103))
+        .await
+        .unwrap();
+    t.sync_send_batch("LegacyPullTopic:keep", batch(0, 6))
+        .await
+        .unwrap();
+    t.sync_send("LegacyPullTopic:also", t.payload(&Ping { n: 6 }).unwrap())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut largest = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < 7 && std::time::Instant::now() < deadline {
+        let polled = t.receive::<Ping>(Duration::from_secs(2)).await.unwrap();
+        largest = largest.max(polled.len());
+        got.extend(polled);
+    }
+    let mut ns: Vec<u32> = got.iter().map(|p| p.n).collect();
+    ns.sort_unstable();
+    assert_eq!(
+        ns,
+        (0..7).collect::<Vec<_>>(),
+        "the tag selector keeps `keep` and `also` and drops `drop`"
+    );
+    assert!(
+        largest <= 2,
+        "pullBatchSize = 2 bounds every receive (largest was {largest})"
+    );
+    app.shutdown().await;
+}
+
+async fn start_error(pairs: &[(&str, &str)]) -> String {
+    let mut b = test_app().only_listeners(Vec::<String>::new());
+    for (k, v) in pairs {
+        b = b.set(*k, *v);
+    }
+    match b.start().await {
+        Ok(app) => {
+            app.shutdown().await;
+            panic!("{pairs:?} must not start")
+        }
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_keys_rmq_cannot_honour_stop_start_up_naming_the_key() {
+    for (key, value, says) in [
+        ("rocketmq.consumer.accessKey", "AK", "ACL"),
+        ("rocketmq.consumer.secret-key", "SK", "ACL"),
+        ("rocketmq.pull-consumer.access-key", "AK", "ACL"),
+        ("rocketmq.consumer.tls-enable", "true", "TLS"),
+        ("rocketmq.consumer.enableMsgTrace", "true", "trace"),
+        ("rocketmq.consumer.namespace-v2", "ns", "namespaceV2"),
+        ("rocketmq.producer.access-key", "AK", "ACL"),
+    ] {
+        let e = start_error(&[(key, value)]).await;
+        assert!(
+            e.contains(key) && e.contains(says) && e.contains("not implemented"),
+            "{key}: {e}"
+        );
+    }
+    let e = start_error(&[("rocketmq.consumer.enable-msg-trace", "maybe")]).await;
+    assert!(
+        e.contains("rocketmq.consumer.enable-msg-trace") && e.contains("true or false"),
+        "{e}"
+    );
+    let e = start_error(&[
+        ("rocketmq.pull-consumer.group", "g1"),
+        ("rocketmq.consumer.group", "g2"),
+        ("rocketmq.consumer.topic", "T"),
+    ])
+    .await;
+    assert!(
+        e.contains("rocketmq.consumer.group") && e.contains("rocketmq.pull-consumer.group"),
+        "conflicting spellings name both keys: {e}"
+    );
+    let e = start_error(&[("rocketmq.consumer.group", "g")]).await;
+    assert!(
+        e.contains("rocketmq.consumer.group") && e.contains("topic is missing"),
+        "{e}"
+    );
+    let e = start_error(&[
+        ("rocketmq.consumer.group", "g"),
+        ("rocketmq.consumer.topic", "T"),
+        ("rocketmq.consumer.pull-batch-size", "0"),
+    ])
+    .await;
+    assert!(e.contains("rocketmq.consumer.pull-batch-size"), "{e}");
+    let e = start_error(&[
+        ("rocketmq.consumer.group", "g"),
+        ("rocketmq.consumer.topic", "T"),
+        ("rocketmq.consumer.selector-type", "REGEX"),
+    ])
+    .await;
+    assert!(
+        e.contains("rocketmq.consumer.selector-type") && e.contains("TAG or SQL92"),
+        "{e}"
+    );
+    let e = start_error(&[("rocketmq.embedded.flush-disk-type", "SYNC")]).await;
+    assert!(
+        e.contains("rocketmq.embedded.flush-disk-type") && e.contains("SYNC_FLUSH"),
+        "a misspelt flush type is refused, not taken as ASYNC_FLUSH: {e}"
+    );
+}

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -84,9 +85,13 @@ enum Flush {
 fn broker_config(args: &BrokerArgs) -> Result<BrokerConfig> {
     let mut cfg = match &args.config {
         Some(path) => {
-            let (cfg, warnings) = BrokerConfig::from_file(path)?;
-            for w in warnings {
-                tracing::warn!("{w}");
+            let (cfg, notes) = BrokerConfig::from_file(path)?;
+            for note in notes {
+                if note.is_warning() {
+                    tracing::warn!("{note}");
+                } else {
+                    tracing::info!("{note}");
+                }
             }
             cfg
         }
@@ -146,7 +151,19 @@ async fn wait_for_signal() -> Result<()> {
 /// Network and request handling run on a tokio runtime sized one below the CPU count: the store's writer
 /// thread is busy whenever requests are, and on 2 CPUs a second worker only added wake-ups between workers
 /// (1 worker: 74 k sync sends/s at 11.5 µs of broker CPU each; 2 workers: 65 k at 13.6 µs; docs/performance.md).
-fn main() -> Result<()> {
+///
+/// A failure (a refused broker.conf key, a port in use, ...) is one line on stderr and exit status 1.
+fn main() -> ExitCode {
+    match start() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rmq-broker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start() -> Result<()> {
     let cli = Cli::parse();
     let workers = cli
         .broker

@@ -1,8 +1,16 @@
 //! Broker and name-server configuration: RocketMQ's `broker.conf` keys, their defaults, and validation.
 //!
-//! Unknown keys are reported as warnings (a typo must not go unnoticed, but a Java broker.conf with keys we do
-//! not implement must still start); a known key with an invalid value is refused with an error naming the key.
+//! Every key of a Java broker.conf falls in one of five groups (docs/broker-conf.md has the table):
+//!
+//! - implemented ([`IMPLEMENTED_KEYS`]): applied; an invalid value is refused with an error naming the key;
+//! - old spellings ([`ALIASES`], e.g. RocketMQ 4.0–4.5.1's `mapedFileSizeCommitLog`): applied as the current key;
+//! - Java keys with no counterpart in rmq (thread pools, page-cache tuning, HA, ...): accepted with an INFO note
+//!   "`<key>` has no effect in rmq", so a Java broker.conf starts unchanged;
+//! - switches for features rmq lacks where running without them would be weaker than asked (`brokerRole` =
+//!   SYNC_MASTER or SLAVE, `aclEnable` = true, ...): refused with [`ConfigError::Unsupported`];
+//! - anything else (a typo): a warning, with "did you mean" when a known key is a few edits away.
 
+mod java_keys;
 pub mod properties;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -25,6 +33,17 @@ pub enum ConfigError {
         /// What was expected.
         reason: String,
     },
+    /// A key asks for a feature rmq does not implement (replication, ACL, TLS, ...): refused, because running
+    /// without it would be weaker than what the configuration asks for.
+    #[error("broker config key `{key}` = {value}: {reason}")]
+    Unsupported {
+        /// The key, as written in broker.conf.
+        key: String,
+        /// The raw value.
+        value: String,
+        /// What is missing and what to write instead.
+        reason: String,
+    },
     /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
@@ -36,13 +55,154 @@ pub enum ConfigError {
     },
 }
 
-/// Role of this broker. Only masters are implemented; a slave role is refused at validation.
+/// Role of this broker. Only the role without replication exists: `SYNC_MASTER` and `SLAVE` are refused by
+/// [`BrokerConfig::set`] until replication is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BrokerRole {
     /// Master that acknowledges without waiting for replicas (the only mode without replication).
     AsyncMaster,
-    /// Master that would wait for a slave; accepted and treated as ASYNC_MASTER since there is no replication.
-    SyncMaster,
+}
+
+/// Old spellings of broker.conf keys, `(old, current)`, applied as the current key: RocketMQ 4.0–4.5.1 spelt
+/// `mapped` as `maped` (renamed in 4.5.2, after which Java itself ignores the old keys), and 4.x broker.conf
+/// files still carry them.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("mapedFileSizeCommitLog", "mappedFileSizeCommitLog"),
+    ("mapedFileSizeConsumeQueue", "mappedFileSizeConsumeQueue"),
+];
+
+/// Java switches for features rmq does not have, `(key, why)`: `false` (their default) is accepted with no
+/// effect; `true` is refused, since running without the feature would be weaker than the file asks for.
+const REFUSED_WHEN_TRUE: &[(&str, &str)] = &[
+    ("aclEnable", "ACL is not implemented in rmq, so requests would not be checked; remove the key or set it to false"),
+    ("authenticationEnabled", "authentication is not implemented in rmq; remove the key or set it to false"),
+    ("authorizationEnabled", "authorization is not implemented in rmq; remove the key or set it to false"),
+    ("enableDLegerCommitLog", "DLedger replication is not implemented in rmq yet; remove the key or set it to false"),
+    ("enableControllerMode", "controller-mode replication is not implemented in rmq yet; remove the key or set it to false"),
+    ("useTLS", "TLS is not implemented in rmq; remove the key or set it to false"),
+    (
+        "fetchNamesrvAddrByAddressServer",
+        "rmq does not fetch name-server addresses from an address server; set namesrvAddr instead",
+    ),
+    ("rejectTransactionMessage", "rmq cannot be told to refuse transaction messages; remove the key or set it to false"),
+];
+
+/// The broker.conf keys rmq implements (what [`BrokerConfig::to_properties`] prints and GET_BROKER_CONFIG
+/// returns), in that order.
+pub const IMPLEMENTED_KEYS: &[&str] = &[
+    "brokerClusterName",
+    "brokerName",
+    "brokerId",
+    "namesrvAddr",
+    "listenPort",
+    "brokerIP1",
+    "storePathRootDir",
+    "storePathCommitLog",
+    "storePathConsumeQueue",
+    "storePathIndex",
+    "storeCheckpoint",
+    "abortFile",
+    "mappedFileSizeCommitLog",
+    "mappedFileSizeConsumeQueue",
+    "defaultTopicQueueNums",
+    "autoCreateTopicEnable",
+    "autoCreateSubscriptionGroup",
+    "maxMessageSize",
+    "flushDiskType",
+    "flushIntervalCommitLog",
+    "syncFlushTimeout",
+    "brokerRole",
+    "brokerPermission",
+    "fileReservedTime",
+    "deleteWhen",
+    "diskMaxUsedSpaceRatio",
+    "diskSpaceCleanForciblyRatio",
+    "enablePropertyFilter",
+    "messageDelayLevel",
+    "longPollingEnable",
+    "shortPollingTimeMills",
+    "registerNameServerPeriod",
+    "channelExpiredTimeout",
+    "flushConsumerOffsetInterval",
+    "transactionTimeOut",
+    "transactionCheckMax",
+    "transactionCheckInterval",
+    "maxHashSlotNum",
+    "maxIndexNum",
+    "maxTransferCountOnMessageInMemory",
+    "maxTransferBytesOnMessageInMemory",
+    "regionId",
+    "traceOn",
+    "serverMaxFrameLength",
+    "rebalanceLockMaxLiveTime",
+    "storeReplyMessageEnable",
+    "metricsExporterType",
+    "metricsPromExporterHost",
+    "metricsPromExporterPort",
+];
+
+/// What [`BrokerConfig::set`] did with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyStatus {
+    /// An rmq setting ([`IMPLEMENTED_KEYS`]); applied.
+    Applied,
+    /// An old spelling ([`ALIASES`]); applied as `current`.
+    Alias {
+        /// The key it was applied as.
+        current: &'static str,
+    },
+    /// A Java broker key without a counterpart in rmq; accepted and ignored.
+    NoEffect,
+    /// Not a broker key of rmq or of any Java release (a typo?); ignored.
+    Unknown {
+        /// A known key a few edits away, for a "did you mean".
+        suggestion: Option<&'static str>,
+    },
+}
+
+/// One broker.conf line the operator should hear about (everything [`BrokerConfig::set`] did not simply apply);
+/// the binary logs unknown keys as warnings and the rest at INFO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigNote {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line of the entry.
+    pub line: usize,
+    /// The key as written.
+    pub key: String,
+    /// What happened to it (never [`KeyStatus::Applied`]).
+    pub status: KeyStatus,
+}
+
+impl ConfigNote {
+    /// Whether this deserves a warning (an unknown key, likely a typo) rather than an INFO line.
+    pub fn is_warning(&self) -> bool {
+        matches!(self.status, KeyStatus::Unknown { .. })
+    }
+}
+
+impl std::fmt::Display for ConfigNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: ", self.path.display(), self.line)?;
+        match self.status {
+            KeyStatus::Applied => write!(f, "{} applied", self.key),
+            KeyStatus::Alias { current } => write!(
+                f,
+                "{} is the RocketMQ 4.0-4.5.1 spelling of {current}; applied as {current}",
+                self.key
+            ),
+            KeyStatus::NoEffect => write!(f, "{} has no effect in rmq", self.key),
+            KeyStatus::Unknown { suggestion } => {
+                write!(f, "unknown broker config key `{}` ignored", self.key)?;
+                match suggestion {
+                    Some(s) => write!(f, "; did you mean `{s}`?"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
 }
 
 /// `metricsExporterType`: how the broker exports metrics (RocketMQ 5's `MetricsExporterType`).
@@ -77,6 +237,14 @@ pub struct BrokerConfig {
     pub store_path_root_dir: PathBuf,
     /// `storePathCommitLog`: CommitLog dir (default `<root>/commitlog`).
     pub store_path_commit_log: Option<PathBuf>,
+    /// `storePathConsumeQueue`: ConsumeQueue dir (default `<root>/consumequeue`).
+    pub store_path_consume_queue: Option<PathBuf>,
+    /// `storePathIndex`: IndexFile dir (default `<root>/index`).
+    pub store_path_index: Option<PathBuf>,
+    /// `storeCheckpoint`: the checkpoint file (default `<root>/checkpoint`).
+    pub store_checkpoint: Option<PathBuf>,
+    /// `abortFile`: the crash marker (default `<root>/abort`).
+    pub abort_file: Option<PathBuf>,
     /// `mappedFileSizeCommitLog`: CommitLog segment size (1 GiB).
     pub mapped_file_size_commit_log: u64,
     /// `mappedFileSizeConsumeQueue`: ConsumeQueue file size in bytes (300 000 × 20).
@@ -105,6 +273,9 @@ pub struct BrokerConfig {
     pub delete_when: String,
     /// `diskMaxUsedSpaceRatio`: percent of disk use above which writes are refused (75).
     pub disk_max_used_space_ratio: u32,
+    /// `diskSpaceCleanForciblyRatio`: percent of disk use above which the oldest CommitLog segments are deleted
+    /// even before `fileReservedTime` (85).
+    pub disk_space_clean_forcibly_ratio: u32,
     /// `enablePropertyFilter`: allow SQL92 subscriptions (true in rmq; Java defaults to false).
     pub enable_property_filter: bool,
     /// `messageDelayLevel`: the delay-level table, e.g. `1s 5s 10s ... 2h`.
@@ -166,6 +337,10 @@ impl Default for BrokerConfig {
             broker_ip1: None,
             store_path_root_dir: PathBuf::from("./store"),
             store_path_commit_log: None,
+            store_path_consume_queue: None,
+            store_path_index: None,
+            store_checkpoint: None,
+            abort_file: None,
             mapped_file_size_commit_log: 1 << 30,
             mapped_file_size_consume_queue: 300_000 * 20,
             default_topic_queue_nums: 8,
@@ -180,6 +355,7 @@ impl Default for BrokerConfig {
             file_reserved_time: 72,
             delete_when: "04".into(),
             disk_max_used_space_ratio: 75,
+            disk_space_clean_forcibly_ratio: 85,
             enable_property_filter: true,
             message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
                 .into(),
@@ -208,30 +384,74 @@ impl Default for BrokerConfig {
 }
 
 impl BrokerConfig {
-    /// Reads a broker.conf file on top of the defaults; returns the config and warnings for unknown keys.
-    pub fn from_file(path: &Path) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
+    /// Reads a broker.conf file on top of the defaults; returns the config and a note for every key that was
+    /// not simply applied (unknown, alias, no effect), for the caller to log.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`], an invalid value, or a refused key ([`ConfigError::Unsupported`]).
+    pub fn from_file(path: &Path) -> Result<(BrokerConfig, Vec<ConfigNote>), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
         let mut cfg = BrokerConfig::default();
-        let mut warnings = Vec::new();
+        let mut notes = Vec::new();
         for p in properties::parse(&text) {
-            if !cfg.set(&p.key, &p.value)? {
-                warnings.push(format!(
-                    "{}:{}: unknown broker config key `{}` ignored",
-                    path.display(),
-                    p.line,
-                    p.key
-                ));
+            let status = cfg.set(&p.key, &p.value)?;
+            if status != KeyStatus::Applied {
+                notes.push(ConfigNote {
+                    path: path.to_path_buf(),
+                    line: p.line,
+                    key: p.key,
+                    status,
+                });
             }
         }
         cfg.validate()?;
-        Ok((cfg, warnings))
+        Ok((cfg, notes))
     }
 
-    /// Sets one key from its text form. Returns `Ok(false)` for an unknown key, an error for a bad value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+    /// Sets one key from its text form and says how it was taken (see the module docs for the groups).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidValue`] for a bad value of a known key, [`ConfigError::Unsupported`] for a feature
+    /// rmq does not implement.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<KeyStatus, ConfigError> {
+        if let Some(&(_, current)) = ALIASES.iter().find(|(old, _)| *old == key) {
+            self.apply(current, value).map_err(|e| e.for_key(key))?;
+            return Ok(KeyStatus::Alias { current });
+        }
+        if self.apply(key, value)? {
+            return Ok(KeyStatus::Applied);
+        }
+        let v = value.trim();
+        if let Some((_, reason)) = REFUSED_WHEN_TRUE.iter().find(|(k, _)| *k == key) {
+            return if boolean(key, v)? {
+                Err(ConfigError::Unsupported {
+                    key: key.to_string(),
+                    value: v.to_string(),
+                    reason: (*reason).to_string(),
+                })
+            } else {
+                Ok(KeyStatus::NoEffect)
+            };
+        }
+        if java_keys::NO_EFFECT_KEYS.binary_search(&key).is_ok() {
+            return Ok(KeyStatus::NoEffect);
+        }
+        let known = IMPLEMENTED_KEYS
+            .iter()
+            .chain(ALIASES.iter().map(|(old, _)| old))
+            .chain(REFUSED_WHEN_TRUE.iter().map(|(k, _)| k))
+            .chain(java_keys::NO_EFFECT_KEYS)
+            .copied();
+        Ok(KeyStatus::Unknown {
+            suggestion: rmq_filter::suggest::closest(key, known, 3),
+        })
+    }
+
+    /// Applies an implemented key; `Ok(false)` when `key` is not one.
+    fn apply(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
         let v = value.trim();
         match key {
             "brokerClusterName" => self.broker_cluster_name = non_empty(key, v)?,
@@ -253,6 +473,12 @@ impl BrokerConfig {
             }
             "storePathRootDir" => self.store_path_root_dir = PathBuf::from(non_empty(key, v)?),
             "storePathCommitLog" => self.store_path_commit_log = Some(PathBuf::from(non_empty(key, v)?)),
+            "storePathConsumeQueue" => {
+                self.store_path_consume_queue = Some(PathBuf::from(non_empty(key, v)?))
+            }
+            "storePathIndex" => self.store_path_index = Some(PathBuf::from(non_empty(key, v)?)),
+            "storeCheckpoint" => self.store_checkpoint = Some(PathBuf::from(non_empty(key, v)?)),
+            "abortFile" => self.abort_file = Some(PathBuf::from(non_empty(key, v)?)),
             "mappedFileSizeCommitLog" => self.mapped_file_size_commit_log = positive(key, v)?,
             "mappedFileSizeConsumeQueue" => {
                 let n: u64 = positive(key, v)?;
@@ -277,15 +503,23 @@ impl BrokerConfig {
             "brokerRole" => {
                 self.broker_role = match v {
                     "ASYNC_MASTER" => BrokerRole::AsyncMaster,
-                    "SYNC_MASTER" => BrokerRole::SyncMaster,
-                    "SLAVE" => {
-                        return Err(invalid(
+                    "SYNC_MASTER" => {
+                        return Err(unsupported(
                             key,
                             v,
-                            "ASYNC_MASTER or SYNC_MASTER (rmq has no replication, so SLAVE is not supported)",
+                            "replication is not implemented in rmq yet, so a send cannot wait for a slave; \
+                             use ASYNC_MASTER (a single master, no slave)",
                         ))
                     }
-                    _ => return Err(invalid(key, v, "ASYNC_MASTER or SYNC_MASTER")),
+                    "SLAVE" => {
+                        return Err(unsupported(
+                            key,
+                            v,
+                            "replication is not implemented in rmq yet, so a broker cannot be a slave; \
+                             use ASYNC_MASTER",
+                        ))
+                    }
+                    _ => return Err(invalid(key, v, "ASYNC_MASTER (SYNC_MASTER and SLAVE need replication)")),
                 }
             }
             "brokerPermission" => {
@@ -311,6 +545,13 @@ impl BrokerConfig {
                     return Err(invalid(key, v, "a percentage between 10 and 95"));
                 }
                 self.disk_max_used_space_ratio = r;
+            }
+            "diskSpaceCleanForciblyRatio" => {
+                let r: u32 = num(key, v)?;
+                if !(10..=95).contains(&r) {
+                    return Err(invalid(key, v, "a percentage between 10 and 95"));
+                }
+                self.disk_space_clean_forcibly_ratio = r;
             }
             "enablePropertyFilter" => self.enable_property_filter = boolean(key, v)?,
             "messageDelayLevel" => {
@@ -364,10 +605,10 @@ impl BrokerConfig {
     /// Checks combinations that single keys cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.broker_id != 0 {
-            return Err(invalid(
+            return Err(unsupported(
                 "brokerId",
                 &self.broker_id.to_string(),
-                "0 (rmq brokers are masters; replication is not implemented)",
+                "replication is not implemented in rmq yet, so every broker is a master with brokerId 0",
             ));
         }
         if (self.max_message_size as u64) + 1024 > self.mapped_file_size_commit_log {
@@ -434,6 +675,10 @@ impl BrokerConfig {
         StoreConfig {
             root_dir: self.store_path_root_dir.clone(),
             commit_log_dir: self.store_path_commit_log.clone(),
+            consume_queue_dir: self.store_path_consume_queue.clone(),
+            index_dir: self.store_path_index.clone(),
+            checkpoint_file: self.store_checkpoint.clone(),
+            abort_file: self.abort_file.clone(),
             mapped_file_size_commit_log: self.mapped_file_size_commit_log,
             consume_queue_entries_per_file: self.mapped_file_size_consume_queue / 20,
             flush_disk_type: self.flush_disk_type,
@@ -442,6 +687,7 @@ impl BrokerConfig {
             file_reserved_time_hours: self.file_reserved_time,
             delete_when: self.delete_when.clone(),
             disk_max_used_space_ratio: self.disk_max_used_space_ratio,
+            disk_space_clean_forcibly_ratio: self.disk_space_clean_forcibly_ratio,
             max_hash_slot_num: self.max_hash_slot_num,
             max_index_num: self.max_index_num,
             max_transfer_count_on_message: self.max_transfer_count_on_message_in_memory,
@@ -459,7 +705,6 @@ impl BrokerConfig {
         };
         let role = match self.broker_role {
             BrokerRole::AsyncMaster => "ASYNC_MASTER",
-            BrokerRole::SyncMaster => "SYNC_MASTER",
         };
         let opt_path = |p: &Option<PathBuf>| {
             p.as_ref()
@@ -478,6 +723,13 @@ impl BrokerConfig {
                 self.store_path_root_dir.display().to_string(),
             ),
             ("storePathCommitLog", opt_path(&self.store_path_commit_log)),
+            (
+                "storePathConsumeQueue",
+                opt_path(&self.store_path_consume_queue),
+            ),
+            ("storePathIndex", opt_path(&self.store_path_index)),
+            ("storeCheckpoint", opt_path(&self.store_checkpoint)),
+            ("abortFile", opt_path(&self.abort_file)),
             (
                 "mappedFileSizeCommitLog",
                 self.mapped_file_size_commit_log.to_string(),
@@ -512,6 +764,10 @@ impl BrokerConfig {
             (
                 "diskMaxUsedSpaceRatio",
                 self.disk_max_used_space_ratio.to_string(),
+            ),
+            (
+                "diskSpaceCleanForciblyRatio",
+                self.disk_space_clean_forcibly_ratio.to_string(),
             ),
             (
                 "enablePropertyFilter",
@@ -637,6 +893,33 @@ pub fn parse_delay_levels(text: &str) -> Result<Vec<u64>, String> {
     Ok(out)
 }
 
+impl ConfigError {
+    /// The same error naming `key` (the alias the user wrote) instead of the key it was applied as.
+    fn for_key(self, key: &str) -> ConfigError {
+        match self {
+            ConfigError::InvalidValue { value, reason, .. } => ConfigError::InvalidValue {
+                key: key.to_string(),
+                value,
+                reason,
+            },
+            ConfigError::Unsupported { value, reason, .. } => ConfigError::Unsupported {
+                key: key.to_string(),
+                value,
+                reason,
+            },
+            other => other,
+        }
+    }
+}
+
+fn unsupported(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Unsupported {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
 fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::InvalidValue {
         key: key.to_string(),
@@ -700,7 +983,7 @@ mod tests {
              deleteWhen=04;05\nsomeJavaOnlyKey=1\n",
         )
         .expect("write");
-        let (cfg, warnings) = BrokerConfig::from_file(&path).expect("valid");
+        let (cfg, notes) = BrokerConfig::from_file(&path).expect("valid");
         assert_eq!(cfg.broker_cluster_name, "C1");
         assert_eq!(
             cfg.namesrv_addrs(),
@@ -712,8 +995,13 @@ mod tests {
             cfg.advertised_addr(),
             "10.0.0.1:20911".parse().expect("addr")
         );
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("someJavaOnlyKey") && warnings[0].contains(":10:"));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].is_warning());
+        let text = notes[0].to_string();
+        assert!(
+            text.contains("someJavaOnlyKey") && text.contains(":10:"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -749,8 +1037,9 @@ mod tests {
             if v.is_empty() {
                 continue;
             }
-            assert!(
+            assert_eq!(
                 again.set(&k, &v).expect(&k),
+                KeyStatus::Applied,
                 "printed key {k} must be known"
             );
         }
@@ -773,6 +1062,172 @@ mod tests {
         assert_eq!(cfg.metrics_listen(), None);
         cfg.enable_metrics("[::1]:9100".parse().expect("addr"));
         assert_eq!(cfg.metrics_listen(), Some(("::1".to_string(), 9100)));
+    }
+
+    #[test]
+    fn old_spellings_apply_as_the_current_key() {
+        let mut cfg = BrokerConfig::default();
+        assert_eq!(
+            cfg.set("mapedFileSizeCommitLog", "67108864")
+                .expect("alias"),
+            KeyStatus::Alias {
+                current: "mappedFileSizeCommitLog"
+            }
+        );
+        assert_eq!(cfg.mapped_file_size_commit_log, 64 << 20);
+        cfg.set("mapedFileSizeConsumeQueue", "6000").expect("alias");
+        assert_eq!(cfg.mapped_file_size_consume_queue, 6000);
+        let err = cfg
+            .set("mapedFileSizeConsumeQueue", "6001")
+            .expect_err("not a multiple of 20");
+        assert!(
+            err.to_string().contains("`mapedFileSizeConsumeQueue`"),
+            "the error names the key as written: {err}"
+        );
+    }
+
+    #[test]
+    fn java_only_keys_have_no_effect_and_typos_get_a_hint() {
+        for key in [
+            "sendMessageThreadPoolNums",
+            "pullMessageThreadPoolNums",
+            "useReentrantLockWhenPutMessage",
+            "sendThreadPoolQueueCapacity",
+            "osPageCacheBusyTimeOutMills",
+            "transientStorePoolEnable",
+            "warmMapedFileEnable",
+            "flushCommitLogLeastPages",
+            "brokerIP2",
+            "haListenPort",
+            "serverWorkerThreads",
+            "clientWorkerThreads",
+            "authenticationProvider",
+        ] {
+            let before = BrokerConfig::default().to_properties();
+            let mut cfg = BrokerConfig::default();
+            assert_eq!(cfg.set(key, "8").expect(key), KeyStatus::NoEffect, "{key}");
+            assert_eq!(cfg.to_properties(), before, "{key} changed nothing");
+        }
+        assert_eq!(
+            BrokerConfig::default()
+                .set("brokerNmae", "x")
+                .expect("typo"),
+            KeyStatus::Unknown {
+                suggestion: Some("brokerName")
+            }
+        );
+        assert_eq!(
+            BrokerConfig::default()
+                .set("sendMessageThreadPoolNum", "4")
+                .expect("typo"),
+            KeyStatus::Unknown {
+                suggestion: Some("sendMessageThreadPoolNums")
+            }
+        );
+        assert_eq!(
+            BrokerConfig::default()
+                .set("completelyMadeUp", "1")
+                .expect("unknown"),
+            KeyStatus::Unknown { suggestion: None }
+        );
+    }
+
+    #[test]
+    fn replication_and_security_switches_are_refused_not_ignored() {
+        for (key, value) in [
+            ("brokerRole", "SYNC_MASTER"),
+            ("brokerRole", "SLAVE"),
+            ("aclEnable", "true"),
+            ("enableDLegerCommitLog", "true"),
+            ("useTLS", "true"),
+        ] {
+            let err = BrokerConfig::default().set(key, value).expect_err(key);
+            assert!(
+                matches!(err, ConfigError::Unsupported { .. }),
+                "{key}={value}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("`{key}`")) && text.contains(value),
+                "{text}"
+            );
+        }
+        let text = BrokerConfig::default()
+            .set("brokerRole", "SYNC_MASTER")
+            .expect_err("refused")
+            .to_string();
+        assert!(text.contains("replication is not implemented"), "{text}");
+        assert_eq!(
+            BrokerConfig::default()
+                .set("aclEnable", "false")
+                .expect("off"),
+            KeyStatus::NoEffect
+        );
+        assert_eq!(
+            BrokerConfig::default()
+                .set("brokerRole", "ASYNC_MASTER")
+                .expect("async"),
+            KeyStatus::Applied
+        );
+        let mut slave = BrokerConfig::default();
+        slave.set("brokerId", "1").expect("parses");
+        assert!(matches!(
+            slave.validate(),
+            Err(ConfigError::Unsupported { .. })
+        ));
+    }
+
+    #[test]
+    fn key_tables_are_consistent() {
+        let keys = java_keys::NO_EFFECT_KEYS;
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "NO_EFFECT_KEYS must be sorted and unique for binary search"
+        );
+        let printed: Vec<String> = BrokerConfig::default()
+            .to_properties()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            printed, IMPLEMENTED_KEYS,
+            "--print-config shows exactly the implemented keys"
+        );
+        for key in IMPLEMENTED_KEYS
+            .iter()
+            .chain(ALIASES.iter().map(|(old, _)| old))
+            .chain(REFUSED_WHEN_TRUE.iter().map(|(k, _)| k))
+        {
+            assert!(
+                keys.binary_search(key).is_err(),
+                "{key} is not a no-effect key"
+            );
+        }
+    }
+
+    #[test]
+    fn store_path_keys_reach_the_store_config() {
+        let mut cfg = BrokerConfig::default();
+        for (k, v) in [
+            ("storePathRootDir", "/r"),
+            ("storePathConsumeQueue", "/q/cq"),
+            ("storePathIndex", "/i/idx"),
+            ("storeCheckpoint", "/c/cp"),
+            ("abortFile", "/a/abort"),
+            ("diskSpaceCleanForciblyRatio", "90"),
+        ] {
+            assert_eq!(cfg.set(k, v).expect(k), KeyStatus::Applied);
+        }
+        let store = cfg.store_config();
+        assert_eq!(store.consume_queue_path(), PathBuf::from("/q/cq"));
+        assert_eq!(store.index_path(), PathBuf::from("/i/idx"));
+        assert_eq!(store.checkpoint_path(), PathBuf::from("/c/cp"));
+        assert_eq!(store.abort_path(), PathBuf::from("/a/abort"));
+        assert_eq!(store.commit_log_path(), PathBuf::from("/r/commitlog"));
+        assert_eq!(store.disk_space_clean_forcibly_ratio, 90);
+        let defaults = BrokerConfig::default().store_config();
+        assert_eq!(defaults.index_path(), PathBuf::from("./store/index"));
+        assert_eq!(defaults.abort_path(), PathBuf::from("./store/abort"));
     }
 
     #[test]

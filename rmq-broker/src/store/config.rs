@@ -62,6 +62,14 @@ pub struct StoreConfig {
     pub root_dir: PathBuf,
     /// CommitLog directory (`storePathCommitLog`); default `<root>/commitlog`.
     pub commit_log_dir: Option<PathBuf>,
+    /// ConsumeQueue directory (`storePathConsumeQueue`); default `<root>/consumequeue`.
+    pub consume_queue_dir: Option<PathBuf>,
+    /// IndexFile directory (`storePathIndex`); default `<root>/index`.
+    pub index_dir: Option<PathBuf>,
+    /// Checkpoint file (`storeCheckpoint`); default `<root>/checkpoint`.
+    pub checkpoint_file: Option<PathBuf>,
+    /// Crash marker (`abortFile`); default `<root>/abort`.
+    pub abort_file: Option<PathBuf>,
     /// CommitLog segment size (`mappedFileSizeCommitLog`); default 1 GiB.
     pub mapped_file_size_commit_log: u64,
     /// Entries per ConsumeQueue file; default 300 000 (6 000 000 bytes).
@@ -109,6 +117,10 @@ impl Default for StoreConfig {
         Self {
             root_dir: PathBuf::from("./store"),
             commit_log_dir: None,
+            consume_queue_dir: None,
+            index_dir: None,
+            checkpoint_file: None,
+            abort_file: None,
             mapped_file_size_commit_log: 1 << 30,
             consume_queue_entries_per_file: 300_000,
             flush_disk_type: FlushDiskType::Async,
@@ -148,24 +160,33 @@ impl StoreConfig {
             .unwrap_or_else(|| self.root_dir.join("commitlog"))
     }
 
-    /// `<root>/consumequeue`.
+    /// The ConsumeQueue directory actually used (`<root>/consumequeue` unless overridden).
     pub fn consume_queue_path(&self) -> PathBuf {
-        self.root_dir.join("consumequeue")
+        self.consume_queue_dir
+            .clone()
+            .unwrap_or_else(|| self.root_dir.join("consumequeue"))
     }
 
-    /// `<root>/index`.
+    /// The IndexFile directory actually used (`<root>/index` unless overridden).
     pub fn index_path(&self) -> PathBuf {
-        self.root_dir.join("index")
+        self.index_dir
+            .clone()
+            .unwrap_or_else(|| self.root_dir.join("index"))
     }
 
-    /// `<root>/checkpoint`.
+    /// The checkpoint file actually used (`<root>/checkpoint` unless overridden).
     pub fn checkpoint_path(&self) -> PathBuf {
-        self.root_dir.join("checkpoint")
+        self.checkpoint_file
+            .clone()
+            .unwrap_or_else(|| self.root_dir.join("checkpoint"))
     }
 
-    /// `<root>/abort`: present while a store is open; left behind by a crash.
+    /// The crash marker actually used (`<root>/abort` unless overridden): present while a store is open, left
+    /// behind by a crash.
     pub fn abort_path(&self) -> PathBuf {
-        self.root_dir.join("abort")
+        self.abort_file
+            .clone()
+            .unwrap_or_else(|| self.root_dir.join("abort"))
     }
 
     /// `<root>/lock`: held exclusively by the open store.

@@ -39,6 +39,7 @@ mod writer;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -356,6 +357,13 @@ fn validate(cfg: &StoreConfig, m: &MessageToStore) -> Result<usize> {
     Ok(size)
 }
 
+/// Makes a file's creation or removal durable by syncing the directory holding it.
+fn sync_parent(file: &Path) {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        segment::sync_dir(dir);
+    }
+}
+
 impl MessageStore {
     /// Opens (creating if needed) the store under `cfg.root_dir`, recovers it, and starts its threads.
     ///
@@ -367,6 +375,12 @@ impl MessageStore {
     pub fn open(mut cfg: StoreConfig) -> Result<Arc<MessageStore>> {
         cfg.sanitize().map_err(StoreError::InvalidConfig)?;
         std::fs::create_dir_all(&cfg.root_dir)?;
+        // The checkpoint and the abort marker may live outside the root (storeCheckpoint, abortFile).
+        for file in [cfg.checkpoint_path(), cfg.abort_path()] {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -419,7 +433,7 @@ impl MessageStore {
         // A fresh checkpoint, so a crash right after open does not rescan what recovery just verified.
         inner.checkpoint(&mut None)?;
         std::fs::write(inner.cfg.abort_path(), b"")?;
-        segment::sync_dir(&inner.cfg.root_dir);
+        sync_parent(&inner.cfg.abort_path());
 
         let w = inner.clone();
         let writer = std::thread::Builder::new()
@@ -640,7 +654,7 @@ impl MessageStore {
             inner.checkpoint(&mut None)?;
             if inner.put.lock().failed.is_none() {
                 std::fs::remove_file(inner.cfg.abort_path())?;
-                segment::sync_dir(&inner.cfg.root_dir);
+                sync_parent(&inner.cfg.abort_path());
             }
             tracing::info!(root = %inner.cfg.root_dir.display(), end, "message store shut down");
             Ok(())
