@@ -706,3 +706,38 @@ fn cpp_client_heartbeat_decodes() {
     let e = body::from_json::<HeartbeatData>(bad).expect_err("ordinal out of range");
     assert!(e.to_string().contains("MessageModel"), "{e}");
 }
+
+/// Java's reflective decoder logs a number it cannot parse and leaves the field null or at its initializer; only
+/// a required field is then refused (Java dereferences the null).
+#[test]
+fn unparsable_numbers_follow_java_reflective_decoding() {
+    use rmq_protocol::headers::{PullMessageRequestHeader, ResetOffsetRequestHeader};
+    let mut ext: HashMap<String, String> = [
+        ("consumerGroup", "g"),
+        ("topic", "T"),
+        ("queueId", "0"),
+        ("queueOffset", "0"),
+        ("maxMsgNums", "32"),
+        ("sysFlag", "0"),
+        ("subVersion", "0"),
+        ("maxMsgBytes", "lots"),
+        ("suspendTimeoutMillis", "soon"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let h = PullMessageRequestHeader::from_ext(&ext)
+        .expect("optional and defaulted fields tolerate junk");
+    assert_eq!(h.max_msg_bytes, None);
+    ext.insert("queueId".into(), "zero".into());
+    match PullMessageRequestHeader::from_ext(&ext) {
+        Err(ProtocolError::InvalidField { field, .. }) => assert_eq!(field, "queueId"),
+        other => panic!("{other:?}"),
+    }
+    let reset: HashMap<String, String> = [("topic", "T"), ("group", "g"), ("timestamp", "x")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let r = ResetOffsetRequestHeader::from_ext(&reset).expect("primitive long keeps its default");
+    assert_eq!(r.timestamp, 0);
+}

@@ -17,6 +17,8 @@
 //! | absent `@CFNotNull` field | logged, left null, then dereferenced → SYSTEM_ERROR | refused: SYSTEM_ERROR, "the custom field <x> is null" |
 //! | absent field with a Java initializer | the initializer | the same default (`field: T = v` in the table) |
 //! | absent nullable field | null | `None` |
+//! | unparsable number, nullable or initialized field | logged, left null / at its initializer | `None` / the default |
+//! | unparsable number, `@CFNotNull` field | logged, left null, then dereferenced → SYSTEM_ERROR | refused: SYSTEM_ERROR naming the field |
 //! | unknown key | ignored | ignored |
 //!
 //! # JSON bodies ([`crate::body`])

@@ -442,6 +442,50 @@ async fn send_codes_and_response_ext_fields() {
             "broker must compute each inner message's bodyCRC"
         );
     }
+
+    // Java decides by the header's `batch` field, not the code: SEND_MESSAGE (10) with batch=true is a batch, and
+    // batch=1 (Apache's C++ client) is Boolean.parseBoolean("1") = false, so its body is stored as one message.
+    let whole = batch_body(
+        &inner
+            .iter()
+            .map(|(b, p, _)| (b.clone(), p.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let v1_batch = |batch: &str| {
+        RemotingCommand::request(
+            code::SEND_MESSAGE,
+            ext([
+                ("producerGroup", "batch_producer".to_owned()),
+                ("topic", topic.clone()),
+                ("defaultTopic", "TBW102".to_owned()),
+                ("defaultTopicQueueNums", "4".to_owned()),
+                ("queueId", "0".to_owned()),
+                ("sysFlag", "0".to_owned()),
+                ("bornTimestamp", now_ms().to_string()),
+                ("flag", "0".to_owned()),
+                (
+                    "properties",
+                    encode_properties([("UNIQ_KEY", uniq_key().as_str())]),
+                ),
+                ("batch", batch.to_owned()),
+            ]),
+        )
+        .with_body(whole.clone())
+    };
+    let resp = c.request(v1_batch("true")).await.expect("v1 batch send");
+    assert_eq!(resp.code, rc::SUCCESS, "v1 batch: {:?}", resp.remark);
+    assert_eq!(resp.ext_fields["msgId"].split(',').count(), 3, "{resp:?}");
+    assert_eq!(resp.ext_fields["queueOffset"], "5");
+    let resp = c.request(v1_batch("1")).await.expect("v1 batch=1 send");
+    assert_eq!(resp.code, rc::SUCCESS, "v1 batch=1: {:?}", resp.remark);
+    assert_eq!(resp.ext_fields["queueOffset"], "8");
+    let recs = c
+        .pull_all("send_codes_reader_2", &topic, 0, 5)
+        .await
+        .expect("pull");
+    assert_eq!(recs.len(), 4, "3 from the batch, 1 from batch=1");
+    assert_eq!(recs[0].body, inner[0].0);
+    assert_eq!(recs[3].body, whole, "batch=1 kept whole");
     broker.shutdown().await.expect("shutdown");
 }
 

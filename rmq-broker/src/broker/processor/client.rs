@@ -31,7 +31,17 @@ pub fn heartbeat(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) 
         language: req.language,
         last_update: Instant::now(),
     };
-    for consumer in hb.consumer_data_set {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    for mut consumer in hb.consumer_data_set {
+        // Java's SubscriptionData initializes subVersion to the reader's clock, so a heartbeat that leaves it out
+        // (some non-Java clients) registers "now", and the client's later pulls are never newer than it.
+        for sub in &mut consumer.subscription_data_set {
+            if sub.sub_version == 0 {
+                sub.sub_version = now_ms;
+            }
+        }
         let group = consumer.group_name.clone();
         if let Some(cfg) = inner.groups.find_or_create(&group)? {
             let retry = format!("{RETRY_GROUP_TOPIC_PREFIX}{group}");

@@ -40,7 +40,10 @@ pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingComma
     if topic.topic_filter_type == "MULTI_TAG" {
         sys_flag |= sysflag::MULTI_TAGS_FLAG;
     }
-    if req.code == request::SEND_BATCH_MESSAGE {
+    // Java takes the batch path by the header's `batch` field alone (`requestHeader.isBatch()`), whatever the code:
+    // a SEND_MESSAGE (10) with batch=true is a batch, and Apache's C++ client's batch=1 is not (parseBoolean).
+    // A SEND_BATCH_MESSAGE without the field is read as a batch, which is what its sender meant.
+    if h.batch.unwrap_or(req.code == request::SEND_BATCH_MESSAGE) {
         send_batch(inner, conn, req, &h, queue_id, sys_flag).await
     } else {
         send_one(inner, conn, req, &h, queue_id, sys_flag).await
