@@ -618,7 +618,9 @@ impl Default for NamesrvConfig {
 pub fn parse_delay_levels(text: &str) -> Result<Vec<u64>, String> {
     let mut out = Vec::new();
     for item in text.split_whitespace() {
-        let (num, unit) = item.split_at(item.len().saturating_sub(1));
+        // The unit is the last character, which need not be one byte long.
+        let unit_at = item.char_indices().last().map_or(0, |(i, _)| i);
+        let (num, unit) = item.split_at(unit_at);
         let factor = match unit {
             "s" => 1000,
             "m" => 60_000,
@@ -629,7 +631,10 @@ pub fn parse_delay_levels(text: &str) -> Result<Vec<u64>, String> {
         let n: u64 = num.parse().map_err(|_| {
             format!("level `{item}` must be a whole number followed by s, m, h or d")
         })?;
-        out.push(n * factor);
+        let ms = n
+            .checked_mul(factor)
+            .ok_or_else(|| format!("level `{item}` is too long"))?;
+        out.push(ms);
     }
     if out.is_empty() {
         return Err("at least one delay level is required".into());
@@ -781,5 +786,24 @@ mod tests {
         assert_eq!(levels.len(), 18);
         assert_eq!(levels[0], 1000);
         assert_eq!(levels[17], 7_200_000);
+    }
+
+    /// Fuzzing (broker_conf): a level ending in a multi-byte character panicked in `split_at`.
+    #[test]
+    fn fuzz_delay_level_with_multibyte_unit_is_an_error() {
+        assert!(parse_delay_levels("30\u{fffd}").is_err());
+        assert!(parse_delay_levels("1s é").is_err());
+        let mut cfg = BrokerConfig::default();
+        assert!(cfg.set("messageDelayLevel", "1s 30\u{fffd}").is_err());
+    }
+
+    /// Fuzzing (broker_conf): a level whose milliseconds overflow u64 panicked (debug) or wrapped (release).
+    #[test]
+    fn fuzz_delay_level_overflow_is_an_error() {
+        assert!(parse_delay_levels("99999999999999999d").is_err());
+        assert_eq!(
+            parse_delay_levels("18446744073709551s"),
+            Ok(vec![18_446_744_073_709_551_000])
+        );
     }
 }
