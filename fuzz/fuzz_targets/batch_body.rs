@@ -1,8 +1,8 @@
 //! The SEND_BATCH_MESSAGE body decoder (`rmq_protocol::message::decode_batch`).
 //!
-//! Checks: no panic, no allocation sized by a length field, and a decoded batch re-encodes to exactly the
-//! input (the layout has no slack: Java's zero magic and CRC are the only fields not kept, so those inputs are
-//! compared after decoding again).
+//! Checks: no panic, no allocation sized by a length field, and a decoded batch re-encodes to the input's size
+//! (the layout has no slack; only the magic and CRC words, which Java writes as 0, are not kept) and decodes
+//! back to the same entries.
 #![no_main]
 
 use bytes::Bytes;
@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let encoded = encode_batch(&entries).expect("a decoded batch re-encodes");
-    assert_eq!(encoded.len(), data.len(), "re-encoded batch has another size");
+    assert_eq!(
+        encoded.len(),
+        data.len(),
+        "re-encoded batch has another size"
+    );
     let back = decode_batch(&encoded).expect("re-encoded batch decodes");
     assert_eq!(back, entries);
 });

@@ -41,5 +41,9 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or_else(|e| panic!("printed setting does not read back: {e}"));
     }
     again.validate().expect("a printed valid config is valid");
-    assert_eq!(again.to_properties(), printed, "printed config reads back differently");
+    assert_eq!(
+        again.to_properties(),
+        printed,
+        "printed config reads back differently"
+    );
 });

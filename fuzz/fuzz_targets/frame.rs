@@ -31,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
             }
             Ok(Some(cmd)) => {
                 let used = before - src.len();
-                assert_eq!(Some(used as i64), announced, "consumed other than the frame length");
+                assert_eq!(
+                    Some(used as i64),
+                    announced,
+                    "consumed other than the frame length"
+                );
                 assert!(used <= max, "a frame over the maximum was accepted");
                 roundtrip(&cmd);
             }

@@ -53,7 +53,10 @@ fn serde_body<T: Serialize + DeserializeOwned + PartialEq + Debug>(body: &[u8]) 
     {
         let json = to_json(&value);
         let back: T = from_json(&json).unwrap_or_else(|e| {
-            panic!("re-encoded body does not decode: {e}: {}", String::from_utf8_lossy(&json))
+            panic!(
+                "re-encoded body does not decode: {e}: {}",
+                String::from_utf8_lossy(&json)
+            )
         });
         assert_eq!(value, back, "{}", String::from_utf8_lossy(&json));
     }
@@ -64,9 +67,17 @@ fn route_body(body: &[u8]) {
     serde_body::<TopicRouteData>(body);
     if let Ok(route) = from_json_lenient::<TopicRouteData>(body) {
         let standard = route.to_json(true);
-        assert_eq!(from_json::<TopicRouteData>(standard.as_bytes()).ok(), Some(route.clone()), "{standard}");
+        assert_eq!(
+            from_json::<TopicRouteData>(standard.as_bytes()).ok(),
+            Some(route.clone()),
+            "{standard}"
+        );
         let java = route.to_json(false);
-        assert_eq!(from_json_lenient::<TopicRouteData>(java.as_bytes()).ok(), Some(route), "{java}");
+        assert_eq!(
+            from_json_lenient::<TopicRouteData>(java.as_bytes()).ok(),
+            Some(route),
+            "{java}"
+        );
     }
 }
 
@@ -75,9 +86,17 @@ fn cluster_body(body: &[u8]) {
     serde_body::<ClusterInfo>(body);
     if let Ok(info) = from_json_lenient::<ClusterInfo>(body) {
         let standard = info.to_json(true);
-        assert_eq!(from_json::<ClusterInfo>(standard.as_bytes()).ok(), Some(info.clone()), "{standard}");
+        assert_eq!(
+            from_json::<ClusterInfo>(standard.as_bytes()).ok(),
+            Some(info.clone()),
+            "{standard}"
+        );
         let java = info.to_json(false);
-        assert_eq!(from_json_lenient::<ClusterInfo>(java.as_bytes()).ok(), Some(info), "{java}");
+        assert_eq!(
+            from_json_lenient::<ClusterInfo>(java.as_bytes()).ok(),
+            Some(info),
+            "{java}"
+        );
     }
 }
 
@@ -85,12 +104,22 @@ fn cluster_body(body: &[u8]) {
 fn admin_bodies(body: &[u8]) {
     if let Ok(v) = TopicStatsTable::from_json(body) {
         let json = v.to_json();
-        assert_eq!(TopicStatsTable::from_json(&json).ok(), Some(v), "{}", String::from_utf8_lossy(&json));
+        assert_eq!(
+            TopicStatsTable::from_json(&json).ok(),
+            Some(v),
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
     }
     if let Ok(v) = ConsumeStats::from_json(body) {
         let json = v.to_json();
         let back = ConsumeStats::from_json(&json).expect("re-encoded ConsumeStats decodes");
-        assert_eq!(back.offset_table, v.offset_table, "{}", String::from_utf8_lossy(&json));
+        assert_eq!(
+            back.offset_table,
+            v.offset_table,
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
         // to_json writes a non-finite rate as 0.0; JSON cannot carry one anyway.
         if v.consume_tps.is_finite() {
             assert_eq!(back.consume_tps, v.consume_tps);
@@ -98,7 +127,12 @@ fn admin_bodies(body: &[u8]) {
     }
     if let Ok(v) = ResetOffsetBody::from_json(body) {
         let json = v.to_json();
-        assert_eq!(ResetOffsetBody::from_json(&json).ok(), Some(v), "{}", String::from_utf8_lossy(&json));
+        assert_eq!(
+            ResetOffsetBody::from_json(&json).ok(),
+            Some(v),
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
     }
 }
 
@@ -112,7 +146,10 @@ fn register_body(body: &[u8], compressed: bool) {
     let back = RegisterBrokerBody::decode(&encoded, compressed)
         .unwrap_or_else(|e| panic!("re-encoded RegisterBrokerBody does not decode: {e}"));
     if compressed {
-        let (a, b) = (&v.topic_config_serialize_wrapper, &back.topic_config_serialize_wrapper);
+        let (a, b) = (
+            &v.topic_config_serialize_wrapper,
+            &back.topic_config_serialize_wrapper,
+        );
         assert_eq!(a.data_version, b.data_version);
         assert_eq!(a.topic_config_table, b.topic_config_table);
         assert_eq!(v.filter_server_list, back.filter_server_list);

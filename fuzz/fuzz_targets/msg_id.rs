@@ -5,7 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rmq_protocol::message::msg_id::{create_offset_msg_id, decode_offset_msg_id, hex_decode, hex_upper};
+use rmq_protocol::message::msg_id::{
+    create_offset_msg_id, decode_offset_msg_id, hex_decode, hex_upper,
+};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

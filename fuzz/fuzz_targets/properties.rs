@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = v;
     }
     let encoded = parsed.encode();
-    assert_eq!(Properties::parse(&encoded), parsed, "encode/parse round trip");
+    assert_eq!(
+        Properties::parse(&encoded),
+        parsed,
+        "encode/parse round trip"
+    );
     let mut edited = parsed.clone();
     if !key.is_empty() {
         edited.insert(key, "v");

@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let entries = settings.with_prefix("");
     for (key, value) in entries.iter().take(32) {
-        assert!(settings.get(key).is_some(), "flattened key {key:?} is not found again");
+        assert!(
+            settings.get(key).is_some(),
+            "flattened key {key:?} is not found again"
+        );
         let _ = settings.resolve(value, key);
         let _ = settings.get_parsed::<u64>(key);
         let _ = settings.get_parsed::<bool>(key);

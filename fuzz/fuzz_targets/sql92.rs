@@ -21,11 +21,18 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert_eq!(selector.expression(), expression);
-    assert!(selector.ast().depth() <= MAX_TREE_DEPTH + 1, "tree deeper than the limit");
+    assert!(
+        selector.ast().depth() <= MAX_TREE_DEPTH + 1,
+        "tree deeper than the limit"
+    );
     let props = Properties::parse(props);
     let lookup = |name: &str| props.get(name);
     let first = selector.evaluate(&lookup);
-    assert_eq!(selector.evaluate(&lookup), first, "evaluation is not deterministic");
+    assert_eq!(
+        selector.evaluate(&lookup),
+        first,
+        "evaluation is not deterministic"
+    );
     assert_eq!(selector.matches(&lookup), first == Evaluation::True);
     let _ = selector.evaluate(&|_| None);
     let _ = selector.clone().evaluate(&|_| Some(""));

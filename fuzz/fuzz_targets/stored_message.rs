@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     let buf = Bytes::copy_from_slice(data);
     let view = parse_view(&buf);
     match peek(&buf) {
-        Ok(Peek::Message(v)) => assert_eq!(view.as_ref().ok(), Some(&v), "peek and parse_view disagree"),
+        Ok(Peek::Message(v)) => {
+            assert_eq!(view.as_ref().ok(), Some(&v), "peek and parse_view disagree")
+        }
         Ok(Peek::Empty | Peek::Blank { .. }) | Err(_) => {}
     }
     match decode_stored(&buf, true) {
@@ -28,11 +30,24 @@ fuzz_target!(|data: &[u8]| {
             let (lean, _) = decode_stored(&buf, false).expect("decodes without the body too");
             assert!(lean.body.is_empty());
             check_message(&msg);
-            let _ = (v.crc_ok(), v.tags(), v.tag_code(), v.uniq_key(), v.keys().count());
+            let _ = (
+                v.crc_ok(),
+                v.tags(),
+                v.tag_code(),
+                v.uniq_key(),
+                v.keys().count(),
+            );
             let mut copy = data[..used].to_vec();
             patch_position(&mut copy, 1, 2, 3).expect("a valid record can be patched");
             let patched = parse_view(&copy).expect("a patched record stays valid");
-            assert_eq!((patched.queue_offset, patched.commit_log_offset, patched.store_timestamp), (1, 2, 3));
+            assert_eq!(
+                (
+                    patched.queue_offset,
+                    patched.commit_log_offset,
+                    patched.store_timestamp
+                ),
+                (1, 2, 3)
+            );
         }
         Err(_) => assert!(view.is_err(), "decode_stored refused what parse_view took"),
     }
@@ -49,7 +64,8 @@ fuzz_target!(|data: &[u8]| {
 
 fn check_message(msg: &MessageExt) {
     let _ = (msg.msg_id(), msg.tags(), msg.keys());
-    let (host, offset) = decode_offset_msg_id(&msg.offset_msg_id()).expect("own offset msg id decodes");
+    let (host, offset) =
+        decode_offset_msg_id(&msg.offset_msg_id()).expect("own offset msg id decodes");
     assert_eq!((host, offset), (msg.store_host, msg.commit_log_offset));
     let mut out = BytesMut::new();
     // Re-encoding can only fail when the re-encoded properties string (every valid pair, each terminated)

@@ -370,7 +370,7 @@ impl BrokerConfig {
                 "0 (rmq brokers are masters; replication is not implemented)",
             ));
         }
-        if (self.max_message_size as u64) + 1024 > self.mapped_file_size_commit_log {
+        if (self.max_message_size as u64).saturating_add(1024) > self.mapped_file_size_commit_log {
             return Err(invalid(
                 "mappedFileSizeCommitLog",
                 &self.mapped_file_size_commit_log.to_string(),
@@ -795,6 +795,15 @@ mod tests {
         assert!(parse_delay_levels("1s é").is_err());
         let mut cfg = BrokerConfig::default();
         assert!(cfg.set("messageDelayLevel", "1s 30\u{fffd}").is_err());
+    }
+
+    /// Review of the broker_conf target: a maxMessageSize near `usize::MAX` overflowed the size check in
+    /// `validate` (a panic in debug, a wrapped sum that passed the check in release).
+    #[test]
+    fn huge_max_message_size_is_refused_not_overflowed() {
+        let mut cfg = BrokerConfig::default();
+        assert!(cfg.set("maxMessageSize", &usize::MAX.to_string()).is_ok());
+        assert!(cfg.validate().is_err());
     }
 
     /// Fuzzing (broker_conf): a level whose milliseconds overflow u64 panicked (debug) or wrapped (release).
