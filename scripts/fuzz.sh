@@ -18,14 +18,15 @@
 # fuzz/dicts/<target>.dict where there is one; both come from fuzz/seeds/make_seeds.py). The exit status is
 # 1 when any target crashed.
 #
-# Stable Rust: cargo-fuzz asks rustc for unstable flags (-Zsanitizer, and it checks for a nightly toolchain),
-# and only stable is installed. RUSTC_BOOTSTRAP=1 lets stable rustc accept them, which is enough: the
-# coverage instrumentation (-Cpasses=sancov-module) and libFuzzer itself (built from C++ by libfuzzer-sys)
-# need nothing else. The default is no sanitizer (`-s none`): Rust code is memory-safe, so ASan would mostly
-# slow the run (about 2x) for the unsafe code of dependencies. What ASan would add for us, libFuzzer's
-# -malloc_limit_mb, needs ASan's allocator hooks; instead every target's global allocator (fuzz/src/lib.rs)
-# aborts on one allocation over 64 MiB, which catches a size read from the input in either mode. ASan works
-# too (the stable toolchain ships its runtime): FUZZ_SANITIZER=address.
+# Stable Rust (only stable is installed): with `-s none`, cargo-fuzz passes only stable flags (coverage
+# instrumentation, -Cpasses=sancov-module and -Cllvm-args=-sanitizer-coverage-*), and libFuzzer itself is C++
+# that libfuzzer-sys compiles, so the default build needs nothing unstable. No sanitizer is the default: Rust
+# code is memory-safe, so ASan would mostly slow the run (about 2x) for the unsafe code of dependencies. What
+# ASan would add for us, libFuzzer's -malloc_limit_mb, needs a sanitizer's allocator hooks; instead every
+# target's global allocator (fuzz/src/lib.rs) aborts on one allocation over 64 MiB, which catches a size read
+# from the input in either mode. FUZZ_SANITIZER=address needs -Zsanitizer=address: the script then sets
+# RUSTC_BOOTSTRAP=1 so stable rustc accepts it (the toolchain ships the ASan runtime). Changing the mode
+# rebuilds everything (the flags differ).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -50,7 +51,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-export RUSTC_BOOTSTRAP=1
+if [ "$SANITIZER" != none ]; then
+    # -Zsanitizer=… on the stable toolchain (see "Stable Rust" above); not needed, and not set, without one.
+    export RUSTC_BOOTSTRAP=1
+fi
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 BIN_DIR="$ROOT/fuzz/target/$TRIPLE/release"
 
