@@ -7,7 +7,8 @@
 #
 # Environment:
 #   FUZZ_SANITIZER  none (default) or address. See "Stable Rust" below.
-#   FUZZ_RSS_MB     libFuzzer -rss_limit_mb (default 512): a run whose memory grows past it is an OOM crash.
+#   FUZZ_RSS_MB     libFuzzer -rss_limit_mb (default 512, 2048 with ASan): memory growing past it is an OOM crash.
+#   FUZZ_MALLOC_MB  libFuzzer -malloc_limit_mb (default 512; only enforced with a sanitizer, see below).
 #   FUZZ_TIMEOUT    libFuzzer -timeout in seconds (default 10): one input taking longer is a hang crash.
 #   FUZZ_ARGS       extra libFuzzer flags, e.g. "-max_len=65536 -only_ascii=1".
 #   FUZZ_BUILD_ARGS extra `cargo fuzz build` flags, e.g. "--codegen-units 16" for a faster build.
@@ -42,7 +43,13 @@ else
     TARGETS=("${ALL_TARGETS[@]}")
 fi
 SANITIZER=${FUZZ_SANITIZER:-none}
-RSS_MB=${FUZZ_RSS_MB:-512}
+# ASan's quarantine alone takes ~500 MB, so a sanitizer build gets more room before an RSS overrun counts.
+if [ "$SANITIZER" = none ]; then
+    RSS_MB=${FUZZ_RSS_MB:-512}
+else
+    RSS_MB=${FUZZ_RSS_MB:-2048}
+fi
+MALLOC_MB=${FUZZ_MALLOC_MB:-512}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
 EXTRA=${FUZZ_ARGS:-}
 
@@ -94,7 +101,7 @@ for t in "${TARGETS[@]}"; do
     "$bin" "$corpus" "$seeds" \
         -max_total_time="$SECONDS_EACH" \
         -rss_limit_mb="$RSS_MB" \
-        -malloc_limit_mb="$RSS_MB" \
+        -malloc_limit_mb="$MALLOC_MB" \
         -timeout="$TIMEOUT" \
         -print_final_stats=1 \
         -artifact_prefix="$artifacts/" \
