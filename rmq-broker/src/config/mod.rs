@@ -611,7 +611,7 @@ impl BrokerConfig {
                 "replication is not implemented in rmq yet, so every broker is a master with brokerId 0",
             ));
         }
-        if (self.max_message_size as u64) + 1024 > self.mapped_file_size_commit_log {
+        if (self.max_message_size as u64).saturating_add(1024) > self.mapped_file_size_commit_log {
             return Err(invalid(
                 "mappedFileSizeCommitLog",
                 &self.mapped_file_size_commit_log.to_string(),
@@ -874,7 +874,9 @@ impl Default for NamesrvConfig {
 pub fn parse_delay_levels(text: &str) -> Result<Vec<u64>, String> {
     let mut out = Vec::new();
     for item in text.split_whitespace() {
-        let (num, unit) = item.split_at(item.len().saturating_sub(1));
+        // The unit is the last character, which need not be one byte long.
+        let unit_at = item.char_indices().last().map_or(0, |(i, _)| i);
+        let (num, unit) = item.split_at(unit_at);
         let factor = match unit {
             "s" => 1000,
             "m" => 60_000,
@@ -885,7 +887,10 @@ pub fn parse_delay_levels(text: &str) -> Result<Vec<u64>, String> {
         let n: u64 = num.parse().map_err(|_| {
             format!("level `{item}` must be a whole number followed by s, m, h or d")
         })?;
-        out.push(n * factor);
+        let ms = n
+            .checked_mul(factor)
+            .ok_or_else(|| format!("level `{item}` is too long"))?;
+        out.push(ms);
     }
     if out.is_empty() {
         return Err("at least one delay level is required".into());
@@ -1236,5 +1241,33 @@ mod tests {
         assert_eq!(levels.len(), 18);
         assert_eq!(levels[0], 1000);
         assert_eq!(levels[17], 7_200_000);
+    }
+
+    /// Fuzzing (broker_conf): a level ending in a multi-byte character panicked in `split_at`.
+    #[test]
+    fn fuzz_delay_level_with_multibyte_unit_is_an_error() {
+        assert!(parse_delay_levels("30\u{fffd}").is_err());
+        assert!(parse_delay_levels("1s é").is_err());
+        let mut cfg = BrokerConfig::default();
+        assert!(cfg.set("messageDelayLevel", "1s 30\u{fffd}").is_err());
+    }
+
+    /// Review of the broker_conf target: a maxMessageSize near `usize::MAX` overflowed the size check in
+    /// `validate` (a panic in debug, a wrapped sum that passed the check in release).
+    #[test]
+    fn huge_max_message_size_is_refused_not_overflowed() {
+        let mut cfg = BrokerConfig::default();
+        assert!(cfg.set("maxMessageSize", &usize::MAX.to_string()).is_ok());
+        assert!(cfg.validate().is_err());
+    }
+
+    /// Fuzzing (broker_conf): a level whose milliseconds overflow u64 panicked (debug) or wrapped (release).
+    #[test]
+    fn fuzz_delay_level_overflow_is_an_error() {
+        assert!(parse_delay_levels("99999999999999999d").is_err());
+        assert_eq!(
+            parse_delay_levels("18446744073709551s"),
+            Ok(vec![18_446_744_073_709_551_000])
+        );
     }
 }

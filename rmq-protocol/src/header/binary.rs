@@ -8,7 +8,7 @@
 //! | 5 | 4 | opaque (i32) |
 //! | 9 | 4 | flag (i32) |
 //! | 13 | 4 + r | remark length (i32) + UTF-8 remark; 0 = no remark |
-//! | … | 4 + e | ext length (i32) + entries: key length (u16) + key, value length (i32) + value |
+//! | … | 4 + e | ext length (i32) + entries: key length (i16) + key, value length (i32) + value |
 //!
 //! Every length is checked against the bytes actually present, so a lying length is an error, never an
 //! allocation. A zero-length remark decodes as `None` and a zero-length ext key or value as an absent entry (Java
@@ -102,7 +102,11 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand> {
     };
     let mut ext_fields = std::collections::HashMap::new();
     while !ext.buf.is_empty() {
-        let key_len = usize::from(ext.u16("ext key length")?);
+        // Java reads the key length as a signed short (and our encoder refuses longer keys), so a length
+        // over 32767 is refused rather than decoded into a header that cannot be written back.
+        let key_len = ext.i16("ext key length")?;
+        let key_len = usize::try_from(key_len)
+            .map_err(|_| invalid(format!("ext key length is negative ({key_len})")))?;
         let key = ext.string(key_len, "ext key")?;
         let value_len = ext.len_i32("ext value length")?;
         let value = ext.string(value_len, "ext value")?;
@@ -155,10 +159,6 @@ impl<'a> Reader<'a> {
 
     fn i16(&mut self, what: &str) -> Result<i16> {
         Ok(i16::from_be_bytes(self.array(what)?))
-    }
-
-    fn u16(&mut self, what: &str) -> Result<u16> {
-        Ok(u16::from_be_bytes(self.array(what)?))
     }
 
     fn i32(&mut self, what: &str) -> Result<i32> {

@@ -62,8 +62,14 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand> {
     decode_serde(header)
 }
 
-/// The reference reader: every header shape peers may send (escapes, numeric strings, nested values).
-pub(crate) fn decode_serde(header: &[u8]) -> Result<RemotingCommand> {
+/// The reference reader alone: every header shape peers may send (escapes, numeric strings, nested values).
+///
+/// [`decode`] tries a fast reader first and falls back to this one; it is public so differential tests and
+/// the fuzz targets can check that both always agree.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_serde(header: &[u8]) -> Result<RemotingCommand> {
     // serde would also accept a JSON array for a struct; a header is always an object.
     if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(invalid("not a JSON object".to_owned()));

@@ -211,9 +211,11 @@ impl<'a> Reader<'a> {
             self.i += 1;
         }
         let n = self.i - digits;
-        // JSON has no leading zeros ("0" alone is fine), fractions or exponents here.
+        // JSON has no leading zeros ("0" alone is fine), fractions or exponents here. serde_json reads `-0` as
+        // the float -0.0, not as an integer, so it is left to serde too.
         if n == 0
             || (n > 1 && self.b[digits] == b'0')
+            || (digits > start && n == 1 && self.b[digits] == b'0')
             || matches!(self.peek(), Some(b'.' | b'e' | b'E'))
         {
             return None;
