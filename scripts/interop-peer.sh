@@ -38,7 +38,9 @@ if [ -z "${RMQ_CPP_PYTHON:-}" ]; then
 fi
 export RMQ_CPP_PYTHON
 
-cargo build --release --quiet -p rmq-admin -p rmq-broker -p rmq-runtime --example cluster_smoke
+# Two builds: naming an example limits a build to it, so the binaries need their own.
+cargo build --release --quiet -p rmq-admin -p rmq-broker
+cargo build --release --quiet -p rmq-runtime --example cluster_smoke
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 ADMIN="$TARGET_DIR/release/rmq-admin"
 SMOKE="$TARGET_DIR/release/examples/cluster_smoke"

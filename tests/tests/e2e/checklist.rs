@@ -673,3 +673,47 @@ async fn consumer_membership_follows_heartbeats_and_connections() {
     .expect("c2 gone from the group after its connection closed");
     broker.shutdown().await.expect("shutdown");
 }
+
+/// Java's SubscriptionData initializes subVersion to the reader's clock, so a heartbeat without it (Apache's
+/// older non-Java clients) registers "now": a pull carrying the subscription version the client took before its
+/// heartbeat is served, not answered SUBSCRIPTION_NOT_LATEST (25).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_without_sub_version_registers_the_brokers_clock() {
+    let broker = EmbeddedBroker::start().await.expect("start broker");
+    let c = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let topic = unique("NoSubVersion");
+    c.send(&OutMessage::new(&topic, b"one"))
+        .await
+        .expect("send")
+        .ok()
+        .expect("stored");
+    let group = unique("no_sub_version");
+    let subscribed_at = now_ms();
+    let body = serde_json::json!({
+        "clientID": format!("127.0.0.1@{}", unique("nsv")),
+        "consumerDataSet": [{
+            "groupName": group,
+            "consumeType": 1,
+            "messageModel": 1,
+            "consumeFromWhere": 4,
+            "subscriptionDataSet": [{"topic": topic, "subString": "*", "tagsSet": [], "codeSet": []}],
+        }],
+    });
+    let hb = c
+        .request(
+            RemotingCommand::request(code::HEART_BEAT, HashMap::new()).with_body(body.to_string()),
+        )
+        .await
+        .expect("heartbeat");
+    assert_eq!(hb.code, rc::SUCCESS, "{:?}", hb.remark);
+    let mut args = PullArgs::new(&group, &topic, 0, 0);
+    args.sys_flag = 0;
+    let mut cmd = args.to_command();
+    cmd.ext_fields
+        .insert("subVersion".into(), subscribed_at.to_string());
+    let resp = c.request(cmd).await.expect("pull");
+    assert_eq!(resp.code, rc::SUCCESS, "{:?}", resp.remark);
+    broker.shutdown().await.expect("shutdown");
+}

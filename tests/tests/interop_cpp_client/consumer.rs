@@ -604,7 +604,7 @@ fn quick_retry_broker() -> EmbeddedBrokerBuilder {
 /// pull returned (up to 32 messages, its batch size only applies to orderly consumers), the C binding stops at
 /// the first message the listener refuses and answers RECONSUME_LATER for the whole call, so the messages
 /// after it go back to the broker unseen with their count raised. Hence "strictly increasing" for each, and
-/// "0, 1, 2" only for message 0, which is sent (and redelivered) alone.
+/// "0, 1, 2" only for message 0, which is sent (and redelivered until it succeeds) alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpp_push_consumer_redelivers_after_the_listener_raises() {
     if !cpp("cpp_push_consumer_redelivers_after_the_listener_raises") {
@@ -626,13 +626,16 @@ async fn cpp_push_consumer_redelivers_after_the_listener_raises() {
         let producer = &producer;
         async move { sent_ok(i, producer.send(msg).await) }
     };
-    // Message 0 alone first, so that it is alone in its pulls and first in the retry queue: the listener
-    // sees all its counts. The others follow once it was delivered.
+    // Message 0 alone first, so that it is alone in its pulls and in the retry queue: the listener sees all
+    // its counts. The others follow once it succeeded (sent earlier, their retries could share a pull with
+    // message 0's and hide a count of it, as seen on a loaded machine).
     send(0).await;
     let mut tally = Tally::default();
     let first = consumers
         .collect(&mut tally, &topic, CONSUME_TIMEOUT, |_, log| {
-            !log.is_empty()
+            attempts(log)
+                .get(&0)
+                .is_some_and(|v| v.iter().any(|d| !d.1))
         })
         .await;
     for i in 1..N {
@@ -772,7 +775,17 @@ async fn cpp_push_consumer_dead_letters_after_max_reconsume_times() {
     }
     admin_tally.assert_exactly("dlq-admin", &all, "Admin read of the DLQ");
 
-    tally.assert_exactly("dlq", &all, &context);
+    // Every delivery intact and one of ours; not every message need have been seen: the binding hands back a
+    // whole pull unseen after the first refusal (see the redelivery test), so a message can reach the DLQ
+    // without ever being first in a call (seen once on a loaded machine).
+    assert!(
+        tally.errors.is_empty(),
+        "{context}: bad deliveries {:#?}",
+        &tally.errors[..tally.errors.len().min(5)]
+    );
+    let seen = tally.distinct.get("dlq").cloned().unwrap_or_default();
+    assert!(seen.is_subset(&all), "{context}: not ours: {seen:?}");
+    assert!(!seen.is_empty(), "{context}: the listener saw nothing");
     // Counts 0..=2 only (nothing after the DLQ), strictly increasing; not each count is seen (see the
     // redelivery test).
     let attempts = attempts(&consumers.log);
