@@ -9,7 +9,8 @@
 //!
 //! The maximum frame size counts the whole frame including the 4-byte prefix (as Netty's
 //! `LengthFieldBasedFrameDecoder` in Java does) and is checked as soon as the prefix is readable, before any
-//! buffer is reserved, so a hostile length costs nothing. `Ok(None)` means "need more bytes"; every `Err` means
+//! buffer is reserved, and at most [`RESERVE_AHEAD`] bytes are reserved ahead of what has arrived, so a hostile
+//! length costs nothing. `Ok(None)` means "need more bytes"; every `Err` means
 //! the stream is corrupt and the connection should be closed.
 //!
 //! # Examples
@@ -105,6 +106,9 @@ fn write_after_prefix(
     Ok(())
 }
 
+/// The most [`decode`] reserves ahead of bytes that have not arrived yet.
+pub const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// Takes one whole frame off the front of `src`, if one is there.
 ///
 /// Returns `Ok(None)` and consumes nothing while the frame is incomplete (reserving room for the rest once its
@@ -133,7 +137,9 @@ pub fn decode(src: &mut BytesMut, max_frame_len: usize) -> Result<Option<Remotin
         });
     }
     if src.len() < total {
-        src.reserve(total - src.len());
+        // Room for what is announced, but never more than a read's worth ahead: four bytes from a peer must not
+        // cost megabytes (the buffer grows as the bytes really arrive).
+        src.reserve((total - src.len()).min(RESERVE_AHEAD));
         return Ok(None);
     }
     let word = src

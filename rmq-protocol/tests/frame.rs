@@ -429,3 +429,35 @@ proptest! {
         let _ = frame::decode(&mut buf, 4096);
     }
 }
+
+/// Four bytes announcing a 15 MiB frame reserve a read's worth, not 15 MiB; the frame still decodes once its
+/// bytes arrive in pieces.
+#[test]
+fn announced_length_reserves_only_a_read_ahead() {
+    let len: i32 = 15 * 1024 * 1024;
+    let mut buf = bytes::BytesMut::new();
+    buf.extend_from_slice(&len.to_be_bytes());
+    assert!(frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME_LEN)
+        .expect("a length under the maximum")
+        .is_none());
+    assert!(
+        buf.capacity() <= frame::RESERVE_AHEAD + 64,
+        "reserved {} bytes for 4 received",
+        buf.capacity()
+    );
+
+    // A real large frame, fed 1 MiB at a time.
+    let cmd = rmq_protocol::RemotingCommand::request(10, std::collections::HashMap::new())
+        .with_body(vec![7u8; 3 * 1024 * 1024]);
+    let mut whole = bytes::BytesMut::new();
+    frame::encode(&cmd, &mut whole).expect("encode");
+    let mut buf = bytes::BytesMut::new();
+    let mut decoded = None;
+    for chunk in whole.chunks(1024 * 1024) {
+        buf.extend_from_slice(chunk);
+        if let Some(c) = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME_LEN).expect("decode") {
+            decoded = Some(c);
+        }
+    }
+    assert_eq!(decoded.expect("whole frame").body.len(), 3 * 1024 * 1024);
+}

@@ -212,9 +212,26 @@ pub fn compress(body: &[u8], level: u32) -> Result<Vec<u8>> {
         })
 }
 
+/// The largest body [`decompress_in_place`] inflates to: far above any real message (brokers cap bodies at 4 MiB
+/// by default, and text compresses perhaps tenfold), so a compressed bomb cannot make the consumer allocate
+/// gigabytes.
+pub const MAX_INFLATED_BODY: usize = 256 * 1024 * 1024;
+
+/// Inflates a zlib stream, `None` when it holds more than `cap` bytes (one byte past the cap is read to tell
+/// "exactly at" from "over").
+fn inflate(body: &[u8], cap: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(cap));
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::ZlibDecoder::new(body)
+        .take(limit)
+        .read_to_end(&mut out)?;
+    Ok((out.len() <= cap).then_some(out))
+}
+
 /// Undoes body compression of a received message in place and clears the flag, as Java's decoder does.
 ///
-/// zlib is the default (type bits 0 or ZLIB); other algorithms (LZ4, ZSTD) are refused with a clear error.
+/// zlib is the default (type bits 0 or ZLIB); other algorithms (LZ4, ZSTD) are refused with a clear error, and so
+/// is a body that inflates past [`MAX_INFLATED_BODY`].
 pub fn decompress_in_place(msg: &mut MessageExt) -> Result<()> {
     if msg.sys_flag & sysflag::COMPRESSED_FLAG == 0 {
         return Ok(());
@@ -229,13 +246,18 @@ pub fn decompress_in_place(msg: &mut MessageExt) -> Result<()> {
             ),
         });
     }
-    let mut out = Vec::with_capacity(msg.body.len() * 4);
-    flate2::read::ZlibDecoder::new(&msg.body[..])
-        .read_to_end(&mut out)
+    let out = inflate(&msg.body, MAX_INFLATED_BODY)
         .map_err(|e| ClientError::InvalidArgument {
             field: "body",
             reason: format!(
                 "message {} has a corrupt compressed body: {e}",
+                msg.msg_id()
+            ),
+        })?
+        .ok_or_else(|| ClientError::InvalidArgument {
+            field: "body",
+            reason: format!(
+                "message {} inflates to more than {MAX_INFLATED_BODY} bytes; not decompressed",
                 msg.msg_id()
             ),
         })?;
@@ -273,6 +295,17 @@ mod tests {
         assert_eq!(m.tags(), Some("A"));
         assert_eq!(m.keys(), vec!["k1", "k2"]);
         assert_eq!(m.property("p"), Some("v"));
+    }
+
+    #[test]
+    fn inflating_stops_at_the_cap() {
+        let bomb = compress(&vec![0u8; 1001], 9).expect("compress");
+        assert!(bomb.len() < 100);
+        assert_eq!(
+            inflate(&bomb, 1001).expect("inflate").map(|v| v.len()),
+            Some(1001)
+        );
+        assert_eq!(inflate(&bomb, 1000).expect("inflate"), None, "over the cap");
     }
 
     #[test]
