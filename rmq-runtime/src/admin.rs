@@ -42,7 +42,7 @@ use rmq_protocol::headers::{
 use rmq_protocol::message::sysflag::{perm, pull as pull_flag};
 use rmq_protocol::message::{decode_all, decode_offset_msg_id, properties as keys};
 use rmq_protocol::{ProtocolError, RemotingCommand};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
@@ -99,68 +99,7 @@ impl TopicSpec {
     }
 }
 
-/// A consumer group's settings on a broker, with Java's JSON names (the body of UPDATE_AND_CREATE_SUBSCRIPTIONGROUP
-/// and of GET_ALL_SUBSCRIPTIONGROUP_CONFIG entries). `Default` is Java's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SubscriptionGroupConfig {
-    /// The consumer group.
-    pub group_name: String,
-    /// Whether pulls are served (true).
-    pub consume_enable: bool,
-    /// Whether a new group may start from the queue's min offset (true).
-    pub consume_from_min_enable: bool,
-    /// Whether broadcasting consumption is allowed (true).
-    pub consume_broadcast_enable: bool,
-    /// Whether the group consumes orderly (false).
-    pub consume_message_orderly: bool,
-    /// Queues of `%RETRY%group` (1).
-    pub retry_queue_nums: i32,
-    /// Deliveries before a message goes to `%DLQ%group` (16).
-    pub retry_max_times: i32,
-    /// Broker id to consume from (0 = master).
-    pub broker_id: i64,
-    /// Broker id to switch to when consumption is slow (1).
-    pub which_broker_when_consume_slowly: i64,
-    /// Whether members are told when the group changes (true).
-    pub notify_consumer_ids_changed_enable: bool,
-    /// Group sys flag (0).
-    pub group_sys_flag: i32,
-    /// Consume timeout in minutes (15).
-    pub consume_timeout_minute: i32,
-    /// Extension attributes.
-    pub attributes: HashMap<String, String>,
-}
-
-impl Default for SubscriptionGroupConfig {
-    fn default() -> Self {
-        SubscriptionGroupConfig {
-            group_name: String::new(),
-            consume_enable: true,
-            consume_from_min_enable: true,
-            consume_broadcast_enable: true,
-            consume_message_orderly: false,
-            retry_queue_nums: 1,
-            retry_max_times: 16,
-            broker_id: 0,
-            which_broker_when_consume_slowly: 1,
-            notify_consumer_ids_changed_enable: true,
-            group_sys_flag: 0,
-            consume_timeout_minute: 15,
-            attributes: HashMap::new(),
-        }
-    }
-}
-
-impl SubscriptionGroupConfig {
-    /// Java's defaults for `group`.
-    pub fn new(group: impl Into<String>) -> Self {
-        SubscriptionGroupConfig {
-            group_name: group.into(),
-            ..SubscriptionGroupConfig::default()
-        }
-    }
-}
+pub use rmq_protocol::body::SubscriptionGroupConfig;
 
 /// One queue of a topic: what is stored and when it was last written (Java `TopicOffset`).
 #[derive(Debug, Clone, PartialEq, Eq)]

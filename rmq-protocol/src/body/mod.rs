@@ -15,12 +15,14 @@
 //! - [`topic`]: topic config, data version, the topic table wrapper, KV table, topic list.
 //! - [`register`]: REGISTER_BROKER body, plain and zlib-compressed.
 //! - [`route`]: topic route and cluster info, with the bare-key quirk.
+//! - [`subscription`]: consumer-group settings (`SubscriptionGroupConfig`), kept by the broker, edited by admin.
 
 pub mod admin;
 pub mod client;
 mod json;
 pub mod register;
 pub mod route;
+pub mod subscription;
 pub mod topic;
 
 pub use admin::*;
@@ -28,4 +30,5 @@ pub use client::*;
 pub use json::{from_json, quote_bare_integer_keys, quote_object_keys, to_json, try_to_json};
 pub use register::RegisterBrokerBody;
 pub use route::*;
+pub use subscription::SubscriptionGroupConfig;
 pub use topic::*;
