@@ -5,19 +5,15 @@
 //! error (a `@CFNotNull` wrapper its broker or client unboxes or uses as a map key); the other tests check the
 //! value each newly tolerated absence reads as.
 
-use std::collections::{BTreeSet, HashMap};
+mod common;
 
+use std::collections::BTreeSet;
+
+use common::ext;
 use rmq_protocol::body::{self, *};
 use rmq_protocol::codes::request;
 use rmq_protocol::headers::{self, *};
 use rmq_protocol::{ProtocolError, RemotingCommand};
-
-fn ext(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 /// Per header: the keys Java cannot do without (from the audit table).
 const JAVA_REQUIRED: &[(&str, &[&str])] = &[

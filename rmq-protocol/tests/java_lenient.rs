@@ -6,6 +6,8 @@
 //! other clients write them (numbers as strings, booleans as 0/1 or words, enum names as ordinals or in another
 //! case, unknown members, nulls and absent members) before being read back.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 
 use proptest::prelude::*;
@@ -21,30 +23,29 @@ use serde_json::{json, Value};
 // Headers
 // ---------------------------------------------------------------------------------------------------------
 
+/// An integer as Java's parseInt/parseLong take it (an optional `+` on non-negative values), and its canonical text.
+fn signed<T>() -> BoxedStrategy<(String, String)>
+where
+    T: Arbitrary + std::fmt::Display + PartialOrd + Default + 'static,
+{
+    (any::<T>(), any::<bool>())
+        .prop_map(|(v, plus)| {
+            let raw = if plus && v >= T::default() {
+                format!("+{v}")
+            } else {
+                v.to_string()
+            };
+            (raw, v.to_string())
+        })
+        .boxed()
+}
+
 /// A value Java's parser for `kind` accepts, and the value Java reads from it (as our encoder writes it).
 fn java_spelling(kind: FieldKind) -> BoxedStrategy<(String, String)> {
     match kind {
         FieldKind::Str => any::<String>().prop_map(|s| (s.clone(), s)).boxed(),
-        FieldKind::Int => (any::<i32>(), any::<bool>())
-            .prop_map(|(v, plus)| {
-                let raw = if plus && v >= 0 {
-                    format!("+{v}")
-                } else {
-                    v.to_string()
-                };
-                (raw, v.to_string())
-            })
-            .boxed(),
-        FieldKind::Long => (any::<i64>(), any::<bool>())
-            .prop_map(|(v, plus)| {
-                let raw = if plus && v >= 0 {
-                    format!("+{v}")
-                } else {
-                    v.to_string()
-                };
-                (raw, v.to_string())
-            })
-            .boxed(),
+        FieldKind::Int => signed::<i32>(),
+        FieldKind::Long => signed::<i64>(),
         FieldKind::Boolean => prop_oneof![
             // "true" in a random case.
             prop::collection::vec(any::<bool>(), 4).prop_map(|upper| {
@@ -181,7 +182,7 @@ fn every_header_refuses_only_a_missing_required_field() {
 /// names) with `unitMode`/`batch` as 0/1.
 #[test]
 fn send_header_from_cpp_client() {
-    let ext: HashMap<String, String> = [
+    let ext = common::ext(&[
         ("producerGroup", "pg"),
         ("topic", "T"),
         ("defaultTopic", "TBW102"),
@@ -194,10 +195,7 @@ fn send_header_from_cpp_client() {
         ("reconsumeTimes", "0"),
         ("unitMode", "0"),
         ("batch", "1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ]);
     let h = SendMessageRequestHeader::from_ext(&ext).expect("C++ send header");
     assert_eq!(h.unit_mode, Some(false));
     assert_eq!(h.batch, Some(false), "Boolean.parseBoolean(\"1\") is false");
@@ -726,7 +724,7 @@ fn cpp_client_heartbeat_decodes() {
 #[test]
 fn unparsable_numbers_follow_java_reflective_decoding() {
     use rmq_protocol::headers::{PullMessageRequestHeader, ResetOffsetRequestHeader};
-    let mut ext: HashMap<String, String> = [
+    let mut ext = common::ext(&[
         ("consumerGroup", "g"),
         ("topic", "T"),
         ("queueId", "0"),
@@ -736,10 +734,7 @@ fn unparsable_numbers_follow_java_reflective_decoding() {
         ("subVersion", "0"),
         ("maxMsgBytes", "lots"),
         ("suspendTimeoutMillis", "soon"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ]);
     let h = PullMessageRequestHeader::from_ext(&ext)
         .expect("optional and defaulted fields tolerate junk");
     assert_eq!(h.max_msg_bytes, None);
@@ -748,10 +743,7 @@ fn unparsable_numbers_follow_java_reflective_decoding() {
         Err(ProtocolError::InvalidField { field, .. }) => assert_eq!(field, "queueId"),
         other => panic!("{other:?}"),
     }
-    let reset: HashMap<String, String> = [("topic", "T"), ("group", "g"), ("timestamp", "x")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let reset = common::ext(&[("topic", "T"), ("group", "g"), ("timestamp", "x")]);
     let r = ResetOffsetRequestHeader::from_ext(&reset).expect("primitive long keeps its default");
     assert_eq!(r.timestamp, 0);
 }

@@ -1,7 +1,18 @@
-//! Loading the captured frames in `tests/captures/` (golden vectors from real RocketMQ peers).
+//! Shared by the integration tests: the captured frames in `tests/captures/` (golden vectors from real RocketMQ
+//! peers) and [`ext`], an ext map from literal pairs.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+
 use serde_json::Value;
+
+/// An ext map from `(key, value)` pairs, as a peer's header would carry them.
+pub fn ext(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
 
 /// One recorded frame.
 pub struct Captured {

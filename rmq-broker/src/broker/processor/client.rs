@@ -17,7 +17,7 @@ use super::{ok, Refusal, Reply};
 use crate::broker::client_manager::{ClientChannel, ConsumerRegistration};
 use crate::broker::filter::is_sql92;
 use crate::broker::topic_config::RETRY_GROUP_TOPIC_PREFIX;
-use crate::broker::BrokerInner;
+use crate::broker::{now_ms, BrokerInner};
 use crate::remoting::Connection;
 
 /// Records producers and consumers of the heartbeat; creates groups and retry topics; notifies groups whose
@@ -31,15 +31,12 @@ pub fn heartbeat(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) 
         language: req.language,
         last_update: Instant::now(),
     };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     for mut consumer in hb.consumer_data_set {
         // Java's SubscriptionData initializes subVersion to the reader's clock, so a heartbeat that leaves it out
         // (some non-Java clients) registers "now", and the client's later pulls are never newer than it.
         for sub in &mut consumer.subscription_data_set {
             if sub.sub_version == 0 {
-                sub.sub_version = now_ms;
+                sub.sub_version = now_ms();
             }
         }
         let group = consumer.group_name.clone();
