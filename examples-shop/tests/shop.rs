@@ -108,11 +108,27 @@ async fn start_app(dir: &Path, database_url: Option<String>, relay: bool) -> Sho
     ShopApp::start(opts).await.expect("shop starts")
 }
 
-/// A fresh PostgreSQL database when RMQ_TEST_POSTGRES_URL is set, else None (SQLite in the temp dir).
+/// A CI run (`RMQ_CI` or `CI` set, as rmq-tests' `ci()` reads them): a missing database fails instead of skipping.
+fn ci() -> bool {
+    ["RMQ_CI", "CI"].iter().any(|k| {
+        std::env::var(k)
+            .is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+    })
+}
+
+/// A fresh PostgreSQL database when RMQ_TEST_POSTGRES_URL is set, else None (SQLite in the temp dir); under CI
+/// a missing URL fails the test.
 async fn fresh_postgres() -> Option<String> {
-    let base = std::env::var("RMQ_TEST_POSTGRES_URL")
+    let Some(base) = std::env::var("RMQ_TEST_POSTGRES_URL")
         .ok()
-        .filter(|u| !u.trim().is_empty())?;
+        .filter(|u| !u.trim().is_empty())
+    else {
+        assert!(
+            !ci(),
+            "PostgreSQL is required in CI (RMQ_CI or CI is set); set RMQ_TEST_POSTGRES_URL=postgres://..."
+        );
+        return None;
+    };
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(&base)
         .await

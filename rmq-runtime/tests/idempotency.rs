@@ -81,8 +81,20 @@ fn postgres_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// A CI run (`RMQ_CI` or `CI` set, as rmq-tests' `ci()` reads them): a missing database fails instead of skipping.
+fn ci() -> bool {
+    ["RMQ_CI", "CI"].iter().any(|k| {
+        std::env::var(k)
+            .is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+    })
+}
+
 async fn postgres_fixture(test: &str) -> Option<Fixture<Postgres>> {
     let Some(url) = postgres_url() else {
+        assert!(
+            !ci(),
+            "{test}: PostgreSQL is required in CI (RMQ_CI or CI is set); set RMQ_TEST_POSTGRES_URL=postgres://..."
+        );
         eprintln!(
             "note: {test}: PostgreSQL skipped; set RMQ_TEST_POSTGRES_URL=postgres://... to run it"
         );

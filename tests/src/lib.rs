@@ -35,10 +35,14 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// Whether `RMQ_CI` is set (to anything but empty or `0`): tests that need something outside the workspace
-/// (such as Apache's C++ client) fail when it is missing instead of printing a SKIP line. `.ci/run` sets it.
+/// Whether this is a CI run (`RMQ_CI`, which `.ci/run` sets, or the usual `CI`, set to anything but empty, `0` or
+/// `false`): tests that need something outside the workspace (such as Apache's C++ client) fail when it is missing
+/// instead of printing a SKIP line.
 pub fn ci() -> bool {
-    std::env::var("RMQ_CI").is_ok_and(|v| !v.is_empty() && v != "0")
+    ["RMQ_CI", "CI"].iter().any(|k| {
+        std::env::var(k)
+            .is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+    })
 }
 
 /// Re-evaluates `check` until it yields `Some`, or fails after `timeout` with the last error text.
