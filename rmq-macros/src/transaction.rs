@@ -91,11 +91,11 @@ fn expand_item(attr: TokenStream, item: TokenStream) -> syn::Result<(String, Tok
         #imp
 
         const _: () = {
-            fn __rmq_create() -> ::std::sync::Arc<dyn #rt::template::LocalTransactionListener> {
+            fn __rmq_create() -> ::std::sync::Arc<dyn #rt::transaction_listener::LocalTransactionListener> {
                 #create
             }
             #rt::__private::inventory::submit! {
-                #rt::template::TransactionListenerDef {
+                #rt::transaction_listener::TransactionListenerDef {
                     name: #name,
                     template: #template,
                     create: __rmq_create,

@@ -12,7 +12,8 @@ use crate::container::{validate, Container, ListenerSpec, ListenerStats, StartEr
 use crate::context::{AppContext, Codec, CodecHandle, DEFAULT_TEMPLATE};
 use crate::producer::{Producer, ProducerOptions, TransactionProducer};
 use crate::settings::Settings;
-use crate::template::{ContextSlot, RocketMqTemplate, TransactionListenerDef};
+use crate::template::RocketMqTemplate;
+use crate::transaction_listener::{BoundListener, ContextSlot, TransactionListenerDef};
 
 /// Value of `rocketmq.name-server` that starts the bundled broker in the process (also the default).
 pub const EMBEDDED: &str = "embedded";
@@ -171,12 +172,15 @@ impl ApplicationBuilder {
                 });
             }
         }
+        // Transaction listeners see the context once it exists (it holds the templates built here).
+        let slot = ContextSlot::default();
         let templates = build_templates(
             &settings,
             &client,
             self.templates,
             &self.codec,
             self.only.is_some(),
+            &slot,
         )
         .await?;
         let default_template =
@@ -203,9 +207,7 @@ impl ApplicationBuilder {
             settings,
             self.codec,
         ));
-        for t in templates.values() {
-            t.bind_context(&ctx);
-        }
+        BoundListener::bind(&slot, &ctx);
         validate(&specs, &ctx)?;
         let container = Container::start(specs, ctx.clone(), &client, offsets_dir).await?;
         Ok(Application {
@@ -225,6 +227,7 @@ async fn build_templates(
     extra: Vec<(String, String)>,
     codec: &CodecHandle,
     selected_listeners: bool,
+    slot: &ContextSlot,
 ) -> Result<HashMap<String, RocketMqTemplate>, StartError> {
     let mut wanted: Vec<(String, String)> = Vec::new();
     let default_group = settings
@@ -292,28 +295,19 @@ async fn build_templates(
         }
         let template = match tx_listeners.iter().find(|l| l.template == name) {
             Some(l) => {
-                let listener = (l.create)();
-                let ctx_slot = ContextSlot::default();
-                let checker_listener = listener.clone();
-                let slot = ctx_slot.clone();
+                let bound = BoundListener::new((l.create)(), slot.clone());
+                let checker = bound.clone();
                 let producer =
                     TransactionProducer::start(opts, move |msg: crate::message::MessageExt| {
-                        let listener = checker_listener.clone();
-                        let ctx = slot.read().as_ref().and_then(std::sync::Weak::upgrade);
-                        async move {
-                            match ctx {
-                                Some(ctx) => listener.check(&msg, &ctx).await,
-                                None => crate::producer::LocalTransactionState::Unknown,
-                            }
-                        }
+                        let checker = checker.clone();
+                        async move { checker.check(&msg).await }
                     })
                     .await?;
                 RocketMqTemplate::transactional(
                     name.clone(),
                     producer,
-                    listener,
+                    Arc::new(bound),
                     codec.clone(),
-                    ctx_slot,
                 )
             }
             None => {

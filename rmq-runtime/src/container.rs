@@ -69,7 +69,7 @@ pub struct ListenerSpec {
     pub model: MessageModel,
     /// consume_thread_max (rocketmq-spring default 64).
     pub consume_thread_max: usize,
-    /// max_reconsume_times (-1 → 16 concurrent, as Java).
+    /// max_reconsume_times as given (-1: the consumer's default, 16).
     pub max_reconsume_times: i32,
     /// consume_timeout in minutes (15).
     pub consume_timeout: Duration,
@@ -100,72 +100,51 @@ impl ListenerSpec {
         }
     }
 
-    /// Resolves `def` against `settings`.
+    /// Resolves `def` against `settings`: placeholders filled, the attribute table's checks applied to what
+    /// they resolved to, defaults from the table for what the listener does not give.
     pub fn resolve(
         def: &'static ListenerDef,
         settings: &Settings,
     ) -> Result<ListenerSpec, StartError> {
-        let get = |key: &str| -> Result<Option<String>, StartError> {
-            match def.attr(key) {
-                None => Ok(None),
-                Some(raw) => settings
-                    .resolve(raw, &format!("attribute {key} of listener {}", def.name))
-                    .map(|v| Some(v.trim().to_string()))
-                    .map_err(StartError::from),
-            }
+        // The value given (resolved and checked), if any.
+        let given = |key: &str| -> Result<Option<String>, StartError> {
+            let attr = rmq_listener_attrs::attr(key);
+            let Some(raw) = def.attr(key) else {
+                return Ok(None);
+            };
+            let value = settings
+                .resolve(raw, &format!("attribute {key} of listener {}", def.name))?
+                .trim()
+                .to_string();
+            attr.check(&value).map_err(|e| Self::err(def, e))?;
+            Ok(Some(value))
         };
-        let num = |key: &str, default: i64| -> Result<i64, StartError> {
-            match get(key)? {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<i64>()
-                    .map_err(|_| Self::err(def, format!("{key} = {v:?} is not a number"))),
-            }
+        // The value given, else the table's default.
+        let value = |key: &str| -> Result<Option<String>, StartError> {
+            Ok(given(key)?.or_else(|| rmq_listener_attrs::attr(key).default.map(str::to_string)))
         };
-        let topic = get("topic")?
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Self::err(def, "topic is empty"))?;
+        // An integer attribute; the table gives every one a default and checked its text.
+        let num = |key: &str| -> Result<i64, StartError> {
+            value(key)?
+                .and_then(|v| v.parse::<i64>().ok())
+                .ok_or_else(|| Self::err(def, format!("`{key}` has no integer value")))
+        };
+        let text = |key: &str| -> Result<String, StartError> {
+            value(key)?.ok_or_else(|| Self::err(def, format!("`{key}` is required")))
+        };
+        let topic = text("topic")?;
         crate::message::check_topic(&topic).map_err(|e| Self::err(def, e.to_string()))?;
-        let group = get("consumer_group")?
-            .filter(|g| !g.is_empty())
-            .ok_or_else(|| Self::err(def, "consumer_group is empty"))?;
-        crate::message::check_topic(&group).map_err(|_| {
-            Self::err(
-                def,
-                format!("consumer_group {group:?} has characters a group may not use"),
-            )
-        })?;
-        let expression = get("selector_expression")?.unwrap_or_else(|| "*".to_string());
-        let selector = match get("selector_type")?.as_deref().unwrap_or("TAG") {
-            "TAG" => MessageSelector::Tag(expression),
+        let group = text("consumer_group")?;
+        let expression = text("selector_expression")?;
+        let selector = match text("selector_type")?.as_str() {
             "SQL92" => MessageSelector::Sql92(expression),
-            other => {
-                return Err(Self::err(
-                    def,
-                    format!("selector_type {other:?} is not TAG or SQL92"),
-                ))
-            }
+            _ => MessageSelector::Tag(expression),
         };
         subscription_data(&topic, &selector, 0).map_err(|e| Self::err(def, e.to_string()))?;
-        let orderly = match get("consume_mode")?.as_deref().unwrap_or("CONCURRENTLY") {
-            "CONCURRENTLY" => false,
-            "ORDERLY" => true,
-            other => {
-                return Err(Self::err(
-                    def,
-                    format!("consume_mode {other:?} is not CONCURRENTLY or ORDERLY"),
-                ))
-            }
-        };
-        let model = match get("message_model")?.as_deref().unwrap_or("CLUSTERING") {
-            "CLUSTERING" => MessageModel::Clustering,
+        let orderly = text("consume_mode")? == "ORDERLY";
+        let model = match text("message_model")?.as_str() {
             "BROADCASTING" => MessageModel::Broadcasting,
-            other => {
-                return Err(Self::err(
-                    def,
-                    format!("message_model {other:?} is not CLUSTERING or BROADCASTING"),
-                ))
-            }
+            _ => MessageModel::Clustering,
         };
         if orderly && model == MessageModel::Broadcasting {
             return Err(Self::err(
@@ -173,17 +152,11 @@ impl ListenerSpec {
                 "ORDERLY consumption cannot be BROADCASTING (no queue locks across instances)",
             ));
         }
-        let threads = num("consume_thread_max", num("consume_thread_number", 64)?)?;
-        if threads <= 0 {
-            return Err(Self::err(def, "consume_thread_max must be positive"));
-        }
-        let max_reconsume = num("max_reconsume_times", -1)?;
-        let enabled = match get("enabled")?.or(get("enable")?) {
-            None => true,
-            Some(v) => v
-                .parse::<bool>()
-                .map_err(|_| Self::err(def, format!("enabled = {v:?} is not true or false")))?,
+        let threads = match given("consume_thread_max")? {
+            Some(v) => v.parse::<i64>().unwrap_or(1),
+            None => num("consume_thread_number")?,
         };
+        let enabled = text("enabled")? == "true";
         let millis = |v: i64| Duration::from_millis(v.max(0) as u64);
         Ok(ListenerSpec {
             def,
@@ -193,34 +166,80 @@ impl ListenerSpec {
             selector,
             orderly,
             model,
-            consume_thread_max: threads as usize,
-            max_reconsume_times: if max_reconsume < 0 {
-                16
-            } else {
-                max_reconsume as i32
-            },
-            consume_timeout: Duration::from_secs(num("consume_timeout", 15)?.max(1) as u64 * 60),
-            delay_level_when_next_consume: num("delay_level_when_next_consume", 0)? as i32,
-            suspend_time: millis(num("suspend_current_queue_time_millis", 1000)?),
-            await_termination: millis(num("await_termination_millis_when_shutdown", 1000)?),
-            name_server: get("name_server")?.filter(|s| !s.is_empty()),
+            consume_thread_max: threads.max(1) as usize,
+            max_reconsume_times: num("max_reconsume_times")? as i32,
+            consume_timeout: Duration::from_secs(num("consume_timeout")?.max(1) as u64 * 60),
+            delay_level_when_next_consume: num("delay_level_when_next_consume")? as i32,
+            suspend_time: millis(num("suspend_current_queue_time_millis")?),
+            await_termination: millis(num("await_termination_millis_when_shutdown")?),
+            name_server: given("name_server")?.filter(|s| !s.is_empty()),
             // rocketmq-spring 2.2.3+: rocketmq.consumer.namespace is the default of listeners without their own.
-            namespace: get("namespace")?.filter(|s| !s.is_empty()).or_else(|| {
+            namespace: given("namespace")?.filter(|s| !s.is_empty()).or_else(|| {
                 settings
                     .get("rocketmq.consumer.namespace")
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
             }),
-            instance_name: get("instance_name")?.filter(|s| !s.is_empty()),
-            reply_timeout: millis(num("reply_timeout", 3000)?.max(1)),
+            instance_name: given("instance_name")?.filter(|s| !s.is_empty()),
+            reply_timeout: millis(num("reply_timeout")?.max(1)),
+        })
+    }
+
+    /// The resolved value of an attribute in the attribute's own text form (`consume_timeout` in minutes,
+    /// `consume_mode` as `ORDERLY` ...); `None` for an optional attribute that is not set. Every key of the
+    /// attribute table has an arm here (a test checks), and the per-group rule compares these values.
+    pub fn value_of(&self, key: &str) -> Option<String> {
+        let ms = |d: Duration| d.as_millis().to_string();
+        Some(match key {
+            "topic" => self.topic.clone(),
+            "consumer_group" => self.group.clone(),
+            "selector_type" => match self.selector {
+                MessageSelector::Tag(_) => "TAG".into(),
+                MessageSelector::Sql92(_) => "SQL92".into(),
+            },
+            "selector_expression" => match &self.selector {
+                MessageSelector::Tag(e) | MessageSelector::Sql92(e) => e.clone(),
+            },
+            "consume_mode" => if self.orderly {
+                "ORDERLY"
+            } else {
+                "CONCURRENTLY"
+            }
+            .into(),
+            "message_model" => match self.model {
+                MessageModel::Clustering => "CLUSTERING".into(),
+                MessageModel::Broadcasting => "BROADCASTING".into(),
+            },
+            "consume_thread_max" | "consume_thread_number" => self.consume_thread_max.to_string(),
+            // -1 and 16 are the same setting (the consumer's default).
+            "max_reconsume_times" => match self.max_reconsume_times {
+                n if n < 0 => 16.to_string(),
+                n => n.to_string(),
+            },
+            "consume_timeout" => (self.consume_timeout.as_secs() / 60).to_string(),
+            "delay_level_when_next_consume" => self.delay_level_when_next_consume.to_string(),
+            "suspend_current_queue_time_millis" => ms(self.suspend_time),
+            "await_termination_millis_when_shutdown" => ms(self.await_termination),
+            "name_server" => return self.name_server.clone(),
+            "namespace" => return self.namespace.clone(),
+            "instance_name" => return self.instance_name.clone(),
+            "enabled" => self.enabled.to_string(),
+            "reply_timeout" => ms(self.reply_timeout),
+            _ => return None,
         })
     }
 }
 
-/// Checks the listeners together: duplicate (group, topic), groups that disagree, missing beans.
+/// Checks the listeners together: duplicate (group, topic), groups that disagree on an attribute the table
+/// marks [`GroupRule::Agree`](rmq_listener_attrs::GroupRule::Agree) or on the batch form, missing beans.
 pub fn validate(specs: &[ListenerSpec], ctx: &AppContext) -> Result<(), StartError> {
     let mut pairs: HashMap<(&str, &str), &ListenerSpec> = HashMap::new();
     let mut groups: HashMap<&str, &ListenerSpec> = HashMap::new();
+    let agreed: Vec<&str> = rmq_listener_attrs::ATTRS
+        .iter()
+        .filter(|a| a.group == rmq_listener_attrs::GroupRule::Agree)
+        .map(|a| a.key)
+        .collect();
     for s in specs {
         if let Some(other) = pairs.insert((&s.group, &s.topic), s) {
             return Err(ListenerSpec::err(
@@ -232,24 +251,15 @@ pub fn validate(specs: &[ListenerSpec], ctx: &AppContext) -> Result<(), StartErr
             ));
         }
         if let Some(first) = groups.get(s.group.as_str()) {
-            let differs = [
-                ("consume_mode", first.orderly != s.orderly),
-                ("message_model", first.model != s.model),
-                (
-                    "max_reconsume_times",
-                    first.max_reconsume_times != s.max_reconsume_times,
-                ),
-                ("name_server", first.name_server != s.name_server),
-                ("namespace", first.namespace != s.namespace),
-                ("instance_name", first.instance_name != s.instance_name),
+            let differs = agreed
+                .iter()
+                .find(|k| first.value_of(k) != s.value_of(k))
+                .copied()
                 // One consumer per group pulls in batches of one size: a single-message listener must not
                 // share it with a batch listener.
-                (
-                    "form (batch `Vec<_>` vs single message)",
-                    first.def.batch != s.def.batch,
-                ),
-            ];
-            if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
+                .or((first.def.batch != s.def.batch)
+                    .then_some("form (batch `Vec<_>` vs single message)"));
+            if let Some(what) = differs {
                 return Err(ListenerSpec::err(
                     s.def,
                     format!(
@@ -357,7 +367,9 @@ impl Container {
             }
             opts.message_model = first.model;
             opts.orderly = first.orderly;
-            opts.max_reconsume_times = first.max_reconsume_times;
+            if first.max_reconsume_times >= 0 {
+                opts.max_reconsume_times = first.max_reconsume_times;
+            }
             opts.consume_thread_max = specs
                 .iter()
                 .map(|s| s.consume_thread_max)
@@ -484,6 +496,136 @@ async fn dispatch(
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmq_listener_attrs::{GroupRule, ATTRS};
+
+    use super::*;
+    use crate::listener::HandlerResult;
+
+    fn noop(
+        _: Arc<AppContext>,
+        _: Vec<MessageExt>,
+    ) -> futures::future::BoxFuture<'static, HandlerResult> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// A registration as the macro would make it, with `topic` and `consumer_group` filled in when absent.
+    fn def(attrs: &[(&'static str, &'static str)]) -> &'static ListenerDef {
+        let mut all: Vec<(&'static str, &'static str)> = attrs.to_vec();
+        for (k, v) in [("topic", "orders"), ("consumer_group", "g")] {
+            if !all.iter().any(|(key, _)| *key == k) {
+                all.push((k, v));
+            }
+        }
+        Box::leak(Box::new(ListenerDef {
+            name: "l",
+            module: module_path!(),
+            file: file!(),
+            line: line!(),
+            attrs: Box::leak(all.into_boxed_slice()),
+            handler: noop,
+            beans: &[],
+            batch: false,
+            reply: false,
+        }))
+    }
+
+    fn resolve(attrs: &[(&'static str, &'static str)]) -> Result<ListenerSpec, StartError> {
+        ListenerSpec::resolve(def(attrs), &Settings::from_pairs([("x", "y")]))
+    }
+
+    /// Other attributes a sample needs to be valid.
+    fn companions(key: &str) -> Vec<(&'static str, &'static str)> {
+        match key {
+            "selector_type" => vec![("selector_expression", "a > 5")],
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn every_attribute_of_the_table_reaches_the_resolved_listener() {
+        let defaults = resolve(&[]).unwrap_or_else(|e| panic!("{e}"));
+        for a in ATTRS {
+            let mut attrs = companions(a.key);
+            attrs.push((a.key, a.sample));
+            let spec = resolve(&attrs).unwrap_or_else(|e| panic!("{}: {e}", a.key));
+            assert_eq!(
+                spec.value_of(a.key).as_deref(),
+                Some(a.sample),
+                "`{}` = {:?} does not reach the resolved listener",
+                a.key,
+                a.sample
+            );
+            if !a.required {
+                assert_ne!(
+                    defaults.value_of(a.key).as_deref(),
+                    Some(a.sample),
+                    "`{}`: the default resolves like the sample",
+                    a.key
+                );
+                assert_eq!(
+                    defaults.value_of(a.key).is_some(),
+                    a.default.is_some(),
+                    "`{}`: a default in the table and none in the listener, or the reverse",
+                    a.key
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn resolved_placeholders_get_the_tables_checks() {
+        let settings = Settings::from_pairs([("t", "0"), ("mode", "orderly"), ("topic", "a b")]);
+        let check = |attrs: &[(&'static str, &'static str)]| {
+            ListenerSpec::resolve(def(attrs), &settings)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = check(&[("consume_timeout", "${t}")]);
+        assert!(
+            e.contains("`consume_timeout` must be at least 1; found 0"),
+            "{e}"
+        );
+        let e = check(&[("consume_mode", "${mode}")]);
+        assert!(e.contains("the values are upper case: \"ORDERLY\""), "{e}");
+        let e = check(&[("topic", "${topic}")]);
+        assert!(e.contains("`topic` contains ' '"), "{e}");
+    }
+
+    #[test]
+    fn listeners_of_a_group_must_agree_on_every_agree_attribute() {
+        let ctx = AppContext::new(
+            HashMap::new(),
+            HashMap::new(),
+            Settings::from_pairs([("x", "y")]),
+            Default::default(),
+        );
+        let agreed: Vec<_> = ATTRS
+            .iter()
+            .filter(|a| a.group == GroupRule::Agree)
+            .collect();
+        assert!(agreed.len() >= 5);
+        for a in agreed {
+            let first = resolve(&[("topic", "t1")]).unwrap();
+            let mut attrs = companions(a.key);
+            attrs.extend([("topic", "t2"), (a.key, a.sample)]);
+            let second = resolve(&attrs).unwrap();
+            let e = validate(&[first.clone(), second], &ctx)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("a different {}", a.key)),
+                "{}: {e}",
+                a.key
+            );
+            let same = resolve(&[("topic", "t2")]).unwrap();
+            validate(&[first, same], &ctx).unwrap_or_else(|e| panic!("{e}"));
         }
     }
 }

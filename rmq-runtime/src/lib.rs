@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod codec;
 pub mod config;
 pub mod consumer;
 pub mod container;
@@ -24,6 +25,7 @@ pub mod settings;
 pub mod template;
 #[cfg(feature = "embedded")]
 pub mod testing;
+pub mod transaction_listener;
 
 pub use admin::Admin;
 pub use app::{Application, ApplicationBuilder};
@@ -40,7 +42,8 @@ pub use message::{Message, MessageExt};
 pub use producer::{Producer, ProducerOptions, SendResult, SendStatus, TransactionProducer};
 pub use rmq_macros as macros;
 pub use rmq_macros::{rocketmq_listener, rocketmq_transaction_listener};
-pub use template::{LocalTransactionListener, Outgoing, RocketMqTemplate};
+pub use template::{Outgoing, RocketMqTemplate};
+pub use transaction_listener::LocalTransactionListener;
 
 /// What a service usually needs, in one import.
 pub mod prelude {
@@ -49,7 +52,8 @@ pub mod prelude {
     pub use crate::listener::{Bean, Json, ListenerError};
     pub use crate::message::{Message, MessageExt};
     pub use crate::producer::LocalTransactionState;
-    pub use crate::template::{LocalTransactionListener, Outgoing, RocketMqTemplate};
+    pub use crate::template::{Outgoing, RocketMqTemplate};
+    pub use crate::transaction_listener::LocalTransactionListener;
     pub use rmq_macros::{rocketmq_listener, rocketmq_transaction_listener};
 }
 

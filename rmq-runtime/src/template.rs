@@ -11,9 +11,8 @@ use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::context::{AppContext, CodecHandle};
+use crate::codec::CodecHandle;
 use crate::error::{ClientError, Result};
-use crate::listener::{FromMessage, ListenerError};
 use crate::message::{Message, MessageExt};
 use crate::producer::{
     LocalTransactionState, Producer, SendResult, TransactionProducer, TransactionSendResult,
@@ -78,54 +77,28 @@ impl From<Bytes> for Outgoing {
 /// The argument of `send_in_transaction`, handed to the local transaction.
 pub type TxArg = Box<dyn Any + Send + Sync>;
 
-/// The local transaction of a transactional template (rocketmq-spring's `RocketMQLocalTransactionListener`).
-///
-/// Implement it with `async fn`s under `#[rocketmq_transaction_listener(template = "...")]`, which registers
-/// the listener with the application.
+/// What a transactional template runs for each half message it sends: the application's
+/// `LocalTransactionListener` bound to its context (see [`crate::transaction_listener`]), behind a trait so
+/// the template does not depend on the context that holds it.
 #[async_trait::async_trait]
-pub trait LocalTransactionListener: Send + Sync + 'static {
+pub trait LocalTransaction: Send + Sync + 'static {
+    /// Whether a transaction can run now (checked before the half message is sent).
+    fn ready(&self) -> Result<()>;
     /// Runs the local transaction for a half message that was just stored.
     async fn execute(
         &self,
         msg: &Message,
         arg: Option<&(dyn Any + Send + Sync)>,
-        ctx: &AppContext,
     ) -> LocalTransactionState;
-    /// Answers a broker check-back for a transaction left unknown.
-    async fn check(&self, msg: &MessageExt, ctx: &AppContext) -> LocalTransactionState;
-}
-
-/// One `#[rocketmq_transaction_listener]`, as registered.
-#[derive(Debug)]
-pub struct TransactionListenerDef {
-    /// The implementing type's name.
-    pub name: &'static str,
-    /// The template (by name) whose transactions it runs.
-    pub template: &'static str,
-    /// Builds the listener (the type's `Default`).
-    pub create: fn() -> Arc<dyn LocalTransactionListener>,
-}
-
-inventory::collect!(TransactionListenerDef);
-
-impl TransactionListenerDef {
-    /// Every transaction listener linked into this binary.
-    pub fn all() -> impl Iterator<Item = &'static TransactionListenerDef> {
-        inventory::iter::<TransactionListenerDef>.into_iter()
-    }
 }
 
 struct TemplateInner {
     name: String,
     producer: Producer,
-    tx: Option<(TransactionProducer, Arc<dyn LocalTransactionListener>)>,
+    tx: Option<(TransactionProducer, Arc<dyn LocalTransaction>)>,
     codec: CodecHandle,
-    ctx: ContextSlot,
     puller: parking_lot::RwLock<Option<crate::consumer::LitePullConsumer>>,
 }
-
-/// Where a template (and its transaction check-backs) find the application context once it exists.
-pub type ContextSlot = Arc<parking_lot::RwLock<Option<std::sync::Weak<AppContext>>>>;
 
 /// Sends messages the way rocketmq-spring's `RocketMQTemplate` does.
 #[derive(Clone)]
@@ -165,35 +138,27 @@ impl RocketMqTemplate {
                 producer,
                 tx: None,
                 codec,
-                ctx: ContextSlot::default(),
                 puller: parking_lot::RwLock::new(None),
             }),
         }
     }
 
-    /// A transactional template: its half messages run `listener`; `ctx` is the slot its check-backs read.
+    /// A transactional template: its half messages run `local`.
     pub fn transactional(
         name: impl Into<String>,
         producer: TransactionProducer,
-        listener: Arc<dyn LocalTransactionListener>,
+        local: Arc<dyn LocalTransaction>,
         codec: CodecHandle,
-        ctx: ContextSlot,
     ) -> Self {
         RocketMqTemplate {
             inner: Arc::new(TemplateInner {
                 name: name.into(),
                 producer: producer.producer().clone(),
-                tx: Some((producer, listener)),
+                tx: Some((producer, local)),
                 codec,
-                ctx,
                 puller: parking_lot::RwLock::new(None),
             }),
         }
-    }
-
-    /// Lets transaction listeners see the application context (set once the context exists).
-    pub fn bind_context(&self, ctx: &Arc<AppContext>) {
-        *self.inner.ctx.write() = Some(Arc::downgrade(ctx));
     }
 
     /// Gives the template the pull consumer `receive` reads from (`rocketmq.pull-consumer.*`, or the older
@@ -433,23 +398,14 @@ impl RocketMqTemplate {
                 reason: format!("template {} has no transaction listener", self.inner.name),
             });
         };
-        let ctx = self.context()?;
+        listener.ready()?;
         let m = self.message(dest, msg.into())?;
         let view = m.clone();
         let listener = listener.clone();
         tx.send_in_transaction(m, move |_sent| async move {
-            listener.execute(&view, arg.as_deref(), &ctx).await
+            listener.execute(&view, arg.as_deref()).await
         })
         .await
-    }
-
-    fn context(&self) -> Result<Arc<AppContext>> {
-        self.inner
-            .ctx
-            .read()
-            .as_ref()
-            .and_then(std::sync::Weak::upgrade)
-            .ok_or(ClientError::Shutdown("application context"))
     }
 
     /// Sends a request and waits for the reply, decoded as `R` by the codec.
@@ -489,14 +445,6 @@ impl RocketMqTemplate {
     ) -> Result<MessageExt> {
         let m = self.message(dest, msg.into())?;
         self.inner.producer.request(m, timeout).await
-    }
-}
-
-impl FromMessage for RocketMqTemplate {
-    fn from_message(_msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<Self, ListenerError> {
-        ctx.default_template().cloned().ok_or_else(|| {
-            ListenerError::retry_msg("no default RocketMqTemplate (set rocketmq.producer.group)")
-        })
     }
 }
 

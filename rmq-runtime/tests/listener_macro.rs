@@ -13,7 +13,7 @@ use rmq_runtime::macros::{rocketmq_listener, rocketmq_transaction_listener};
 use rmq_runtime::producer::LocalTransactionState;
 use rmq_runtime::protocol::message::{properties, Properties};
 use rmq_runtime::settings::Settings;
-use rmq_runtime::template::TransactionListenerDef;
+use rmq_runtime::transaction_listener::TransactionListenerDef;
 use rmq_runtime::{Bean, Json, ListenerError, LocalTransactionListener, Message, MessageExt};
 use serde::{Deserialize, Serialize};
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rmq_runtime::__private::{async_trait, inventory};
 use rmq_runtime::producer::LocalTransactionState;
-use rmq_runtime::template::TransactionListenerDef;
 use rmq_runtime::testing::{expect_message, test_app};
+use rmq_runtime::transaction_listener::TransactionListenerDef;
 use rmq_runtime::{AppContext, LocalTransactionListener, Message, MessageExt};
 
 /// The "database": order ids whose local transaction committed.

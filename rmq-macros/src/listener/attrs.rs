@@ -1,62 +1,15 @@
 //! `#[rocketmq_listener(...)]` attributes: one check per key as it is read, then checks across keys.
 //!
-//! The names are @RocketMQMessageListener's in snake_case. Every value is kept as written (integers and booleans
-//! as their text) because the container resolves `${key:default}` placeholders from config at start-up; a
-//! value holding `${` skips its literal checks here for the same reason.
+//! The keys, their kinds and the rules their values follow are the table of `rmq-listener-attrs`, which the
+//! runtime's container reads too. Every value is kept as written (integers and booleans as their text)
+//! because the container resolves `${key:default}` placeholders from config at start-up; a value holding `${`
+//! skips its literal checks here for the same reason (the container applies the same checks to what it
+//! resolves).
 
 use proc_macro2::Span;
+use rmq_listener_attrs::{lookup, Attr, Kind, ATTRS};
 
 use crate::common::{edit_distance, snake_case, Errors, RawArg, RawArgs, Value};
-
-/// How a key's value is checked.
-#[derive(Clone, Copy)]
-enum Kind {
-    /// Any string.
-    Str,
-    /// A topic or group name: RocketMQ's character set, at most `max` characters.
-    Name { max: usize },
-    /// One of these strings.
-    Enum(&'static [&'static str]),
-    /// An integer at least `min` (as an integer literal or a string holding one).
-    Int { min: i64 },
-    /// `true` / `false` (or a string holding one).
-    Bool,
-}
-
-/// Every key, with its kind, in the order the "expected one of" message lists them.
-const KEYS: &[(&str, Kind)] = &[
-    ("topic", Kind::Name { max: 127 }),
-    ("consumer_group", Kind::Name { max: 255 }),
-    ("selector_type", Kind::Enum(SELECTOR_TYPES)),
-    ("selector_expression", Kind::Str),
-    ("consume_mode", Kind::Enum(CONSUME_MODES)),
-    ("message_model", Kind::Enum(MESSAGE_MODELS)),
-    ("consume_thread_max", Kind::Int { min: 1 }),
-    ("consume_thread_number", Kind::Int { min: 1 }),
-    // -1: the default (16 retries when concurrent, unbounded when orderly).
-    ("max_reconsume_times", Kind::Int { min: -1 }),
-    // Minutes, as in Spring.
-    ("consume_timeout", Kind::Int { min: 1 }),
-    // -1: dead-letter at once; 0: the broker picks the delay; >0: this delay level.
-    ("delay_level_when_next_consume", Kind::Int { min: -1 }),
-    ("suspend_current_queue_time_millis", Kind::Int { min: 0 }),
-    (
-        "await_termination_millis_when_shutdown",
-        Kind::Int { min: 0 },
-    ),
-    ("name_server", Kind::Str),
-    ("namespace", Kind::Str),
-    ("instance_name", Kind::Str),
-    ("enabled", Kind::Bool),
-    ("reply_timeout", Kind::Int { min: 1 }),
-];
-
-/// Other spellings accepted for a key; stored under the canonical key.
-const ALIASES: &[(&str, &str)] = &[("enable", "enabled")];
-
-const SELECTOR_TYPES: &[&str] = &["TAG", "SQL92"];
-const CONSUME_MODES: &[&str] = &["CONCURRENTLY", "ORDERLY"];
-const MESSAGE_MODELS: &[&str] = &["CLUSTERING", "BROADCASTING"];
 
 /// The `crate = "..."` key: not a listener setting, so it is not stored.
 const CRATE_KEY: &str = "crate";
@@ -117,13 +70,14 @@ pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<ListenerAtt
             attrs.crate_value = Some(value);
             continue;
         }
-        let Some((canonical, kind)) = lookup(&written) else {
+        let Some(attr) = lookup(&written) else {
             let (msg, suggested) = unknown_key(&written);
             errors.push_spanned(key.span(), msg);
             // `consumerGroup = ..` is not also reported as a missing `consumer_group`.
             seen.extend(suggested.map(|k| (k, k.to_string())));
             continue;
         };
+        let canonical = attr.key;
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == canonical) {
             let msg = if *first == written {
                 format!("duplicate attribute `{written}`")
@@ -134,7 +88,7 @@ pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<ListenerAtt
             continue;
         }
         seen.push((canonical, written));
-        match check_value(canonical, kind, &value) {
+        match check_value(attr, &value) {
             Ok(()) => attrs.entries.push(Entry {
                 key: canonical,
                 value,
@@ -146,30 +100,22 @@ pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<ListenerAtt
     errors.finish(attrs)
 }
 
-fn lookup(written: &str) -> Option<(&'static str, Kind)> {
-    let canonical = ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == written)
-        .map_or(written, |(_, canonical)| *canonical);
-    KEYS.iter().find(|(k, _)| *k == canonical).copied()
-}
-
 /// The message for an unknown key, and the key it probably meant.
 fn unknown_key(written: &str) -> (String, Option<&'static str>) {
-    let known: Vec<String> = KEYS.iter().map(|(k, _)| format!("`{k}`")).collect();
+    let known: Vec<String> = ATTRS.iter().map(|a| format!("`{}`", a.key)).collect();
     let mut msg = format!(
         "unknown attribute `{written}`; expected one of {} (or `crate`)",
         known.join(", ")
     );
     let snake = snake_case(written);
-    let suggested = if let Some((key, _)) = lookup(&snake).filter(|_| snake != written) {
+    let suggested = if let Some(key) = lookup(&snake).filter(|_| snake != written).map(|a| a.key) {
         msg.push_str(&format!(
             "\nhelp: attributes are snake_case here: write `{snake}`"
         ));
         Some(key)
-    } else if let Some((close, _)) = KEYS
+    } else if let Some((close, _)) = ATTRS
         .iter()
-        .map(|(k, _)| (*k, edit_distance(written, k)))
+        .map(|a| (a.key, edit_distance(written, a.key)))
         .filter(|(_, d)| *d <= 2)
         .min_by_key(|(_, d)| *d)
     {
@@ -181,80 +127,22 @@ fn unknown_key(written: &str) -> (String, Option<&'static str>) {
     (msg, suggested)
 }
 
-fn check_value(key: &str, kind: Kind, value: &Value) -> syn::Result<()> {
-    let err = |msg: String| Err(syn::Error::new(value.span(), msg));
-    match kind {
-        Kind::Str | Kind::Name { .. } | Kind::Enum(_) => {
-            let Value::Str(s) = value else {
-                return err(format!("`{key}` takes a string, e.g. `{key} = \"...\"`"));
-            };
-            if value.is_placeholder() {
-                return Ok(());
-            }
-            let text = s.value();
-            match kind {
-                Kind::Name { max } => check_name(key, &text, max).or_else(err),
-                Kind::Enum(allowed) if !allowed.contains(&text.as_str()) => {
-                    let list: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
-                    let mut msg = format!(
-                        "`{key}` must be one of {}; found \"{text}\"",
-                        list.join(", ")
-                    );
-                    if let Some(a) = allowed.iter().find(|a| a.eq_ignore_ascii_case(&text)) {
-                        msg.push_str(&format!("\nhelp: the values are upper case: \"{a}\""));
-                    }
-                    err(msg)
-                }
-                _ => Ok(()),
-            }
-        }
-        Kind::Int { min } => {
-            let expected = format!(
-                "`{key}` must be an integer, e.g. `{key} = 20`, or a \"${{...}}\" placeholder"
-            );
-            let text = match value {
-                Value::Int { text, .. } => text.clone(),
-                Value::Str(_) if value.is_placeholder() => return Ok(()),
-                Value::Str(s) => s.value(),
-                Value::Bool(_) => return err(expected),
-            };
-            match text.trim().parse::<i64>() {
-                Ok(n) if n < min => err(format!("`{key}` must be at least {min}; found {n}")),
-                Ok(_) => Ok(()),
-                Err(_) => err(format!("{expected}; found \"{text}\"")),
-            }
-        }
-        Kind::Bool => match value {
-            Value::Bool(_) => Ok(()),
-            Value::Str(_) if value.is_placeholder() => Ok(()),
-            Value::Str(s) if matches!(s.value().as_str(), "true" | "false") => Ok(()),
-            _ => err(format!(
-                "`{key}` must be `true` or `false` (or a \"${{...}}\" placeholder); found {}",
-                value.text()
-            )),
-        },
-    }
-}
-
-/// RocketMQ's rules for topic and group names (Java `Validators`).
-fn check_name(key: &str, name: &str, max: usize) -> Result<(), String> {
-    if name.is_empty() {
-        return Err(format!("`{key}` must not be empty"));
-    }
-    if name.chars().count() > max {
-        return Err(format!(
-            "`{key}` is longer than {max} characters, the broker's limit"
+/// A string-kind attribute takes a string literal; integers and booleans may be written as literals or as
+/// strings. The text must then pass the table's check.
+fn check_value(attr: &Attr, value: &Value) -> syn::Result<()> {
+    let key = attr.key;
+    let needs_string = matches!(attr.kind, Kind::Str | Kind::Name { .. } | Kind::Enum(_));
+    if needs_string && !matches!(value, Value::Str(_)) {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("`{key}` takes a string, e.g. `{key} = \"...\"`"),
         ));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')))
-    {
-        return Err(format!(
-            "`{key}` contains {c:?}; only letters, digits, %, |, _ and - are allowed"
-        ));
+    if value.is_placeholder() {
+        return Ok(());
     }
-    Ok(())
+    attr.check(&value.text())
+        .map_err(|msg| syn::Error::new(value.span(), msg))
 }
 
 fn check_combinations(attrs: &ListenerAttrs, seen: &[(&str, String)], errors: &mut Errors) {

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use super::ListenerError;
 use crate::context::AppContext;
 use crate::message::MessageExt;
+use crate::template::RocketMqTemplate;
 
 /// Builds a handler argument from one message and the application.
 pub trait FromMessage: Sized {
@@ -110,5 +111,13 @@ impl FromMessage for Bytes {
 impl FromMessage for Arc<AppContext> {
     fn from_message(_msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<Self, ListenerError> {
         Ok(ctx.clone())
+    }
+}
+
+impl FromMessage for RocketMqTemplate {
+    fn from_message(_msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<Self, ListenerError> {
+        ctx.default_template().cloned().ok_or_else(|| {
+            ListenerError::retry_msg("no default RocketMqTemplate (set rocketmq.producer.group)")
+        })
     }
 }
