@@ -37,7 +37,7 @@ pub use consumer::{
 pub use context::AppContext;
 pub use error::{ClientError, Result};
 pub use instance::ClientInstance;
-pub use listener::{Bean, Json, ListenerError};
+pub use listener::{Bean, FromMessage, Headers, Json, ListenerError};
 pub use message::{Message, MessageExt};
 pub use producer::{Producer, ProducerOptions, SendResult, SendStatus, TransactionProducer};
 pub use rmq_macros as macros;
@@ -49,7 +49,7 @@ pub use transaction_listener::LocalTransactionListener;
 pub mod prelude {
     pub use crate::app::{Application, ApplicationBuilder};
     pub use crate::context::AppContext;
-    pub use crate::listener::{Bean, Json, ListenerError};
+    pub use crate::listener::{Bean, FromMessage, Headers, Json, ListenerError};
     pub use crate::message::{Message, MessageExt};
     pub use crate::producer::LocalTransactionState;
     pub use crate::template::{Outgoing, RocketMqTemplate};

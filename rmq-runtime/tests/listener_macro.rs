@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rmq_runtime::context::{AppContext, CodecHandle};
-use rmq_runtime::listener::{HandlerResult, ListenerDef};
+use rmq_runtime::listener::{FromMessage, HandlerResult, Headers, ListenerDef};
 use rmq_runtime::macros::{rocketmq_listener, rocketmq_transaction_listener};
 use rmq_runtime::producer::LocalTransactionState;
 use rmq_runtime::protocol::message::{properties, Properties};
@@ -149,6 +149,54 @@ async fn on_blob(body: Vec<u8>, ctx: Arc<AppContext>) -> Result<Bytes, ListenerE
     let mut out = body;
     out.extend_from_slice(suffix.as_bytes());
     Ok(Bytes::from(out))
+}
+
+/// A user's own argument type: the tenant a message belongs to, from its `tenant` property.
+#[derive(Debug, PartialEq)]
+struct Tenant(String);
+
+impl FromMessage for Tenant {
+    fn from_message(msg: &MessageExt, _ctx: &Arc<AppContext>) -> Result<Self, ListenerError> {
+        msg.property("tenant")
+            .map(|t| Tenant(t.to_string()))
+            .ok_or_else(|| ListenerError::dead_letter_msg("no tenant property"))
+    }
+}
+
+#[rocketmq_listener(topic = "tenants", consumer_group = "tenant-group")]
+async fn on_tenant(tenant: Tenant, headers: Headers, text: String) {
+    let user: Vec<String> = headers.user().map(|(k, v)| format!("{k}={v}")).collect();
+    let keys: Vec<&str> = headers.keys().collect();
+    SEEN.lock().unwrap().push((
+        "on_tenant",
+        format!(
+            "{} {text} tag={:?} keys={keys:?} user={user:?}",
+            tenant.0,
+            headers.tag()
+        ),
+    ));
+}
+
+#[rocketmq_listener(topic = "maybe", consumer_group = "maybe-group")]
+async fn on_maybe(order: Option<Order>, tenant: Option<Tenant>, recorder: Option<Bean<Recorder>>) {
+    SEEN.lock().unwrap().push((
+        "on_maybe",
+        format!(
+            "{:?} {:?} recorder={}",
+            order.map(|o| o.id),
+            tenant.map(|t| t.0),
+            recorder.is_some()
+        ),
+    ));
+}
+
+#[rocketmq_listener(topic = "tenant-batches", consumer_group = "tenant-batch-group")]
+async fn on_tenant_batch(tenants: Vec<Tenant>, recorder: Option<Bean<Recorder>>) {
+    let names: Vec<String> = tenants.into_iter().map(|t| t.0).collect();
+    SEEN.lock().unwrap().push((
+        "on_tenant_batch",
+        format!("{names:?} {}", recorder.is_some()),
+    ));
 }
 
 #[derive(Default)]
@@ -480,4 +528,69 @@ async fn the_function_stays_callable_as_written() {
     })
     .await
     .is_err());
+}
+
+// --- extractors ----------------------------------------------------------------------------------------
+
+fn with_props(mut m: MessageExt, pairs: &[(&str, &str)]) -> MessageExt {
+    for (k, v) in pairs {
+        m.properties.insert(*k, *v);
+    }
+    m
+}
+
+#[tokio::test]
+async fn a_users_own_from_message_type_and_headers_are_arguments() {
+    let ctx = context(None);
+    let m = with_props(
+        message("T1", "hello"),
+        &[
+            ("tenant", "acme"),
+            ("TAGS", "vip"),
+            ("KEYS", "k1 k2"),
+            ("region", "eu"),
+        ],
+    );
+    run("on_tenant", &ctx, vec![m]).await.unwrap();
+    assert_eq!(
+        seen("on_tenant"),
+        [r#"acme hello tag=Some("vip") keys=["k1", "k2"] user=["tenant=acme", "region=eu"]"#]
+    );
+    // The user's extractor decides what a missing property means: here, dead-letter.
+    let err = run("on_tenant", &ctx, vec![message("T2", "hello")])
+        .await
+        .unwrap_err();
+    assert!(err.is_dead_letter(), "{err}");
+    assert!(err.to_string().contains("no tenant property"), "{err}");
+}
+
+#[tokio::test]
+async fn option_arguments_are_none_where_the_inner_type_does_not_extract() {
+    let with_bean = context(Some(Arc::new(Recorder::default())));
+    let m = with_props(message("O1", order_json(7, "pen")), &[("tenant", "acme")]);
+    run("on_maybe", &with_bean, vec![m]).await.unwrap();
+    // Undecodable body, no tenant, no bean: each is None and the message is still consumed.
+    run("on_maybe", &context(None), vec![message("O2", "not json")])
+        .await
+        .unwrap();
+    assert_eq!(
+        seen("on_maybe"),
+        [
+            r#"Some(7) Some("acme") recorder=true"#,
+            "None None recorder=false"
+        ]
+    );
+    // An optional bean is not a start-up requirement.
+    assert!(def("on_maybe").beans.is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_of_a_users_type_with_an_optional_bean() {
+    let msgs = vec![
+        with_props(message("B1", "x"), &[("tenant", "a")]),
+        with_props(message("B2", "y"), &[("tenant", "b")]),
+    ];
+    run("on_tenant_batch", &context(None), msgs).await.unwrap();
+    assert_eq!(seen("on_tenant_batch"), [r#"["a", "b"] false"#]);
+    assert!(def("on_tenant_batch").batch);
 }

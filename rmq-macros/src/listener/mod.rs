@@ -117,20 +117,29 @@ fn shim_body(rt: &syn::Path, name: &syn::Ident, analysis: &Analysis) -> TokenStr
     // Each extraction is spanned at the argument's type, so "`X: FromMessage` is not satisfied" (or
     // "`X: Deserialize`") underlines the argument.
     let extract_one = |arg: &Arg, msg: &TokenStream| -> TokenStream {
-        let span = match arg {
-            Arg::Message(ty) | Arg::Context(ty) | Arg::Bean(ty, _) | Arg::Payload(ty) => ty.span(),
-            Arg::Batch(_) => Span::call_site(),
+        // `(&&Extractor::<T>::new()).extract(..)`: T's `FromMessage` impl, else the body as a
+        // `T: Deserialize` (see `rmq_runtime::listener::Extractor`).
+        let via = |ty: &syn::Type| {
+            let span = ty.span();
+            let rt = respan(quote!(#rt), span);
+            quote_spanned! {span=>
+                (&&#rt::listener::Extractor::<#ty>::new()).extract(#msg, #ctx)
+            }
         };
-        // The runtime's paths too: rustc reports an unmet bound at the whole `<T as Trait>::f` path.
-        let rt = respan(quote!(#rt), span);
-        let from_message = quote_spanned!(span=> #rt::listener::FromMessage);
         match arg {
-            Arg::Message(ty) | Arg::Context(ty) | Arg::Bean(ty, _) => quote_spanned! {ty.span()=>
-                <#ty as #from_message>::from_message(#msg, #ctx)?
-            },
-            Arg::Payload(ty) => quote_spanned! {ty.span()=>
-                <#rt::listener::Payload<#ty> as #from_message>::from_message(#msg, #ctx)?.0
-            },
+            Arg::Message(ty) | Arg::Context(ty) | Arg::Bean(ty, _) => {
+                let e = via(ty);
+                quote_spanned!(ty.span()=> #e?)
+            }
+            Arg::Optional(inner) => {
+                let (Arg::Message(ty) | Arg::Context(ty) | Arg::Bean(ty, _)) = &**inner else {
+                    // `signature::analyse` refuses nested options and optional batches.
+                    return quote!(::core::unreachable!());
+                };
+                let e = via(ty);
+                let optional = respan(quote!(#rt::listener::optional), ty.span());
+                quote_spanned!(ty.span()=> #optional(#e, #msg))
+            }
             // Rejected by `signature::analyse` anywhere but first, and handled there.
             Arg::Batch(_) => quote!(::core::unreachable!()),
         }
@@ -184,6 +193,8 @@ fn shim_body(rt: &syn::Path, name: &syn::Ident, analysis: &Analysis) -> TokenStr
         Ret::Json(span) => convert(rt, "reply_json", span, &call),
     };
     quote! {
+        #[allow(unused_imports)]
+        use #rt::listener::{ViaFromMessage as _, ViaPayload as _};
         #prologue
         #(#lets)*
         #finish

@@ -8,22 +8,36 @@ use syn::{FnArg, GenericArgument, PathArguments, ReturnType, Signature, Type};
 use crate::common::Errors;
 
 /// The argument types a listener may take, for error messages.
-const SUPPORTED: &str = "supported argument types: `Json<T>`, any other `T: Deserialize` (the body decoded \
-    by the application's codec), `String`, `Vec<u8>`, `Bytes`, `MessageExt`, `Bean<T>`, `RocketMqTemplate`, \
-    `Arc<AppContext>`, and, as the first argument of a batch listener, `Vec<X>` of a per-message type";
+const SUPPORTED: &str = "supported argument types: any type implementing `FromMessage` (`Json<T>`, `String`, \
+    `Vec<u8>`, `Bytes`, `MessageExt`, `Headers`, `Bean<T>`, `RocketMqTemplate`, `Arc<AppContext>` and your own), \
+    any other `T: Deserialize` (the body decoded by the application's codec), `Option<X>` of those (`None` where \
+    X does not extract), and, as the first argument of a batch listener, `Vec<X>` of a per-message type";
 
-/// How one argument is built.
+/// How one argument is built. Every kind but `Batch` and `Optional` is extracted the same way (its
+/// `FromMessage` impl, else the body decoded as a `Deserialize` type); the kinds differ in what the macro
+/// checks and registers.
 pub(crate) enum Arg {
-    /// Reads the message: `<T as FromMessage>` (Json, String, Vec<u8>, Bytes, MessageExt).
+    /// Reads the message (Json, String, Vec<u8>, Bytes, MessageExt, Headers, a payload or a user's type).
     Message(Type),
-    /// Reads the message through `Payload<T>`, unwrapped.
-    Payload(Type),
-    /// Needs only the application: `<T as FromMessage>` (RocketMqTemplate, Arc<AppContext>).
+    /// Needs only the application (RocketMqTemplate, Arc<AppContext>): allowed after a batch.
     Context(Type),
     /// `Bean<T>`: the whole type and `T` (registered as a bean requirement).
     Bean(Type, Box<Type>),
+    /// `Option<X>`: X's kind; `None` where X does not extract.
+    Optional(Box<Arg>),
     /// `Vec<X>` as the first argument: X extracted from every message.
     Batch(Box<Arg>),
+}
+
+impl Arg {
+    /// Whether the argument reads a single message (so it cannot follow a batch).
+    fn reads_message(&self) -> bool {
+        match self {
+            Arg::Message(_) => true,
+            Arg::Optional(inner) => inner.reads_message(),
+            Arg::Context(_) | Arg::Bean(..) | Arg::Batch(_) => false,
+        }
+    }
 }
 
 /// What the function returns.
@@ -110,7 +124,7 @@ pub(crate) fn analyse(sig: &Signature) -> syn::Result<Analysis> {
         };
         match classify(ty) {
             Ok(Arg::Batch(item)) if i == 0 => match *item {
-                Arg::Message(_) | Arg::Payload(_) => args.push(Arg::Batch(item)),
+                Arg::Message(_) => args.push(Arg::Batch(item)),
                 _ => errors.push(syn::Error::new_spanned(
                     ty,
                     "a batch is `Vec<X>` where X reads one message (`Json<T>`, `String`, `Bytes`, \
@@ -123,7 +137,7 @@ pub(crate) fn analyse(sig: &Signature) -> syn::Result<Analysis> {
                 "only the first argument can be a batch `Vec<_>`; for one message whose body is a JSON \
                  array write `Json<Vec<T>>`",
             )),
-            Ok(Arg::Message(_) | Arg::Payload(_)) if matches!(args.first(), Some(Arg::Batch(_))) => {
+            Ok(arg) if arg.reads_message() && matches!(args.first(), Some(Arg::Batch(_))) => {
                 errors.push(syn::Error::new_spanned(
                     ty,
                     "in a batch listener only `Bean<T>`, `RocketMqTemplate` and `Arc<AppContext>` may \
@@ -221,12 +235,26 @@ fn classify(ty: &Type) -> syn::Result<Arg> {
         _ => return unsupported("types of this kind"),
     }
     let Some((name, targs)) = last_segment(ty) else {
-        // `<T as Trait>::Assoc`: an ordinary payload type.
-        return Ok(Arg::Payload(ty.clone()));
+        // `<T as Trait>::Assoc`: extracted like any other type.
+        return Ok(Arg::Message(ty.clone()));
     };
     Ok(match (name.as_str(), targs.as_slice()) {
-        ("Json" | "String" | "Bytes" | "MessageExt", _) => Arg::Message(ty.clone()),
         ("RocketMqTemplate", _) => Arg::Context(ty.clone()),
+        ("Option", [inner]) => match classify(inner)? {
+            Arg::Batch(_) => {
+                return Err(syn::Error::new_spanned(
+                    ty,
+                    "a batch `Vec<_>` cannot be optional: a delivery always has its messages",
+                ))
+            }
+            Arg::Optional(_) => {
+                return Err(syn::Error::new_spanned(
+                    ty,
+                    "`Option<Option<_>>` says nothing `Option<_>` does not; write `Option<_>`",
+                ))
+            }
+            kind => Arg::Optional(Box::new(kind)),
+        },
         ("Bean", [inner]) => Arg::Bean(ty.clone(), Box::new((*inner).clone())),
         ("Bean", _) => {
             return Err(syn::Error::new_spanned(
@@ -242,7 +270,7 @@ fn classify(ty: &Type) -> syn::Result<Arg> {
         )),
         ("Vec", [item]) if is_named(item, "u8") => Arg::Message(ty.clone()),
         ("Vec", [item]) => Arg::Batch(Box::new(classify(item)?)),
-        _ => Arg::Payload(ty.clone()),
+        _ => Arg::Message(ty.clone()),
     })
 }
 
@@ -348,6 +376,28 @@ mod tests {
         assert!(all[3].contains("tuples"));
         assert!(all[4].contains("`Arc<AppContext>`"));
         assert!(all[5].contains("only the first argument can be a batch"));
+    }
+
+    #[test]
+    fn options_wrap_any_single_argument() {
+        let a = analysed(parse_quote!(
+            async fn f(a: Option<Bean<Db>>, b: Option<Json<Order>>, c: Option<Tenant>) {}
+        ))
+        .unwrap();
+        assert!(a.args.iter().all(|a| matches!(a, Arg::Optional(_))));
+        assert!(analysed(parse_quote!(
+            async fn f(a: Option<Vec<Order>>) {}
+        ))
+        .is_err());
+        // After a batch, an optional bean is fine and an optional per-message argument is not.
+        assert!(analysed(parse_quote!(
+            async fn f(a: Vec<Order>, b: Option<Bean<Db>>) {}
+        ))
+        .is_ok());
+        assert!(analysed(parse_quote!(
+            async fn f(a: Vec<Order>, b: Option<Headers>) {}
+        ))
+        .is_err());
     }
 
     #[test]

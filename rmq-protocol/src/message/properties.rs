@@ -133,6 +133,63 @@ pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
 /// Optional 5.x stored-properties CRC; ignore it when reading.
 pub const CRC32: &str = "__CRC32#";
 
+/// The keys Java reserves for the system (`MessageConst.STRING_HASH_SET`): `Message.putUserProperty` refuses
+/// them, and what is left of a message's properties are its user properties.
+pub const SYSTEM_KEYS: &[&str] = &[
+    TRACE_SWITCH,
+    MSG_REGION,
+    KEYS,
+    TAGS,
+    WAIT_STORE_MSG_OK,
+    DELAY_TIME_LEVEL,
+    RETRY_TOPIC,
+    REAL_TOPIC,
+    REAL_QUEUE_ID,
+    TRANSACTION_PREPARED,
+    PRODUCER_GROUP,
+    MIN_OFFSET,
+    MAX_OFFSET,
+    BUYER_ID,
+    ORIGIN_MESSAGE_ID,
+    TRANSFER_FLAG,
+    CORRECTION_FLAG,
+    MQ2_FLAG,
+    RECONSUME_TIME,
+    UNIQ_KEY,
+    MAX_RECONSUME_TIMES,
+    CONSUME_START_TIMESTAMP,
+    POP_CK,
+    "POP_CK_OFFSET",
+    FIRST_POP_TIME,
+    TRANSACTION_PREPARED_QUEUE_OFFSET,
+    "DUP_INFO",
+    "EXTEND_UNIQ_INFO",
+    INSTANCE_ID,
+    CORRELATION_ID,
+    REPLY_TO_CLIENT,
+    TTL,
+    ARRIVE_TIME,
+    PUSH_REPLY_TIME,
+    CLUSTER,
+    MSG_TYPE,
+    "INNER_MULTI_QUEUE_OFFSET",
+    TIMER_DELAY_SEC,
+    TIMER_DELIVER_MS,
+    TIMER_ENQUEUE_MS,
+    TIMER_DEQUEUE_MS,
+    TIMER_ROLL_TIMES,
+    TIMER_OUT_MS,
+    TIMER_DEL_UNIQKEY,
+    TIMER_DELAY_LEVEL,
+    BORN_HOST,
+    BORN_TIMESTAMP,
+];
+
+/// Whether `key` is one of Java's system property keys ([`SYSTEM_KEYS`]).
+pub fn is_system(key: &str) -> bool {
+    SYSTEM_KEYS.contains(&key)
+}
+
 /// Decoded properties in wire order; duplicates are kept and lookups return the last one.
 ///
 /// A `Vec` rather than a `HashMap` because messages carry a handful of properties: a linear scan is faster

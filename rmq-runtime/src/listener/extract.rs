@@ -1,5 +1,11 @@
 //! Handler arguments, extracted the axum way: each argument type says how it is built from a delivery.
+//!
+//! Every argument goes through [`FromMessage`], which applications implement for their own types too. A type
+//! that does not implement it but is `Deserialize` is the body decoded by the codec (`order: Order`); the
+//! macro picks between the two with [`Extractor`] (see there). `Option<T>` is `None` where `T` does not
+//! extract (absent bean, undecodable body, missing header).
 
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -10,8 +16,29 @@ use super::ListenerError;
 use crate::context::AppContext;
 use crate::message::MessageExt;
 use crate::template::RocketMqTemplate;
+use rmq_protocol::message::{properties, Properties};
 
 /// Builds a handler argument from one message and the application.
+///
+/// Implement it for your own argument types (a value parsed from a property, a tenant looked up from a header)
+/// and take them as listener arguments like the built-in ones:
+///
+/// ```
+/// use std::sync::Arc;
+/// use rmq_runtime::context::AppContext;
+/// use rmq_runtime::listener::FromMessage;
+/// use rmq_runtime::{ListenerError, MessageExt};
+///
+/// struct Tenant(String);
+///
+/// impl FromMessage for Tenant {
+///     fn from_message(msg: &MessageExt, _ctx: &Arc<AppContext>) -> Result<Self, ListenerError> {
+///         msg.property("tenant")
+///             .map(|t| Tenant(t.to_string()))
+///             .ok_or_else(|| ListenerError::dead_letter_msg("no tenant property"))
+///     }
+/// }
+/// ```
 pub trait FromMessage: Sized {
     /// Extracts the argument; an error here dead-letters (the payload will never parse) or retries (a bean
     /// is missing) as the implementation decides.
@@ -119,5 +146,114 @@ impl FromMessage for RocketMqTemplate {
         ctx.default_template().cloned().ok_or_else(|| {
             ListenerError::retry_msg("no default RocketMqTemplate (set rocketmq.producer.group)")
         })
+    }
+}
+
+/// The message's properties (rocketmq-spring's `@Headers`): system ones such as `KEYS`, `TAGS` and `UNIQ_KEY`
+/// and the user properties a producer set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(pub Properties);
+
+impl Headers {
+    /// A property by name (the last one when repeated, as Java's map).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key)
+    }
+
+    /// The user properties: every pair whose key is not one of Java's system keys.
+    pub fn user(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().filter(|(k, _)| !properties::is_system(k))
+    }
+
+    /// The message keys (`KEYS`, space-separated).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.get(properties::KEYS)
+            .unwrap_or_default()
+            .split(properties::KEY_SEPARATOR)
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The tag, if the message has one.
+    pub fn tag(&self) -> Option<&str> {
+        self.get(properties::TAGS)
+    }
+}
+
+impl Deref for Headers {
+    type Target = Properties;
+    fn deref(&self) -> &Properties {
+        &self.0
+    }
+}
+
+impl FromMessage for Headers {
+    fn from_message(msg: &MessageExt, _ctx: &Arc<AppContext>) -> Result<Self, ListenerError> {
+        Ok(Headers(msg.properties.clone()))
+    }
+}
+
+/// How the macro reaches an argument's extractor: through [`FromMessage`] when the type implements it,
+/// otherwise as the body decoded into a `T: Deserialize` ([`Payload`]).
+///
+/// Rust has no specialization, so the choice is made by method resolution ("autoref specialization"): the
+/// macro calls `(&&Extractor::<T>::new()).extract(..)`; [`ViaFromMessage`] is implemented for
+/// `&Extractor<T>` where `T: FromMessage` and is found first, [`ViaPayload`] for `Extractor<T>` where
+/// `T: DeserializeOwned` one auto-deref later. A type with neither gets a compile error naming both bounds,
+/// at the argument. Not an API to call by hand.
+#[doc(hidden)]
+pub struct Extractor<T>(PhantomData<fn() -> T>);
+
+impl<T> Extractor<T> {
+    /// The extractor of `T`.
+    pub const fn new() -> Self {
+        Extractor(PhantomData)
+    }
+}
+
+impl<T> Default for Extractor<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The [`FromMessage`] branch of [`Extractor`].
+#[doc(hidden)]
+pub trait ViaFromMessage<T> {
+    /// Extracts `T` with its `FromMessage` impl.
+    fn extract(&self, msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<T, ListenerError>;
+}
+
+impl<T: FromMessage> ViaFromMessage<T> for &Extractor<T> {
+    fn extract(&self, msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<T, ListenerError> {
+        T::from_message(msg, ctx)
+    }
+}
+
+/// The `Deserialize` branch of [`Extractor`].
+#[doc(hidden)]
+pub trait ViaPayload<T> {
+    /// Extracts `T` by decoding the body.
+    fn extract(&self, msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<T, ListenerError>;
+}
+
+impl<T: DeserializeOwned> ViaPayload<T> for Extractor<T> {
+    fn extract(&self, msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<T, ListenerError> {
+        Payload::<T>::from_message(msg, ctx).map(|p| p.0)
+    }
+}
+
+/// Shim helper for `Option<T>` arguments: `None` where `T` did not extract (logged at debug level).
+pub fn optional<T>(extracted: Result<T, ListenerError>, msg: &MessageExt) -> Option<T> {
+    match extracted {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::debug!(
+                msg_id = %msg.msg_id(),
+                argument = std::any::type_name::<T>(),
+                error = %e,
+                "optional listener argument not extracted"
+            );
+            None
+        }
     }
 }

@@ -18,7 +18,9 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 
 pub use self::error::ListenerError;
-pub use self::extract::{Bean, FromMessage, Json, Payload};
+pub use self::extract::{
+    optional, Bean, Extractor, FromMessage, Headers, Json, Payload, ViaFromMessage, ViaPayload,
+};
 use crate::context::AppContext;
 use crate::message::MessageExt;
 

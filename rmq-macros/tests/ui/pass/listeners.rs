@@ -134,6 +134,32 @@ fn main() {
     let names: Vec<&str> = rmq_runtime::listener::ListenerDef::all()
         .map(|d| d.name)
         .collect();
-    assert_eq!(names.len(), 11, "{names:?}");
+    assert_eq!(names.len(), 13, "{names:?}");
     let _ = nested::in_a_module;
+}
+
+/// A user's own extractor.
+struct Tenant(String);
+
+impl rmq_runtime::FromMessage for Tenant {
+    fn from_message(msg: &MessageExt, _ctx: &Arc<AppContext>) -> Result<Self, ListenerError> {
+        Ok(Tenant(msg.property("tenant").unwrap_or_default().to_string()))
+    }
+}
+
+#[rocketmq_listener(topic = "tenants", consumer_group = "tenants")]
+async fn own_extractor_headers_and_options(
+    tenant: Tenant,
+    headers: rmq_runtime::Headers,
+    order: Option<Order>,
+    json: Option<Json<Order>>,
+    stock: Option<Bean<Stock>>,
+    maybe_tenant: Option<Tenant>,
+) {
+    let _ = (tenant.0, headers.tag(), order, json, stock, maybe_tenant);
+}
+
+#[rocketmq_listener(topic = "tenant-batches", consumer_group = "tenant-batches")]
+async fn batch_of_own_type(tenants: Vec<Tenant>, stock: Option<Bean<Stock>>) {
+    let _ = (tenants.len(), stock);
 }
