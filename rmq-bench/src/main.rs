@@ -3,6 +3,14 @@
 //! Without `-n` it starts the bundled `rmq-broker` (a separate process, temp store) and reports its memory;
 //! with `-n` the same load goes to any name server, so two brokers can be compared in one script
 //! (`scripts/bench-compare.sh`). Progress goes to stderr once a second; the summary to stdout (`--json`).
+//!
+//! # Layout
+//! - `cli`: the clap definitions, one subcommand per load;
+//! - `modes/`: one module per load (`send` for produce/batch/tx, `consume`, `echo`, `start_stop`);
+//! - `setup`: the broker under test (started here or given with `-n`), topics and groups;
+//! - `broker_proc`: the bundled `rmq-broker` as a child process, its RSS and CPU time;
+//! - `stats`: latency histograms and counters shared by the load tasks;
+//! - `report`: the per-second progress line and the summary (text or `--json`).
 
 mod broker_proc;
 mod cli;
