@@ -79,7 +79,9 @@ pub const ATTRS: &[Attr] = &[
         key: "topic",
         spring: "topic",
         aliases: &[],
-        kind: Kind::Name { max: 127 },
+        kind: Kind::Name {
+            max: rmq_protocol::topic::TOPIC_MAX_LENGTH,
+        },
         required: true,
         default: None,
         group: GroupRule::PerListener,
@@ -90,7 +92,9 @@ pub const ATTRS: &[Attr] = &[
         key: "consumer_group",
         spring: "consumerGroup",
         aliases: &[],
-        kind: Kind::Name { max: 255 },
+        kind: Kind::Name {
+            max: rmq_protocol::topic::NAME_MAX_LENGTH,
+        },
         required: true,
         default: None,
         group: GroupRule::PerListener,
@@ -332,25 +336,18 @@ impl Attr {
     }
 }
 
-/// RocketMQ's rules for topic and group names (Java `Validators`).
+/// RocketMQ's rule for topic and group names (Java `Validators`), with the message naming the attribute.
 fn check_name(key: &str, name: &str, max: usize) -> Result<(), String> {
-    if name.is_empty() {
-        return Err(format!("`{key}` must not be empty"));
-    }
-    if name.chars().count() > max {
-        return Err(format!(
-            "`{key}` is longer than {max} characters, the broker's limit"
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')))
-    {
-        return Err(format!(
-            "`{key}` contains {c:?}; only letters, digits, %, |, _ and - are allowed"
-        ));
-    }
-    Ok(())
+    use rmq_protocol::topic::NameError;
+    rmq_protocol::topic::check_name(name, max).map_err(|e| match e {
+        NameError::Blank => format!("`{key}` must not be empty"),
+        NameError::TooLong { max, .. } => {
+            format!("`{key}` is longer than {max} characters, the broker's limit")
+        }
+        NameError::BadChar(c) => {
+            format!("`{key}` contains {c:?}; only letters, digits, %, |, _ and - are allowed")
+        }
+    })
 }
 
 #[cfg(test)]

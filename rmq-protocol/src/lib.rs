@@ -11,6 +11,7 @@
 //! - [`headers`]: typed request/response headers, converted to and from `extFields`.
 //! - [`body`]: JSON bodies (heartbeat, route data, topic config, cluster info, ...).
 //! - [`message`]: stored message layout, batch bodies, properties, message ids, sys flags, tag hash.
+//! - [`topic`]: the topic and group name rule, retry/DLQ topic names, system topics.
 //! - [`lenient`]: how every header and body is read the way Java reads it (the rule table).
 //! - [`error`]: the one error type, [`ProtocolError`].
 //!
@@ -26,6 +27,7 @@ pub mod header;
 pub mod headers;
 pub mod lenient;
 pub mod message;
+pub mod topic;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};
 pub use error::{ProtocolError, Result};
