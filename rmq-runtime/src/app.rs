@@ -125,6 +125,7 @@ impl ApplicationBuilder {
             settings.set(k, v);
         }
         settings.check_known_keys()?;
+        settings.check_placeholders()?;
 
         // Listeners are resolved and checked before anything connects, so a bad attribute fails fast.
         let mut specs = Vec::new();

@@ -152,6 +152,13 @@ impl ListenerSpec {
                 "ORDERLY consumption cannot be BROADCASTING (no queue locks across instances)",
             ));
         }
+        if orderly && given("delay_level_when_next_consume")?.is_some() {
+            return Err(Self::err(
+                def,
+                "delay_level_when_next_consume applies to CONCURRENTLY listeners only; an ORDERLY listener \
+                 retries in place after suspend_current_queue_time_millis",
+            ));
+        }
         let threads = match given("consume_thread_max")? {
             Some(v) => v.parse::<i64>().unwrap_or(1),
             None => num("consume_thread_number")?,
@@ -545,6 +552,21 @@ mod tests {
             "selector_type" => vec![("selector_expression", "a > 5")],
             _ => vec![],
         }
+    }
+
+    #[test]
+    fn a_placeholder_cannot_give_an_orderly_listener_a_retry_delay_level() {
+        let settings = Settings::from_pairs([("mode", "ORDERLY")]);
+        let e = ListenerSpec::resolve(
+            def(&[
+                ("consume_mode", "${mode}"),
+                ("delay_level_when_next_consume", "2"),
+            ]),
+            &settings,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("CONCURRENTLY listeners only"), "{e}");
     }
 
     #[test]

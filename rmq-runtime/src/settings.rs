@@ -37,6 +37,12 @@ pub enum SettingsError {
         /// Where the placeholder was (attribute and listener).
         context: String,
     },
+    /// Placeholders that refer back to themselves, e.g. `a = "${b}"`, `b = "${a}"`.
+    #[error("placeholder cycle: {}", .keys.join(" -> "))]
+    Cycle {
+        /// The keys in the order they were followed, the first repeated at the end.
+        keys: Vec<String>,
+    },
     /// A value does not have the expected type.
     #[error("{key} = {value:?}: {reason}")]
     Invalid {
@@ -265,8 +271,33 @@ impl Settings {
         self.values.insert(key.into(), value.into());
     }
 
-    /// A value: the environment override, else the file's (keys compared relaxed).
+    /// A value: the environment override, else the file's (keys compared relaxed), with the `${...}`
+    /// placeholders it holds resolved as Spring's `Environment` does (`group = "${app.name}_orders"`). A value
+    /// whose placeholders do not resolve is returned as written; [`Settings::check_placeholders`] reports it
+    /// at start-up.
     pub fn get(&self, key: &str) -> Option<String> {
+        let raw = self.raw_get(key)?;
+        if !raw.contains("${") {
+            return Some(raw);
+        }
+        let mut stack = vec![key.to_string()];
+        Some(self.expand(&raw, key, &mut stack).unwrap_or(raw))
+    }
+
+    /// Every value's placeholders resolve (no unknown key without a default, no cycle); the error names the
+    /// key whose value failed.
+    pub fn check_placeholders(&self) -> Result<(), SettingsError> {
+        for (key, value) in &self.values {
+            if value.contains("${") {
+                let mut stack = vec![key.clone()];
+                self.expand(value, &format!("the value of {key}"), &mut stack)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A value as written (environment override, else the file's; keys compared relaxed).
+    fn raw_get(&self, key: &str) -> Option<String> {
         if self.use_env {
             let env_key: String = key.to_uppercase().replace(['.', '-'], "_");
             if let Ok(v) = std::env::var(&env_key) {
@@ -302,14 +333,25 @@ impl Settings {
         }
     }
 
-    /// Replaces every `${key}` / `${key:default}` in `raw`; `context` names the place for errors.
+    /// Replaces every `${key}` / `${key:default}` in `raw`; `context` names the place for errors. Values
+    /// and defaults may hold placeholders themselves (`${a:${b}}`); a cycle is an error naming its keys.
     pub fn resolve(&self, raw: &str, context: &str) -> Result<String, SettingsError> {
+        self.expand(raw, context, &mut Vec::new())
+    }
+
+    /// [`Settings::resolve`] with the keys being expanded (outermost first), to refuse cycles.
+    fn expand(
+        &self,
+        raw: &str,
+        context: &str,
+        stack: &mut Vec<String>,
+    ) -> Result<String, SettingsError> {
         let mut out = String::with_capacity(raw.len());
         let mut rest = raw;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
+            let Some(end) = closing_brace(after) else {
                 return Err(SettingsError::Invalid {
                     key: context.to_string(),
                     value: raw.to_string(),
@@ -317,18 +359,32 @@ impl Settings {
                 });
             };
             let inner = &after[..end];
-            let (key, default) = match inner.split_once(':') {
+            let (key, default) = match split_default(inner) {
                 Some((k, d)) => (k.trim(), Some(d)),
                 None => (inner.trim(), None),
             };
-            match self.get(key).or_else(|| default.map(str::to_string)) {
-                Some(v) => out.push_str(&v),
-                None => {
-                    return Err(SettingsError::Unresolved {
-                        key: key.to_string(),
-                        context: context.to_string(),
-                    })
+            let key = self.expand(key, context, stack)?;
+            match self.raw_get(&key) {
+                Some(value) => {
+                    if let Some(first) = stack.iter().position(|k| relaxed(k) == relaxed(&key)) {
+                        let mut keys = stack[first..].to_vec();
+                        keys.push(key);
+                        return Err(SettingsError::Cycle { keys });
+                    }
+                    stack.push(key);
+                    let expanded = self.expand(&value, context, stack);
+                    stack.pop();
+                    out.push_str(&expanded?);
                 }
+                None => match default {
+                    Some(d) => out.push_str(&self.expand(d, context, stack)?),
+                    None => {
+                        return Err(SettingsError::Unresolved {
+                            key,
+                            context: context.to_string(),
+                        })
+                    }
+                },
             }
             rest = &after[end + 1..];
         }
@@ -525,9 +581,83 @@ fn parse_properties(text: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// The index of the `}` closing a placeholder whose `${` came just before `s`, skipping nested ones.
+fn closing_brace(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"${") {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        if b[i] == b'}' {
+            if depth == 0 {
+                return Some(i);
+            }
+            depth -= 1;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `key:default` split at the first `:` outside a nested placeholder.
+fn split_default(inner: &str) -> Option<(&str, &str)> {
+    let b = inner.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"${") {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        match b[i] {
+            b'}' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 => return Some((&inner[..i], &inner[i + 1..])),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_inside_values_and_defaults_resolve_and_cycles_are_refused() {
+        let s = Settings::from_pairs([
+            ("notify.app", "notify"),
+            ("group", "${notify.app}_orders"),
+            ("topic", "${missing:${notify.app}-topic}"),
+            ("deep", "${group}-x"),
+            ("a", "${b}"),
+            ("b", "x-${a}"),
+        ]);
+        assert_eq!(s.get("group").as_deref(), Some("notify_orders"));
+        assert_eq!(s.get("deep").as_deref(), Some("notify_orders-x"));
+        assert_eq!(s.resolve("${topic}", "t").unwrap(), "notify-topic");
+        assert_eq!(s.resolve("${x:${y:7}}", "t").unwrap(), "7");
+        let err = s
+            .resolve("${a}", "attribute topic of listener l")
+            .unwrap_err();
+        assert_eq!(err.to_string(), "placeholder cycle: a -> b -> a");
+        // `get` returns what it cannot resolve as written; the start-up check names it.
+        assert_eq!(s.get("a").as_deref(), Some("${b}"));
+        let err = s.check_placeholders().unwrap_err();
+        assert_eq!(err.to_string(), "placeholder cycle: a -> b -> a");
+        let ok = Settings::from_pairs([("group", "${app:shop}_orders")]);
+        ok.check_placeholders().unwrap();
+        let missing = Settings::from_pairs([("group", "${app}_orders")]);
+        assert_eq!(
+            missing.check_placeholders().unwrap_err().to_string(),
+            "unresolved placeholder ${app} in the value of group"
+        );
+    }
 
     #[test]
     fn placeholders_resolve_with_defaults_and_name_missing_keys() {

@@ -174,6 +174,22 @@ fn check_combinations(attrs: &ListenerAttrs, seen: &[(&str, String)], errors: &m
         }
     }
 
+    // rocketmq-spring applies delayLevelWhenNextConsume to concurrent consumption only; an orderly listener
+    // retries in place after suspend_current_queue_time_millis, so the attribute would silently do nothing.
+    if let (Some((mode, mode_e)), Some(level_e)) = (
+        attrs.literal("consume_mode"),
+        attrs.get("delay_level_when_next_consume"),
+    ) {
+        if mode == "ORDERLY" {
+            let later = later_of(attrs, mode_e, level_e);
+            errors.push_spanned(
+                later.value.span(),
+                "delay_level_when_next_consume applies to CONCURRENTLY listeners only: an ORDERLY listener \
+                 retries a failed message in place after suspend_current_queue_time_millis; set that instead",
+            );
+        }
+    }
+
     if let Some((kind, kind_e)) = attrs.literal("selector_type") {
         if kind == "SQL92" {
             match attrs.get("selector_expression") {
@@ -311,6 +327,22 @@ mod tests {
             topic = "t",
             consumer_group = "g",
             selector_expression = "a >"
+        ));
+    }
+
+    #[test]
+    fn orderly_listeners_take_no_retry_delay_level() {
+        let e = error(quote!(
+            topic = "t",
+            consumer_group = "g",
+            consume_mode = "ORDERLY",
+            delay_level_when_next_consume = 3
+        ));
+        assert!(e.contains("applies to CONCURRENTLY listeners only"), "{e}");
+        pairs(quote!(
+            topic = "t",
+            consumer_group = "g",
+            delay_level_when_next_consume = 3
         ));
     }
 

@@ -29,7 +29,7 @@ struct Stock;
     consumer_group = "${mq.group:stock}",
     selector_type = "SQL92",
     selector_expression = "a BETWEEN 1 AND 3 OR b IS NULL",
-    consume_mode = "ORDERLY",
+    consume_mode = "CONCURRENTLY",
     message_model = "CLUSTERING",
     consume_thread_max = 64,
     consume_thread_number = "${threads:20}",
