@@ -1,4 +1,4 @@
-//! Request and response codes (notes §2.1, §2.2).
+//! Request and response codes (docs/protocol.md §2.1, §2.2).
 //!
 //! Plain `i32` constants rather than enums: a peer may send any code, and the broker must be able to carry an
 //! unknown one through to a `REQUEST_CODE_NOT_SUPPORTED` answer without a decode failure.

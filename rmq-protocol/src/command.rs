@@ -1,4 +1,4 @@
-//! [`RemotingCommand`]: the unit every RocketMQ connection exchanges (notes §1.2).
+//! [`RemotingCommand`]: the unit every RocketMQ connection exchanges (docs/protocol.md §1.2).
 
 use std::collections::HashMap;
 
@@ -13,13 +13,13 @@ pub const FLAG_ONEWAY: i32 = 2;
 /// routes (≥ 401), header `maxReconsumeTimes` (≥ 121) and RegisterBrokerBody parsing (≥ 37) on real servers.
 pub const CURRENT_VERSION: i32 = 479;
 
-/// How a header is serialized; the high byte of the second length word (notes §1.1).
+/// How a header is serialized; the high byte of the second length word (docs/protocol.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum SerializeType {
     /// UTF-8 JSON text; what we emit by default.
     #[default]
     Json,
-    /// Java's compact `RocketMQSerializable` binary layout (notes §1.4).
+    /// Java's compact `RocketMQSerializable` binary layout (docs/protocol.md §1.4).
     RocketMq,
 }
 
@@ -42,7 +42,7 @@ impl SerializeType {
     }
 }
 
-/// The sender's language. JSON headers carry the name, binary headers the byte (notes §1.2).
+/// The sender's language. JSON headers carry the name, binary headers the byte (docs/protocol.md §1.2).
 ///
 /// `Other(n)` keeps codes we do not know, so a frame from a newer peer still decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,7 +151,7 @@ impl LanguageCode {
     }
 }
 
-/// One request or response: the seven header fields of notes §1.2 plus the body.
+/// One request or response: the seven header fields of docs/protocol.md §1.2 plus the body.
 ///
 /// Built by the frame decoder for incoming frames and by [`RemotingCommand::request`] /
 /// [`RemotingCommand::response_to`] for outgoing ones.

@@ -1,4 +1,4 @@
-//! The length-prefixed frame around every command (notes §1.1).
+//! The length-prefixed frame around every command (docs/protocol.md §1.1).
 //!
 //! | offset | size | field |
 //! |---|---|---|

@@ -15,7 +15,8 @@
 //! - [`lenient`]: how every header and body is read the way Java reads it (the rule table).
 //! - [`error`]: the one error type, [`ProtocolError`].
 //!
-//! Facts come from `shared/research/remoting-protocol-notes.md` (cited as "notes §n").
+//! Facts come from `docs/protocol.md` in the repository (cited as "docs/protocol.md §n"), which names the Java
+//! classes each was read from.
 #![warn(missing_docs)]
 
 pub mod body;

@@ -1,4 +1,4 @@
-//! Frame + header codec: the notes' worked example, captured frames from real peers, rejection cases, and
+//! Frame + header codec: the worked example of docs/protocol.md §1.4a, captured frames from real peers, rejection cases, and
 //! round-trip properties.
 
 mod common;

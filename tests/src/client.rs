@@ -4,7 +4,7 @@
 //! response by it, so several requests can be in flight at once. Frames from the server that are not responses
 //! (e.g. NOTIFY_CONSUMER_IDS_CHANGED) are queued for [`RawClient::next_server_request`].
 //!
-//! Request ext fields are written by hand from the notes' tables (§2.3), not taken from `rmq-protocol`'s typed
+//! Request ext fields are written by hand from the tables of docs/protocol.md (§2.3), not taken from `rmq-protocol`'s typed
 //! headers, so a field-name mistake shared by the protocol crate and the broker still fails a test.
 
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ use crate::record::{decode_records, encode_properties, Record};
 /// Default time a request may take before [`RawClient::request`] gives up.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Request codes used by the helpers (notes §2.1), spelled out so the tests read like the notes.
+/// Request codes used by the helpers (docs/protocol.md §2.1), spelled out so the tests read like docs/protocol.md.
 pub mod code {
     #![allow(missing_docs)]
     pub const SEND_MESSAGE: i32 = 10;
@@ -51,7 +51,7 @@ pub mod code {
     pub const SEND_BATCH_MESSAGE: i32 = 320;
 }
 
-/// Response codes used by the tests (notes §2.2).
+/// Response codes used by the tests (docs/protocol.md §2.2).
 pub mod rc {
     #![allow(missing_docs)]
     pub const SUCCESS: i32 = 0;
@@ -64,7 +64,7 @@ pub mod rc {
     pub const QUERY_NOT_FOUND: i32 = 22;
 }
 
-/// PullSysFlag bits (notes §3.6).
+/// PullSysFlag bits (docs/protocol.md §3.6).
 pub mod pull_flag {
     #![allow(missing_docs)]
     pub const COMMIT_OFFSET: i32 = 0x1;
@@ -584,7 +584,7 @@ impl RawClient {
     }
 }
 
-/// Parses JSON that may use Java's unquoted integer map keys (`{0:"addr"}`, notes §4.11) by quoting them first.
+/// Parses JSON that may use Java's unquoted integer map keys (`{0:"addr"}`, docs/protocol.md §4.11) by quoting them first.
 pub fn parse_json_lenient(body: &[u8]) -> Result<serde_json::Value> {
     let text = std::str::from_utf8(body).context("JSON body is not UTF-8")?;
     if let Ok(v) = serde_json::from_str(text) {

@@ -1,5 +1,5 @@
-//! Independent readers for what the broker returns: stored message records (notes §3.1), properties strings
-//! (§3.4) and offset message ids (§3.2). Written from the notes, not from `rmq-protocol`, so the tests check the
+//! Independent readers for what the broker returns: stored message records (docs/protocol.md §3.1), properties strings
+//! (§3.4) and offset message ids (§3.2). Written from docs/protocol.md, not from `rmq-protocol`, so the tests check the
 //! broker against the documented layout rather than against its own codec.
 
 use std::collections::HashMap;
@@ -196,7 +196,7 @@ pub fn decode_records(mut buf: &[u8]) -> Result<Vec<Record>, String> {
     Ok(out)
 }
 
-/// The properties string: `k 0x01 v 0x02` per pair (notes §3.4).
+/// The properties string: `k 0x01 v 0x02` per pair (docs/protocol.md §3.4).
 pub fn encode_properties<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut s = String::new();
     for (k, v) in pairs {
@@ -224,7 +224,7 @@ pub fn decode_properties(s: &str) -> HashMap<String, String> {
     m
 }
 
-/// An offset message id: store host + commit-log offset (notes §3.2).
+/// An offset message id: store host + commit-log offset (docs/protocol.md §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OffsetMsgId {
     /// Store host.
@@ -255,7 +255,7 @@ pub fn decode_offset_msg_id(id: &str) -> Result<OffsetMsgId, String> {
     })
 }
 
-/// Java `String.hashCode()` of a tag, the consume-queue tag code (notes §3.7).
+/// Java `String.hashCode()` of a tag, the consume-queue tag code (docs/protocol.md §3.7).
 pub fn tag_hash(tag: &str) -> i64 {
     let mut h: i32 = 0;
     for u in tag.encode_utf16() {

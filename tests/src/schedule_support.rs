@@ -17,7 +17,7 @@ use crate::client::{now_ms, rc, OutMessage, PullArgs, SendOutcome};
 use crate::record::Record;
 use crate::RawClient;
 
-/// Request codes these helpers send (notes §2.3.5; 40001 is an rmq extension, see `rmq_protocol::codes`).
+/// Request codes these helpers send (docs/protocol.md §2.3.5; 40001 is an rmq extension, see `rmq_protocol::codes`).
 pub mod code {
     #![allow(missing_docs)]
     pub const CONSUMER_SEND_MSG_BACK: i32 = 36;
@@ -141,7 +141,7 @@ pub async fn send_with_reconsume(
     SendOutcome::from_response(client.request(cmd).await?)
 }
 
-/// CONSUMER_SEND_MSG_BACK (36) ext fields, written from notes §2.3.5.
+/// CONSUMER_SEND_MSG_BACK (36) ext fields, written from docs/protocol.md §2.3.5.
 #[derive(Debug, Clone)]
 pub struct SendBack {
     /// CommitLog offset of the failed message.

@@ -1,7 +1,7 @@
 //! Helpers for transactional-message tests: send a half message, announce a producer group, end a
 //! transaction, and receive CHECK_TRANSACTION_STATE (a broker → client request) on the producer's connection.
 //!
-//! Ext keys are written by hand from the notes (§2.3.5, §3.5, §3.6), like the rest of [`crate::client`].
+//! Ext keys are written by hand from docs/protocol.md (§2.3.5, §3.5, §3.6), like the rest of [`crate::client`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

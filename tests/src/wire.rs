@@ -1,9 +1,9 @@
-//! An independent, hand-written frame encoder/decoder (notes §1.1, §1.3, §1.4).
+//! An independent, hand-written frame encoder/decoder (docs/protocol.md §1.1, §1.3, §1.4).
 //!
 //! The broker uses `rmq-protocol`'s codec on both sides of its connections, so a bug shared by its encoder and
 //! decoder would be invisible to a client built on the same codec. The tests that check the wire format itself
 //! (both header encodings, Go/C++-style JSON headers without `serializeTypeCurrentRPC`, bad input) therefore
-//! build and parse frames with this module, which follows the notes byte by byte and shares no code with
+//! build and parse frames with this module, which follows docs/protocol.md byte by byte and shares no code with
 //! `rmq-protocol` except the plain [`RemotingCommand`] struct.
 
 use std::collections::HashMap;
@@ -66,7 +66,7 @@ pub fn json_header(cmd: &RemotingCommand, style: JsonStyle) -> String {
     Value::Object(obj).to_string()
 }
 
-/// The ROCKETMQ binary header of `cmd` (notes §1.4). Ext entries are written in key order.
+/// The ROCKETMQ binary header of `cmd` (docs/protocol.md §1.4). Ext entries are written in key order.
 pub fn binary_header(cmd: &RemotingCommand) -> Vec<u8> {
     let mut h = Vec::new();
     h.put_i16(cmd.code as i16);
@@ -96,7 +96,7 @@ pub fn binary_header(cmd: &RemotingCommand) -> Vec<u8> {
     h
 }
 
-/// A whole frame from a serialize type, a header and a body (notes §1.1).
+/// A whole frame from a serialize type, a header and a body (docs/protocol.md §1.1).
 pub fn frame(serialize_type: u8, header: &[u8], body: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(8 + header.len() + body.len());
     f.put_i32((4 + header.len() + body.len()) as i32);
@@ -291,7 +291,7 @@ mod tests {
         cmd
     }
 
-    /// Notes §1.4a, JSON half.
+    /// docs/protocol.md §1.4a, JSON half.
     #[test]
     fn json_worked_example() {
         let text = json_header(&route_request(), JsonStyle::JAVA);
@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(&f[..8], &[0, 0, 0, 0x7F, 0, 0, 0, 0x7B]);
     }
 
-    /// Notes §1.4a, ROCKETMQ half: every byte.
+    /// docs/protocol.md §1.4a, ROCKETMQ half: every byte.
     #[test]
     fn binary_worked_example() {
         let f = encode_binary(&route_request());

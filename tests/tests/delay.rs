@@ -1,4 +1,4 @@
-//! Delay levels and delivery times over TCP (notes §4.4): a message is parked and reaches its real topic when
+//! Delay levels and delivery times over TCP (docs/protocol.md §4.4): a message is parked and reaches its real topic when
 //! due, not before, also across a broker restart, and exactly once.
 //!
 //! Every wait is a long-polling pull that returns when the message is stored; arrival times are measured

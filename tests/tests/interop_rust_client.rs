@@ -4,7 +4,7 @@
 //!
 //! Group A consumes from the first offset. Group B keeps the default CONSUME_FROM_LAST_OFFSET, yet is started
 //! after the first messages were stored: it must still get them, because the broker answers QUERY_CONSUMER_OFFSET
-//! for a new group with 0 while the queue's min offset is 0 (notes §2.3.3, §6).
+//! for a new group with 0 while the queue's min offset is 0 (docs/protocol.md §2.3.3, §6).
 //!
 //! That client may send a message back for retry although the listener returned success (captures/README.md),
 //! so deliveries are de-duplicated by key; every delivery (duplicates included) must carry the exact content.

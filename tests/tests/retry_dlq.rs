@@ -1,4 +1,4 @@
-//! Retry and dead letters over TCP (notes §2.3.5, §4.3): CONSUMER_SEND_MSG_BACK moves a failed message to
+//! Retry and dead letters over TCP (docs/protocol.md §2.3.5, §4.3): CONSUMER_SEND_MSG_BACK moves a failed message to
 //! `%RETRY%group` after the next delay level, then to `%DLQ%group` once its reconsume count reaches the limit;
 //! a plain send to `%RETRY%group` over the limit goes to the DLQ too; rmq's RMQ_RESEND_DLQ_MESSAGE (40001) puts
 //! a dead letter back on its original topic.

@@ -1,4 +1,4 @@
-//! Transactional messages over TCP (notes §2.3.5, §4.5): half messages stay out of sight, a commit delivers
+//! Transactional messages over TCP (docs/protocol.md §2.3.5, §4.5): half messages stay out of sight, a commit delivers
 //! exactly once, a rollback never, an UNKNOWN outcome is checked back on the producer's own connection, and a
 //! pending half message survives a broker restart (clean or crash) and is still checked.
 //!

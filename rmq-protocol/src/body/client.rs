@@ -1,5 +1,5 @@
 //! Client bodies: HEART_BEAT (34), GET_CONSUMER_LIST_BY_GROUP (38), LOCK/UNLOCK_BATCH_MQ (41/42),
-//! CHECK_CLIENT_CONFIG (46) (notes §2.3.4, §2.3.7).
+//! CHECK_CLIENT_CONFIG (46) (docs/protocol.md §2.3.4, §2.3.7).
 
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +109,7 @@ pub struct CheckClientRequestBody {
     pub namespace: Option<String>,
 }
 
-/// A queue of a topic on a broker. Ordered by topic, broker, queue id (the rebalance sort order, notes §4.8).
+/// A queue of a topic on a broker. Ordered by topic, broker, queue id (the rebalance sort order, docs/protocol.md §4.8).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct MessageQueue {

@@ -1,4 +1,4 @@
-//! JSON helpers shared by every body, and the bare-integer-key repair for Java's route JSON (notes §4.11).
+//! JSON helpers shared by every body, and the bare-integer-key repair for Java's route JSON (docs/protocol.md §4.11).
 
 use std::borrow::Cow;
 

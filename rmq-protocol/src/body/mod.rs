@@ -1,4 +1,4 @@
-//! JSON bodies of remoting commands, with Java's field names (notes §2.3.4, §2.3.6, §2.3.7).
+//! JSON bodies of remoting commands, with Java's field names (docs/protocol.md §2.3.4, §2.3.6, §2.3.7).
 //!
 //! Every struct uses `camelCase` JSON names (with Java's odd ones spelled out, e.g. `clientID`,
 //! `lockOKMQSet`), fills missing fields from its `Default` (Java's defaults where they matter) and ignores unknown
@@ -6,7 +6,7 @@
 //! fastjson does.
 //!
 //! Java's JSON is not always standard JSON: maps keyed by `long` (only `BrokerData.brokerAddrs` here) are written
-//! with bare integer keys, `{0:"10.0.0.1:10911"}` (notes §4.11). [`TopicRouteData::to_json`] and
+//! with bare integer keys, `{0:"10.0.0.1:10911"}` (docs/protocol.md §4.11). [`TopicRouteData::to_json`] and
 //! [`ClusterInfo::to_json`] can produce either form, and [`from_json`] reads both.
 //!
 //! - [`admin`]: topic stats, consume stats and offset-reset bodies, keyed by message queue (Java writes those

@@ -1,4 +1,4 @@
-//! REGISTER_BROKER body (notes §2.3.6): JSON, or Java's zlib-compressed form when header `compressed=true`.
+//! REGISTER_BROKER body (docs/protocol.md §2.3.6): JSON, or Java's zlib-compressed form when header `compressed=true`.
 //!
 //! Compressed layout, all inside one zlib stream, lengths i32 big-endian:
 //!

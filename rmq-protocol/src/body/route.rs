@@ -1,4 +1,4 @@
-//! Route bodies (notes §2.3.6, §4.11): GET_ROUTEINFO_BY_TOPIC and GET_BROKER_CLUSTER_INFO answers.
+//! Route bodies (docs/protocol.md §2.3.6, §4.11): GET_ROUTEINFO_BY_TOPIC and GET_BROKER_CLUSTER_INFO answers.
 //!
 //! Fields are declared in alphabetical order so our JSON has Java's (fastjson's) key order. `to_json(false)`
 //! writes `brokerAddrs` with bare integer keys as Java does by default, which old clients (the Go client, the C++

@@ -1,4 +1,4 @@
-//! Topic configuration bodies (notes §2.3.6): TopicConfig, DataVersion, the topic table wrapper, KV table,
+//! Topic configuration bodies (docs/protocol.md §2.3.6): TopicConfig, DataVersion, the topic table wrapper, KV table,
 //! topic list.
 
 use std::collections::{BTreeSet, HashMap};
@@ -60,7 +60,7 @@ pub struct DataVersion {
 /// A broker's topic table with its version (Java `TopicConfigAndMappingSerializeWrapper`).
 ///
 /// The static-topic mapping fields are kept as raw JSON: we do not implement static topics, but Java 5.x and
-/// mxsm name servers expect the keys to be present (mxsm refuses a registration without them, notes §5.5).
+/// mxsm name servers expect the keys to be present (mxsm refuses a registration without them, docs/protocol.md §5.5).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TopicConfigSerializeWrapper {

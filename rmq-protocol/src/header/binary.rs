@@ -1,4 +1,4 @@
-//! ROCKETMQ binary header (serialize type 1, Java's `RocketMQSerializable`; notes §1.4, §1.4a).
+//! ROCKETMQ binary header (serialize type 1, Java's `RocketMQSerializable`; docs/protocol.md §1.4, §1.4a).
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -184,7 +184,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    /// The header part of notes §1.4a.
+    /// The header part of docs/protocol.md §1.4a.
     const WORKED: &[u8] = &[
         0x00, 0x69, 0x00, 0x01, 0xDF, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x00, 0x05, b't', b'o', b'p', b'i', b'c', 0x00, 0x00,

@@ -1,7 +1,7 @@
-//! JSON header (serialize type 0, notes §1.3).
+//! JSON header (serialize type 0, docs/protocol.md §1.3).
 //!
 //! Encoding mimics Java (fastjson): keys in alphabetical order, `remark` omitted when absent, and always
-//! `"serializeTypeCurrentRPC":"JSON"` because mxsm servers drop frames without it (notes §6.13). Ext keys are
+//! `"serializeTypeCurrentRPC":"JSON"` because mxsm servers drop frames without it (docs/protocol.md §6.13). Ext keys are
 //! written sorted too, so our frames are byte-for-byte reproducible.
 //!
 //! Decoding is lenient the way real peers need: unknown keys are ignored, `remark`/`extFields` may be missing or

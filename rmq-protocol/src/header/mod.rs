@@ -1,8 +1,8 @@
-//! Serialization of the command header: the seven fields of notes §1.2, as JSON text or ROCKETMQ binary.
+//! Serialization of the command header: the seven fields of docs/protocol.md §1.2, as JSON text or ROCKETMQ binary.
 //!
 //! The frame layer ([`crate::frame`]) reads the serialize type from the frame and hands the header bytes here;
 //! the body never passes through this module. Both encodings must be understood on every connection, because a
-//! peer answers in its own configured type, not in the request's (notes §1.5).
+//! peer answers in its own configured type, not in the request's (docs/protocol.md §1.5).
 
 pub mod binary;
 pub mod json;

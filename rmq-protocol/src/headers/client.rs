@@ -1,4 +1,4 @@
-//! Client management headers (notes §2.3.4).
+//! Client management headers (docs/protocol.md §2.3.4).
 
 ext_header! {
     /// UNREGISTER_CLIENT (35): a client leaving, with the groups it leaves.

@@ -1,4 +1,4 @@
-//! Typed request/response headers, converted to and from a command's `extFields` (notes §2.3).
+//! Typed request/response headers, converted to and from a command's `extFields` (docs/protocol.md §2.3).
 //!
 //! Every header is a plain struct with public fields named after Java's ext keys in snake case; the key strings
 //! themselves are Java's exact spelling (including its typos, e.g. `proxyFrowardClientId`).

@@ -1,4 +1,4 @@
-//! Name server headers (notes §2.3.6).
+//! Name server headers (docs/protocol.md §2.3.6).
 
 ext_header! {
     /// REGISTER_BROKER (103): a broker announcing itself and its topics (body = RegisterBrokerBody).
@@ -50,7 +50,7 @@ ext_header! {
     pub struct GetRouteInfoRequestHeader {
         /// Topic.
         topic: String => "topic",
-        /// Ask for standard JSON even with an old version (notes §4.11).
+        /// Ask for standard JSON even with an old version (docs/protocol.md §4.11).
         accept_standard_json_only: Option<bool> => "acceptStandardJsonOnly",
     }
 }

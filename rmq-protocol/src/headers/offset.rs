@@ -1,4 +1,4 @@
-//! Consumer offsets and queue offsets (notes §2.3.3).
+//! Consumer offsets and queue offsets (docs/protocol.md §2.3.3).
 
 ext_header! {
     /// QUERY_CONSUMER_OFFSET (14): the group's committed offset for a queue.

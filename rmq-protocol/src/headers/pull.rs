@@ -1,4 +1,4 @@
-//! PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361) headers (notes §2.3.2).
+//! PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361) headers (docs/protocol.md §2.3.2).
 
 ext_header! {
     /// What a consumer asks the broker for: a batch from one queue, with long-poll and offset-commit options.

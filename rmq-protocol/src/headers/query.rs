@@ -1,4 +1,4 @@
-//! Message lookup headers (notes §2.3.7).
+//! Message lookup headers (docs/protocol.md §2.3.7).
 
 ext_header! {
     /// VIEW_MESSAGE_BY_ID (33): one stored message by its commit-log offset.

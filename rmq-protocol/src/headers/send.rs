@@ -1,4 +1,4 @@
-//! SEND_MESSAGE (10) / SEND_MESSAGE_V2 (310) / SEND_BATCH_MESSAGE (320) headers (notes §2.3.1).
+//! SEND_MESSAGE (10) / SEND_MESSAGE_V2 (310) / SEND_BATCH_MESSAGE (320) headers (docs/protocol.md §2.3.1).
 //!
 //! One struct, two spellings: code 10 uses Java's field names (`producerGroup`, …, broker name as `bname`), codes
 //! 310/320/325 the single letters `a`..`n` of `SendMessageRequestHeaderV2`. [`CommandHeader`] uses V1;
@@ -32,7 +32,7 @@ pub struct SendMessageRequestHeader {
     pub born_timestamp: i64,
     /// User flag, stored verbatim.
     pub flag: i32,
-    /// Properties string (notes §3.4).
+    /// Properties string (docs/protocol.md §3.4).
     pub properties: Option<String>,
     /// Reconsume count, for sends to `%RETRY%` topics.
     pub reconsume_times: Option<i32>,

@@ -1,4 +1,4 @@
-//! Topic admin headers (notes §2.3.7).
+//! Topic admin headers (docs/protocol.md §2.3.7).
 
 ext_header! {
     /// UPDATE_AND_CREATE_TOPIC (17): create or update a topic on a broker.

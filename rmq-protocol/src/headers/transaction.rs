@@ -1,4 +1,4 @@
-//! Retry and transaction headers (notes §2.3.5).
+//! Retry and transaction headers (docs/protocol.md §2.3.5).
 
 ext_header! {
     /// CONSUMER_SEND_MSG_BACK (36): a consumer handing a failed message back for retry or DLQ.

@@ -1,4 +1,4 @@
-//! The SEND_BATCH_MESSAGE body (notes §3.3): one short record per message, back to back.
+//! The SEND_BATCH_MESSAGE body (docs/protocol.md §3.3): one short record per message, back to back.
 //!
 //! | field | size |
 //! |---|---|

@@ -1,4 +1,4 @@
-//! Message encodings shared by broker, store and client (notes §3).
+//! Message encodings shared by broker, store and client (docs/protocol.md §3).
 //!
 //! - [`stored`]: the CommitLog record = one element of a pull/query/view response body, [`MessageExt`].
 //! - [`batch`]: the SEND_BATCH_MESSAGE body.

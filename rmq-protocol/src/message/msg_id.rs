@@ -1,4 +1,4 @@
-//! Message ids (notes §3.2): the offset msg id the broker returns, and the client-side UNIQ_KEY.
+//! Message ids (docs/protocol.md §3.2): the offset msg id the broker returns, and the client-side UNIQ_KEY.
 //!
 //! Offset msg id (uppercase hex, 32 chars for IPv4, 56 for IPv6):
 //!

@@ -1,4 +1,4 @@
-//! The message properties string and the well-known property keys (notes §3.4, §3.5).
+//! The message properties string and the well-known property keys (docs/protocol.md §3.4, §3.5).
 //!
 //! Properties travel as one string, both in the send header (`properties` ext field) and in every stored
 //! record, so producer, broker and consumer must agree on one codec:
@@ -13,7 +13,7 @@
 //! Decoding follows Java's `MessageDecoder.string2messageProperties`: split on `0x02`, then on the *first*
 //! `0x01`; pairs whose name or value is empty are dropped. Duplicate names are kept in order, and a lookup
 //! returns the **last** one, as Java's `HashMap::put` would (old batch brokers append batch-level
-//! properties after each message's own, notes §3.3).
+//! properties after each message's own, docs/protocol.md §3.3).
 
 /// Separates a name from its value.
 pub const NAME_VALUE_SEPARATOR: char = '\u{1}';
@@ -60,7 +60,7 @@ pub const RECONSUME_TIME: &str = "RECONSUME_TIME";
 pub const MSG_REGION: &str = "MSG_REGION";
 /// Trace switch (`"true"`/`"false"`).
 pub const TRACE_SWITCH: &str = "TRACE_ON";
-/// Client message id (notes §3.2).
+/// Client message id (docs/protocol.md §3.2).
 pub const UNIQ_CLIENT_MESSAGE_ID_KEYIDX: &str = "UNIQ_KEY";
 /// Short alias of [`UNIQ_CLIENT_MESSAGE_ID_KEYIDX`].
 pub const UNIQ_KEY: &str = UNIQ_CLIENT_MESSAGE_ID_KEYIDX;

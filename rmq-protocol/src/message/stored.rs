@@ -1,5 +1,5 @@
 //! The stored message record: one CommitLog entry, and one element of a pull/query/view response body
-//! (notes §3.1).
+//! (docs/protocol.md §3.1).
 //!
 //! The broker's store writes these bytes once and serves them unchanged to consumers, so encoder, store and
 //! client decoder share this module. Layout (big-endian; offsets for IPv4 born and store hosts):

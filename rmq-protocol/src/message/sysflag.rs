@@ -1,4 +1,4 @@
-//! Flag words: `MessageSysFlag`, `PullSysFlag` and topic permissions (notes §3.6).
+//! Flag words: `MessageSysFlag`, `PullSysFlag` and topic permissions (docs/protocol.md §3.6).
 //!
 //! Kept as plain `i32` constants (not bitflags types) because every one of them crosses the wire as a decimal
 //! ext string or a stored `i32`, and unknown bits must survive a round trip.

@@ -1,4 +1,4 @@
-//! The consume-queue tag code (notes §3.7).
+//! The consume-queue tag code (docs/protocol.md §3.7).
 //!
 //! Java stores `TAGS.hashCode()` sign-extended to `long` in every consume-queue entry and filters pulls with it,
 //! so the hash must be bit-for-bit `java.lang.String.hashCode`: `h = 31·h + c` over UTF-16 code units with

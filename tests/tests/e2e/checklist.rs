@@ -1,4 +1,4 @@
-//! Acceptance test 6: the interop checklist of notes §6, item by item, over raw frames.
+//! Acceptance test 6: the interop checklist of docs/protocol.md §6, item by item, over raw frames.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -298,7 +298,7 @@ async fn route_json_form_follows_requester_version() {
     broker.shutdown().await.expect("shutdown");
 }
 
-/// SEND_BATCH_MESSAGE body (notes §3.3).
+/// SEND_BATCH_MESSAGE body (docs/protocol.md §3.3).
 fn batch_body(msgs: &[(Vec<u8>, String)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (body, props) in msgs {
@@ -489,7 +489,7 @@ async fn send_codes_and_response_ext_fields() {
     broker.shutdown().await.expect("shutdown");
 }
 
-/// Checklist 6/11 and notes §2.3.3: a consumer group created after the messages were stored gets offset 0 from
+/// Checklist 6/11 and docs/protocol.md §2.3.3: a consumer group created after the messages were stored gets offset 0 from
 /// QUERY_CONSUMER_OFFSET while the queue's min offset is 0, so it reads them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_group_starts_at_zero_while_min_offset_is_zero() {
