@@ -199,6 +199,41 @@ async fn on_tenant_batch(tenants: Vec<Tenant>, recorder: Option<Bean<Recorder>>)
     ));
 }
 
+#[derive(Debug)]
+struct OutOfStock;
+
+impl std::fmt::Display for OutOfStock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("out of stock")
+    }
+}
+
+impl std::error::Error for OutOfStock {}
+
+#[rocketmq_listener(topic = "boxed", consumer_group = "boxed-group")]
+async fn on_boxed(text: String) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if text == "fail" {
+        return Err(Box::new(OutOfStock));
+    }
+    let n: u32 = text.parse()?;
+    let _ = n;
+    Ok(())
+}
+
+#[rocketmq_listener(topic = "boxed-local", consumer_group = "boxed-local-group")]
+async fn on_boxed_local(text: String) -> Result<String, Box<dyn std::error::Error>> {
+    let n: u32 = text.parse()?;
+    Ok(format!("{}", n + 1))
+}
+
+#[cfg(feature = "anyhow")]
+#[rocketmq_listener(topic = "anyhow", consumer_group = "anyhow-group")]
+async fn on_anyhow(text: String) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let _: u32 = text.parse().context("the body is not a count")?;
+    Ok(())
+}
+
 #[derive(Default)]
 struct OrderTx;
 
@@ -593,4 +628,44 @@ async fn a_batch_of_a_users_type_with_an_optional_bean() {
     run("on_tenant_batch", &context(None), msgs).await.unwrap();
     assert_eq!(seen("on_tenant_batch"), [r#"["a", "b"] false"#]);
     assert!(def("on_tenant_batch").batch);
+}
+
+// --- error types ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn boxed_errors_are_listener_returns_and_retry() {
+    let ctx = context(None);
+    run("on_boxed", &ctx, vec![message("E1", "7")])
+        .await
+        .unwrap();
+    let e = run("on_boxed", &ctx, vec![message("E2", "fail")])
+        .await
+        .unwrap_err();
+    assert!(!e.is_dead_letter());
+    assert_eq!(e.to_string(), "out of stock (will retry)");
+    let e = run("on_boxed", &ctx, vec![message("E3", "x")])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("invalid digit"), "{e}");
+    // A `Box<dyn Error>` that is not Send works too, on a reply listener.
+    let reply = run("on_boxed_local", &ctx, vec![message("E4", "41")])
+        .await
+        .unwrap();
+    assert_eq!(reply.as_deref(), Some(&b"42"[..]));
+    let e = run("on_boxed_local", &ctx, vec![message("E5", "x")])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("invalid digit"), "{e}");
+}
+
+#[cfg(feature = "anyhow")]
+#[tokio::test]
+async fn anyhow_errors_keep_their_context_chain() {
+    let e = run("on_anyhow", &context(None), vec![message("A1", "x")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the body is not a count: invalid digit found in string (will retry)"
+    );
 }

@@ -194,17 +194,24 @@ fn shim_body(rt: &syn::Path, name: &syn::Ident, analysis: &Analysis) -> TokenStr
     };
     quote! {
         #[allow(unused_imports)]
-        use #rt::listener::{ViaFromMessage as _, ViaPayload as _};
+        use #rt::listener::ViaFromMessage as _;
         #prologue
         #(#lets)*
         #finish
     }
 }
 
-/// `rmq_runtime::listener::<helper>(call)`, every token at `span`.
+/// `rmq_runtime::listener::<helper>(call)` with the error converted by `ErrorConv` (any std error,
+/// `ListenerError`, boxed errors, `anyhow::Error`), every token at `span`.
 fn convert(rt: &syn::Path, helper: &str, span: Span, call: &TokenStream) -> TokenStream {
     let helper = syn::Ident::new(helper, span);
-    let path = respan(quote!(#rt::listener::#helper), span);
+    let rt = respan(quote!(#rt), span);
     let call = respan(call.clone(), span);
-    quote_spanned!(span=> #path(#call))
+    quote_spanned! {span=>
+        #rt::listener::#helper(#call.map_err(|__rmq_e| {
+            #[allow(unused_imports)]
+            use #rt::listener::ViaBoxed as _;
+            (&&#rt::listener::ErrorConv::new(__rmq_e)).into_listener_error()
+        }))
+    }
 }

@@ -39,6 +39,10 @@ use rmq_protocol::message::{properties, Properties};
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `FromMessage`",
+    note = "implement `rmq_runtime::FromMessage` for it, or take it as a `serde::Deserialize` payload"
+)]
 pub trait FromMessage: Sized {
     /// Extracts the argument; an error here dead-letters (the payload will never parse) or retries (a bean
     /// is missing) as the implementation decides.
@@ -197,9 +201,9 @@ impl FromMessage for Headers {
 ///
 /// Rust has no specialization, so the choice is made by method resolution ("autoref specialization"): the
 /// macro calls `(&&Extractor::<T>::new()).extract(..)`; [`ViaFromMessage`] is implemented for
-/// `&Extractor<T>` where `T: FromMessage` and is found first, [`ViaPayload`] for `Extractor<T>` where
-/// `T: DeserializeOwned` one auto-deref later. A type with neither gets a compile error naming both bounds,
-/// at the argument. Not an API to call by hand.
+/// `&Extractor<T>` where `T: FromMessage` and is found first, the inherent [`Extractor::extract`] (for
+/// `T: Deserialize`) one auto-deref later. A type with neither gets [`PayloadArgument`]'s compile error at
+/// the argument. Not an API to call by hand.
 #[doc(hidden)]
 pub struct Extractor<T>(PhantomData<fn() -> T>);
 
@@ -229,15 +233,25 @@ impl<T: FromMessage> ViaFromMessage<T> for &Extractor<T> {
     }
 }
 
-/// The `Deserialize` branch of [`Extractor`].
-#[doc(hidden)]
-pub trait ViaPayload<T> {
-    /// Extracts `T` by decoding the body.
-    fn extract(&self, msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<T, ListenerError>;
-}
+/// What a listener argument that does not implement [`FromMessage`] must be: a `Deserialize` type, the
+/// body decoded by the application's codec.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a listener argument",
+    label = "neither `FromMessage` nor `Deserialize`",
+    note = "an argument is a type implementing `rmq_runtime::FromMessage` (Json<T>, String, Bytes, MessageExt, Headers, Bean<T>, RocketMqTemplate, Arc<AppContext>, or your own impl), or a `T: serde::Deserialize` decoded from the body"
+)]
+pub trait PayloadArgument: DeserializeOwned {}
 
-impl<T: DeserializeOwned> ViaPayload<T> for Extractor<T> {
-    fn extract(&self, msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<T, ListenerError> {
+impl<T: DeserializeOwned> PayloadArgument for T {}
+
+impl<T> Extractor<T> {
+    /// Extracts `T` by decoding the body: the branch for types without a `FromMessage` impl. An inherent
+    /// method, found after [`ViaFromMessage`] and whose bound is checked only once chosen, so a type with
+    /// neither gets [`PayloadArgument`]'s message.
+    pub fn extract(&self, msg: &MessageExt, ctx: &Arc<AppContext>) -> Result<T, ListenerError>
+    where
+        T: PayloadArgument,
+    {
         Payload::<T>::from_message(msg, ctx).map(|p| p.0)
     }
 }

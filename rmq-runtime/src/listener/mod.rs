@@ -17,9 +17,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
-pub use self::error::ListenerError;
+pub use self::error::{ErrorConv, ListenerError, ListenerReturnError, ViaBoxed};
 pub use self::extract::{
-    optional, Bean, Extractor, FromMessage, Headers, Json, Payload, ViaFromMessage, ViaPayload,
+    optional, Bean, Extractor, FromMessage, Headers, Json, Payload, PayloadArgument, ViaFromMessage,
 };
 use crate::context::AppContext;
 use crate::message::MessageExt;
