@@ -211,7 +211,7 @@ fn convert(rt: &syn::Path, helper: &str, span: Span, call: &TokenStream) -> Toke
         #rt::listener::#helper(#call.map_err(|__rmq_e| {
             #[allow(unused_imports)]
             use #rt::listener::ViaBoxed as _;
-            (&&#rt::listener::ErrorConv::new(__rmq_e)).into_listener_error()
+            (&&#rt::listener::ErrorConv::new(__rmq_e)).to_listener_error()
         }))
     }
 }

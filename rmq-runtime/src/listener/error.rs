@@ -124,7 +124,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for ListenerError {
 /// How the macro turns a listener's error into a [`ListenerError`], whatever its type: `Box<dyn Error ..>`
 /// and `anyhow::Error` are not `std::error::Error` themselves, so no `From` impl can cover them next to the
 /// blanket one; method resolution picks [`ViaBoxed`] for those first and the inherent
-/// [`ErrorConv::into_listener_error`] (`E: Into<ListenerError>`) for everything else ("autoref
+/// [`ErrorConv::to_listener_error`] (`E: Into<ListenerError>`) for everything else ("autoref
 /// specialization"). Not an API to call by hand.
 #[doc(hidden)]
 pub struct ErrorConv<E>(Cell<Option<E>>);
@@ -144,7 +144,7 @@ impl<E> ErrorConv<E> {
 #[doc(hidden)]
 pub trait ViaBoxed {
     /// The listener error.
-    fn into_listener_error(&self) -> ListenerError;
+    fn to_listener_error(&self) -> ListenerError;
 }
 
 /// What a listener's error type must be: anything that converts into [`ListenerError`] (checked by
@@ -161,7 +161,7 @@ impl<E: Into<ListenerError>> ListenerReturnError for E {}
 const CONVERTED_TWICE: &str = "listener error converted twice (rmq-macros bug)";
 
 impl ViaBoxed for &ErrorConv<Box<dyn StdError + Send + Sync + 'static>> {
-    fn into_listener_error(&self) -> ListenerError {
+    fn to_listener_error(&self) -> ListenerError {
         match self.take() {
             Some(b) => ListenerError::retry_boxed(b),
             None => ListenerError::retry_msg(CONVERTED_TWICE),
@@ -170,7 +170,7 @@ impl ViaBoxed for &ErrorConv<Box<dyn StdError + Send + Sync + 'static>> {
 }
 
 impl ViaBoxed for &ErrorConv<Box<dyn StdError + 'static>> {
-    fn into_listener_error(&self) -> ListenerError {
+    fn to_listener_error(&self) -> ListenerError {
         // Not `Send`: kept as its text, causes included.
         match self.take() {
             Some(b) => ListenerError::retry_msg(chain(&*b)),
@@ -181,7 +181,7 @@ impl ViaBoxed for &ErrorConv<Box<dyn StdError + 'static>> {
 
 #[cfg(feature = "anyhow")]
 impl ViaBoxed for &ErrorConv<anyhow::Error> {
-    fn into_listener_error(&self) -> ListenerError {
+    fn to_listener_error(&self) -> ListenerError {
         match self.take() {
             Some(e) => ListenerError::retry_boxed(e.into()),
             None => ListenerError::retry_msg(CONVERTED_TWICE),
@@ -192,7 +192,7 @@ impl ViaBoxed for &ErrorConv<anyhow::Error> {
 impl<E> ErrorConv<E> {
     /// Converts every `E: Into<ListenerError>`. An inherent method, found after the [`ViaBoxed`] impls and
     /// whose bound is checked only once chosen, so a wrong error type gets [`ListenerReturnError`]'s message.
-    pub fn into_listener_error(&self) -> ListenerError
+    pub fn to_listener_error(&self) -> ListenerError
     where
         E: ListenerReturnError,
     {
@@ -211,39 +211,42 @@ mod tests {
     #[error("cannot reserve stock")]
     struct Outer(#[source] std::io::Error);
 
+    // The `&&` is the macro's form: it selects the conversion.
+    #[allow(clippy::needless_borrow)]
     #[test]
     fn every_common_error_type_converts_and_keeps_its_causes() {
         let io = || std::io::Error::other("disk full");
-        let from_std = (&&ErrorConv::new(Outer(io()))).into_listener_error();
+        let from_std = (&&ErrorConv::new(Outer(io()))).to_listener_error();
         assert_eq!(
             from_std.to_string(),
             "cannot reserve stock: disk full (will retry)"
         );
         let boxed: Box<dyn StdError + Send + Sync> = Box::new(Outer(io()));
-        let e = (&&ErrorConv::new(boxed)).into_listener_error();
+        let e = (&&ErrorConv::new(boxed)).to_listener_error();
         assert_eq!(
             e.to_string(),
             "cannot reserve stock: disk full (will retry)"
         );
         let local: Box<dyn StdError> = Box::new(Outer(io()));
-        let e = (&&ErrorConv::new(local)).into_listener_error();
+        let e = (&&ErrorConv::new(local)).to_listener_error();
         assert_eq!(
             e.to_string(),
             "cannot reserve stock: disk full (will retry)"
         );
         let dead =
-            (&&ErrorConv::new(ListenerError::dead_letter_msg("bad order"))).into_listener_error();
+            (&&ErrorConv::new(ListenerError::dead_letter_msg("bad order"))).to_listener_error();
         assert!(dead.is_dead_letter());
     }
 
     #[cfg(feature = "anyhow")]
+    #[allow(clippy::needless_borrow)]
     #[test]
     fn anyhow_errors_keep_their_context() {
         use anyhow::Context;
         let e: anyhow::Error = Err::<(), _>(std::io::Error::other("disk full"))
             .context("cannot reserve stock")
             .unwrap_err();
-        let e = (&&ErrorConv::new(e)).into_listener_error();
+        let e = (&&ErrorConv::new(e)).to_listener_error();
         assert_eq!(
             e.to_string(),
             "cannot reserve stock: disk full (will retry)"
