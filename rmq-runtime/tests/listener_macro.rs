@@ -669,3 +669,12 @@ async fn anyhow_errors_keep_their_context_chain() {
         "the body is not a count: invalid digit found in string (will retry)"
     );
 }
+
+#[test]
+fn a_tuple_struct_beans_own_field_is_not_shadowed() {
+    struct Pool(u32);
+    let bean = Bean::new(Arc::new(Pool(7)));
+    // `.0` is the bean's own field, through Deref.
+    assert_eq!(bean.0, 7);
+    assert_eq!(Arc::strong_count(bean.arc()), 1);
+}

@@ -21,7 +21,7 @@ struct Seen(Mutex<Vec<String>>);
 // ---- listeners, as the macro would write them ----
 
 async fn on_order(body: String, seen: Bean<Seen>) -> Result<(), ListenerError> {
-    seen.0 .0.lock().push(body);
+    seen.0.lock().push(body);
     Ok(())
 }
 

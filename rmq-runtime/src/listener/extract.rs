@@ -83,8 +83,34 @@ impl<T: DeserializeOwned> FromMessage for Payload<T> {
 }
 
 /// A shared value registered on the application (a DB pool, a service).
+///
+/// It derefs to `T`, so `bean.method()` and `bean.0` reach the bean itself (the `Arc` is not a public field,
+/// which would shadow a tuple-struct bean's own `.0`); [`Bean::arc`] gives the `Arc` to keep or pass on.
 #[derive(Debug)]
-pub struct Bean<T: ?Sized>(pub Arc<T>);
+pub struct Bean<T: ?Sized>(Arc<T>);
+
+impl<T: ?Sized> Bean<T> {
+    /// Wraps a shared value (what the container does for each registered bean).
+    pub fn new(value: Arc<T>) -> Self {
+        Bean(value)
+    }
+
+    /// The shared `Arc`, to clone into a task or a struct.
+    pub fn arc(&self) -> &Arc<T> {
+        &self.0
+    }
+
+    /// The shared `Arc`, by value.
+    pub fn into_arc(self) -> Arc<T> {
+        self.0
+    }
+}
+
+impl<T: ?Sized> From<Arc<T>> for Bean<T> {
+    fn from(value: Arc<T>) -> Self {
+        Bean(value)
+    }
+}
 
 impl<T: ?Sized> Clone for Bean<T> {
     fn clone(&self) -> Self {

@@ -534,7 +534,7 @@ struct ListenerSink(mpsc::UnboundedSender<RtDelivery>);
     consume_thread_max = 2
 )]
 async fn on_cpp_message(msg: MessageExt, sink: rmq_runtime::Bean<ListenerSink>) {
-    let ListenerSink(tx) = &*sink.0;
+    let ListenerSink(tx) = &*sink;
     let _ = tx.send(RtDelivery {
         consumer: "listener",
         msg,
