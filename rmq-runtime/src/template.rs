@@ -385,6 +385,19 @@ impl RocketMqTemplate {
         self.sync_send(dest, out).await
     }
 
+    /// [`convert_and_send`](Self::convert_and_send) with keys and headers (rocketmq-spring's
+    /// `convertAndSend(destination, payload, headers)`): `with` adds them to the serialized message, e.g.
+    /// `|m| m.key(&order_id).header("region", "eu")`.
+    pub async fn convert_and_send_with<T: Serialize + ?Sized>(
+        &self,
+        dest: &str,
+        value: &T,
+        with: impl FnOnce(Outgoing) -> Outgoing,
+    ) -> Result<SendResult> {
+        let out = with(self.payload(value)?);
+        self.sync_send(dest, out).await
+    }
+
     /// Sends a half message, runs the template's transaction listener with `arg`, and commits or rolls back.
     pub async fn send_in_transaction(
         &self,

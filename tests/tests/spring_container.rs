@@ -361,18 +361,27 @@ async fn the_template_receives_from_its_pull_consumer_and_sends_every_way() {
     )
     .await
     .unwrap();
+    t.convert_and_send_with("PullTopic", &Ping { n: 9 }, |m| {
+        m.key("nine").header("region", "eu")
+    })
+    .await
+    .unwrap();
     let mut got = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while got.len() < 9 && std::time::Instant::now() < deadline {
-        got.extend(t.receive::<Ping>(Duration::from_secs(2)).await.unwrap());
+    while got.len() < 10 && std::time::Instant::now() < deadline {
+        got.extend(t.receive_raw(Duration::from_secs(2)).await.unwrap());
     }
-    let mut ns: Vec<u32> = got.iter().map(|p| p.n).collect();
+    let ping = |m: &MessageExt| serde_json::from_slice::<Ping>(&m.body).unwrap().n;
+    let mut ns: Vec<u32> = got.iter().map(ping).collect();
     ns.sort_unstable();
     assert_eq!(
         ns,
-        (0..9).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>(),
         "each send form arrives once (the delayed one after ~1 s)"
     );
+    let nine = got.iter().find(|m| ping(m) == 9).unwrap();
+    assert_eq!(nine.property("KEYS"), Some("nine"));
+    assert_eq!(nine.property("region"), Some("eu"));
     let err = t.sync_send("bad topic", "x").await.unwrap_err();
     assert!(err.to_string().contains("topic"), "{err}");
     app.shutdown().await;
