@@ -2,21 +2,25 @@
 //! clients, held pulls) and registration with name servers.
 
 pub mod client_manager;
+pub mod clock;
 pub mod consumer_offset;
+pub mod counters;
 pub mod filter;
 pub mod long_polling;
 pub mod processor;
 pub mod rebalance_lock;
 pub mod register;
 pub mod schedule;
+pub mod service;
 pub mod subscription_group;
 pub mod topic_config;
 pub mod transaction;
 
+pub use counters::BrokerStats;
+
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -33,17 +37,6 @@ use register::Registrar;
 use subscription_group::SubscriptionGroupManager;
 use topic_config::TopicConfigManager;
 
-/// Counters reported by GET_BROKER_RUNTIME_INFO.
-#[derive(Debug, Default)]
-pub struct BrokerStats {
-    /// Messages stored since start.
-    pub put_messages: AtomicU64,
-    /// Bytes of bodies stored since start.
-    pub put_bytes: AtomicU64,
-    /// Messages returned by pulls since start.
-    pub got_messages: AtomicU64,
-}
-
 /// Everything a request processor needs; shared by all connections.
 #[derive(Debug)]
 pub struct BrokerInner {
@@ -52,17 +45,19 @@ pub struct BrokerInner {
     /// The message store.
     pub store: Arc<MessageStore>,
     /// Topic table.
-    pub topics: TopicConfigManager,
+    pub topics: Arc<TopicConfigManager>,
     /// Consumer-group table.
-    pub groups: SubscriptionGroupManager,
+    pub groups: Arc<SubscriptionGroupManager>,
     /// Committed offsets.
-    pub offsets: ConsumerOffsetManager,
+    pub offsets: Arc<ConsumerOffsetManager>,
     /// Connected producers and consumers.
-    pub clients: ClientManager,
+    pub clients: Arc<ClientManager>,
     /// Held pulls.
     pub holds: Arc<PullHoldService>,
     /// Half messages without an outcome (transactional messages).
-    pub transactions: transaction::TransactionService,
+    pub transactions: Arc<transaction::TransactionService>,
+    /// The one path into the store.
+    pub write: Arc<service::write::WriteService>,
     /// Name-server registration.
     pub registrar: Arc<Registrar>,
     /// `ip:port` published to name servers.
@@ -74,26 +69,21 @@ pub struct BrokerInner {
     /// Start time, epoch ms.
     pub boot_timestamp: i64,
     /// Counters.
-    pub stats: BrokerStats,
+    pub stats: Arc<BrokerStats>,
     /// Delay levels and delivery times (SCHEDULE_TOPIC_XXXX, rmq_sys_wheel_timer).
-    pub schedule: schedule::Schedule,
+    pub schedule: Arc<schedule::Schedule>,
     /// Ordered-consumption queue locks.
     pub locks: rebalance_lock::RebalanceLockManager,
-    /// Makes UNIQ_KEYs for messages sent without one.
-    pub uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator,
     /// Compiled SQL92 selectors, per (group, topic) and subscription version.
-    pub filters: filter::SelectorCache,
+    pub filters: Arc<filter::SelectorCache>,
+    /// Pulls.
+    pub pulls: Arc<service::pull::PullService>,
     /// Open connections to the broker port, kept by the accept loop.
     pub connections: crate::remoting::ConnectionCount,
     /// Metric handles; `None` unless `metricsExporterType=PROM`, so the request paths skip them for free.
     pub metrics: Option<crate::metrics::BrokerMetrics>,
-}
-
-impl BrokerInner {
-    /// Asks the registrar to publish the topic table now (after a topic change).
-    pub fn topics_changed(&self) {
-        self.registrar.changed.notify_one();
-    }
+    /// The send and pull paths' handles of `metrics`.
+    pub request_metrics: Option<crate::metrics::RequestMetrics>,
 }
 
 /// A running broker.
@@ -105,13 +95,6 @@ pub struct Broker {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     stopped: tokio::sync::Mutex<bool>,
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Broker {
@@ -136,58 +119,106 @@ impl Broker {
             None => (None, None),
         };
         let mut store_cfg = config.store_config();
-        store_cfg.tag_code_hook = Some(schedule::tag_code_hook(config.delay_levels()));
-        store_cfg.flush_observer = metrics
-            .as_ref()
-            .map(crate::metrics::BrokerMetrics::flush_observer);
+        store_cfg.tag_codes = Some(crate::store::TagCodes(Arc::new(
+            schedule::DeliveryTagCodes::new(config.delay_levels()),
+        )));
+        let holds = Arc::new(PullHoldService::default());
+        store_cfg.observers.add(holds.clone());
+        if let Some(m) = &metrics {
+            store_cfg.observers.add(m.flush_observer());
+        }
         let store = tokio::task::spawn_blocking(move || MessageStore::open(store_cfg))
             .await
             .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
         let config_dir = config.store_path_root_dir.join("config");
-        let topics = TopicConfigManager::load(
+        let topics = Arc::new(TopicConfigManager::load(
             config_dir.clone(),
             &config.broker_cluster_name,
             &config.broker_name,
             config.auto_create_topic_enable,
             config.default_topic_queue_nums,
-        )?;
+        )?);
         topics.persist()?;
-        let groups = SubscriptionGroupManager::load(
+        let groups = Arc::new(SubscriptionGroupManager::load(
             config_dir.clone(),
             config.auto_create_subscription_group,
-        )?;
-        let schedule = schedule::Schedule::load(&config_dir, config.delay_levels())?;
-        let offsets = ConsumerOffsetManager::load(config_dir)?;
-        let transactions = transaction::TransactionService::load(
+        )?);
+        let schedule = Arc::new(schedule::Schedule::load(
+            &config_dir,
+            config.delay_levels(),
+        )?);
+        let offsets = Arc::new(ConsumerOffsetManager::load(config_dir)?);
+        let stats = Arc::new(BrokerStats::default());
+        let request_metrics = metrics
+            .as_ref()
+            .map(crate::metrics::BrokerMetrics::requests);
+        let write = Arc::new(service::write::WriteService::new(
+            service::write::WritePolicy::new(&config, store_host),
+            store.clone(),
+            topics.clone(),
+            groups.clone(),
+            schedule.clone(),
+            Arc::new(rmq_protocol::message::msg_id::UniqIdGenerator::new(
+                store_host.ip(),
+            )),
+            service::write::PutCounter::new(stats.clone(), request_metrics.clone()),
+        ));
+        let transactions = Arc::new(transaction::TransactionService::load(
             &config.store_path_root_dir.join("config"),
-            &store,
-        )?;
-        let holds = Arc::new(PullHoldService::default());
-        let wake = holds.clone();
-        store.set_arrival_listener(Arc::new(
-            move |topic: &str, queue_id: i32, max_offset: i64| {
-                wake.wake(topic, queue_id, max_offset)
+            store.clone(),
+            write.clone(),
+        )?);
+        let broker_addr = store_host.to_string();
+        let ha_addr = format!("{}:{}", store_host.ip(), store_host.port().wrapping_add(1));
+        let registrar = Arc::new(Registrar::new(
+            config.namesrv_addrs(),
+            register::BrokerIdentity {
+                broker_name: config.broker_name.clone(),
+                cluster_name: config.broker_cluster_name.clone(),
+                broker_id: config.broker_id,
+                broker_addr: broker_addr.clone(),
+                ha_addr: ha_addr.clone(),
+                register_period_ms: config.register_name_server_period,
+                max_frame_length: config.max_frame_length,
+            },
+            topics.clone(),
+        ));
+        let clients = Arc::new(ClientManager::default());
+        let filters = Arc::new(filter::SelectorCache::default());
+        let pulls = Arc::new(service::pull::PullService::new(
+            service::pull::PullPolicy::new(&config, broker_addr.clone()),
+            service::pull::PullDeps {
+                store: store.clone(),
+                topics: topics.clone(),
+                groups: groups.clone(),
+                clients: clients.clone(),
+                offsets: offsets.clone(),
+                filters: filters.clone(),
+                holds: holds.clone(),
+                stats: stats.clone(),
+                metrics: request_metrics.clone(),
             },
         ));
-        let registrar = Arc::new(Registrar::new(config.namesrv_addrs()));
         let inner = Arc::new(BrokerInner {
-            broker_addr: store_host.to_string(),
-            ha_addr: format!("{}:{}", store_host.ip(), store_host.port().wrapping_add(1)),
+            broker_addr,
+            ha_addr,
             store_host,
-            boot_timestamp: now_ms(),
+            boot_timestamp: clock::now_ms(),
             store,
             topics,
             groups,
             offsets,
-            clients: ClientManager::default(),
+            clients: clients.clone(),
             holds,
-            transactions,
+            transactions: transactions.clone(),
+            write: write.clone(),
             registrar: registrar.clone(),
-            stats: BrokerStats::default(),
-            schedule,
-            uniq_ids: rmq_protocol::message::msg_id::UniqIdGenerator::new(store_host.ip()),
-            filters: filter::SelectorCache::default(),
+            stats,
+            schedule: schedule.clone(),
+            filters,
+            pulls,
             connections: crate::remoting::ConnectionCount::default(),
+            request_metrics,
             metrics,
             locks: rebalance_lock::RebalanceLockManager::new(Duration::from_millis(
                 config.rebalance_lock_max_live_time,
@@ -207,7 +238,14 @@ impl Broker {
         ));
         let metrics_addr = match (metrics_listener, registry) {
             (Some(listener), Some(registry)) => Some(crate::metrics::serve(
-                &inner,
+                crate::metrics::ScrapeSources {
+                    broker_addr: inner.broker_addr.clone(),
+                    permission: inner.config.broker_permission,
+                    connections: inner.connections.clone(),
+                    clients: inner.clients.clone(),
+                    offsets: inner.offsets.clone(),
+                    store: Arc::downgrade(&inner.store),
+                },
                 registry,
                 listener,
                 &tracker,
@@ -215,11 +253,28 @@ impl Broker {
             )?),
             _ => None,
         };
-        registrar.register_all(&inner).await;
-        tracker.spawn(registrar.run(inner.clone(), shutdown.clone()));
+        registrar.register_all().await;
+        tracker.spawn(registrar.clone().run(shutdown.clone()));
         tracker.spawn(housekeeping(inner.clone(), shutdown.clone()));
-        schedule::start(&inner, &tracker, shutdown.clone());
-        tracker.spawn(transaction::check::run(inner.clone(), shutdown.clone()));
+        let delivery = schedule::deliver::Delivery {
+            schedule,
+            store: inner.store.clone(),
+            write,
+        };
+        tracker.spawn(schedule::delay_level::run_all(
+            delivery.clone(),
+            shutdown.clone(),
+        ));
+        tracker.spawn(schedule::timer::run(delivery, shutdown.clone()));
+        tracker.spawn(transaction::check::run(
+            transaction::check::Checker {
+                transactions,
+                clients,
+                topics: inner.topics.clone(),
+                settings: transaction::check::CheckSettings::new(&inner.config),
+            },
+            shutdown.clone(),
+        ));
         info!(%addr, broker = %inner.config.broker_name, cluster = %inner.config.broker_cluster_name, "broker listening");
         Ok(Broker {
             inner,
@@ -259,7 +314,7 @@ impl Broker {
         self.shutdown.cancel();
         self.tracker.close();
         self.tracker.wait().await;
-        self.inner.registrar.unregister_all(&self.inner).await;
+        self.inner.registrar.unregister_all().await;
         self.inner.offsets.persist()?;
         self.inner.topics.persist()?;
         self.inner.store.shutdown().await?;
@@ -300,14 +355,4 @@ async fn housekeeping(inner: Arc<BrokerInner>, stop: CancellationToken) {
             }
         }
     }
-}
-
-/// Counts a put into `topic` for runtime info and, when enabled, metrics.
-pub(crate) fn count_put(inner: &BrokerInner, topic: &str, messages: u64, bytes: u64) {
-    crate::metrics::count_in(inner, topic, messages, bytes);
-    inner
-        .stats
-        .put_messages
-        .fetch_add(messages, Ordering::Relaxed);
-    inner.stats.put_bytes.fetch_add(bytes, Ordering::Relaxed);
 }

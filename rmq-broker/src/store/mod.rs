@@ -8,6 +8,8 @@
 //! # Layout
 //! - [`config`]: the [`StoreConfig`] and [`FlushDiskType`] types.
 //! - [`error`]: the [`StoreError`] type.
+//! - [`observer`]: [`StoreObserver`], the one interface through which the store reports appends, syncs,
+//!   segment changes and dispatches.
 //! - `segment`: 20-digit-named fixed-size files, positioned I/O.
 //! - `writer`: offset assignment under a short lock; the writer thread (pwrite, group commit, dispatch, acks).
 //! - `dispatch`: record → ConsumeQueue entry + index keys (shared with recovery).
@@ -23,6 +25,7 @@
 
 pub mod config;
 pub mod error;
+pub mod observer;
 
 mod checkpoint;
 mod cleanup;
@@ -51,10 +54,9 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rmq_protocol::message::stored::{body_crc, stored_size, MAX_PROPERTIES_LEN, MAX_TOPIC_LEN_V2};
 
 pub use cleanup::CleanupReport;
-pub use config::{
-    DiskUsageProbe, FlushDiskType, FlushObserver, StoreConfig, TagCodeFn, TagCodeHook,
-};
+pub use config::{DiskUsageProbe, FlushDiskType, StoreConfig, TagCodePolicy, TagCodes};
 pub use error::{Result, StoreError};
+pub use observer::{Observers, StoreObserver};
 pub use read::ReadFilter;
 
 use checkpoint::Checkpoint;
@@ -189,9 +191,6 @@ pub struct StoreStats {
     pub index_files: usize,
 }
 
-/// Called after dispatch with (topic, queue id, new max offset); long polling wakes on it.
-pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64) + Send + Sync>;
-
 /// State shared by the API, the writer thread and the flush thread.
 pub(crate) struct StoreInner {
     pub(crate) cfg: StoreConfig,
@@ -207,7 +206,6 @@ pub(crate) struct StoreInner {
     pub(crate) min_phys: AtomicI64,
     pub(crate) cqs: RwLock<HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>>,
     pub(crate) index: IndexService,
-    pub(crate) listener: RwLock<Option<ArrivalListener>>,
     pub(crate) put_count: AtomicU64,
     pub(crate) put_bytes: AtomicU64,
     pub(crate) disk_ratio_bits: AtomicU64,
@@ -392,7 +390,8 @@ impl MessageStore {
         let abort = cfg.abort_path().exists();
         let cp = Checkpoint::load(&cfg.checkpoint_path());
         let commitlog =
-            SegmentSet::open(cfg.commit_log_path(), cfg.mapped_file_size_commit_log, true)?;
+            SegmentSet::open(cfg.commit_log_path(), cfg.mapped_file_size_commit_log, true)?
+                .observed_by(cfg.observers.clone());
         let index = IndexService::open(
             cfg.index_path(),
             cfg.max_hash_slot_num,
@@ -412,7 +411,6 @@ impl MessageStore {
             min_phys: AtomicI64::new(0),
             cqs: RwLock::new(HashMap::new()),
             index,
-            listener: RwLock::new(None),
             put_count: AtomicU64::new(0),
             put_bytes: AtomicU64::new(0),
             disk_ratio_bits: AtomicU64::new(0),
@@ -554,9 +552,9 @@ impl MessageStore {
         }
     }
 
-    /// Registers the callback run after each dispatch with (topic, queue id, new max offset).
-    pub fn set_arrival_listener(&self, f: ArrivalListener) {
-        *self.inner.listener.write() = Some(f);
+    /// The store's observers, to add one after `open` (it sees events from then on).
+    pub fn observers(&self) -> &Observers {
+        &self.inner.cfg.observers
     }
 
     /// Drops a topic's ConsumeQueues (its CommitLog records stay until they expire).

@@ -218,9 +218,12 @@ impl StoreInner {
             }
         }
         if self.cfg.flush_disk_type == FlushDiskType::Sync {
-            self.sync_segments(&touched)?;
+            self.sync_segments(&touched, end)?;
         }
-        self.written.store(end, Ordering::Release);
+        let from = self.written.swap(end, Ordering::AcqRel);
+        if from < end {
+            self.cfg.observers.each(|o| o.on_append(from, end));
+        }
         if self.cfg.flush_disk_type == FlushDiskType::Sync {
             self.flushed.fetch_max(end, Ordering::AcqRel);
         }

@@ -9,9 +9,10 @@ use rmq_protocol::headers::{CreateTopicRequestHeader, DeleteTopicRequestHeader};
 use rmq_protocol::RemotingCommand;
 
 use super::{ok, Refusal, Reply};
+use crate::broker::clock::now_ms;
 use crate::broker::subscription_group::SubscriptionGroupConfig;
 use crate::broker::topic_config::{self, TBW102};
-use crate::broker::{now_ms, BrokerInner};
+use crate::broker::BrokerInner;
 
 /// UPDATE_AND_CREATE_TOPIC: validates and stores the topic, then re-registers with the name servers.
 pub fn create_topic(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
@@ -48,9 +49,8 @@ pub fn create_topic(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         order: h.order,
         attributes,
     };
-    if inner.topics.upsert(cfg)? {
-        inner.topics_changed();
-    }
+    // A change tells the registrar itself (TopicConfigManager::changes).
+    inner.topics.upsert(cfg)?;
     Ok(ok(req))
 }
 
@@ -92,7 +92,6 @@ pub fn delete_topic(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     inner.topics.delete(&h.topic)?;
     inner.offsets.remove_topic(&h.topic);
     inner.store.delete_topic(&h.topic);
-    inner.topics_changed();
     Ok(ok(req))
 }
 

@@ -15,9 +15,10 @@ use tracing::{debug, warn};
 
 use super::{ok, Refusal, Reply};
 use crate::broker::client_manager::{ClientChannel, ConsumerRegistration};
+use crate::broker::clock::now_ms;
 use crate::broker::filter::is_sql92;
 use crate::broker::topic_config::RETRY_GROUP_TOPIC_PREFIX;
-use crate::broker::{now_ms, BrokerInner};
+use crate::broker::BrokerInner;
 use crate::remoting::Connection;
 
 /// Records producers and consumers of the heartbeat; creates groups and retry topics; notifies groups whose
@@ -46,7 +47,6 @@ pub fn heartbeat(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) 
                 inner
                     .topics
                     .create_system_managed(&retry, cfg.retry_queue_nums.max(1))?;
-                inner.topics_changed();
             }
         }
         compile_selectors(inner, &group, &consumer.subscription_data_set);

@@ -12,6 +12,7 @@ pub mod reset_offset;
 pub mod retry;
 pub mod send;
 pub mod stats;
+pub mod status;
 pub mod transaction;
 
 use std::sync::Arc;
@@ -22,7 +23,6 @@ use rmq_protocol::RemotingCommand;
 
 use super::BrokerInner;
 use crate::remoting::{Connection, RequestHandler};
-use crate::store::StoreError;
 
 /// A request the broker answers with an error code and a remark naming what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,39 +40,6 @@ impl Refusal {
             code,
             remark: remark.into(),
         }
-    }
-}
-
-/// A header or body that does not decode: SYSTEM_ERROR with the decoder's message (which names the field), as
-/// Java's remoting server answers any exception a processor throws (rules: `rmq_protocol::lenient`).
-impl From<rmq_protocol::ProtocolError> for Refusal {
-    fn from(e: rmq_protocol::ProtocolError) -> Self {
-        Refusal::new(response::SYSTEM_ERROR, e.to_string())
-    }
-}
-
-impl From<crate::persist::PersistError> for Refusal {
-    fn from(e: crate::persist::PersistError) -> Self {
-        Refusal::new(
-            response::SYSTEM_ERROR,
-            format!("broker state could not be saved: {e}"),
-        )
-    }
-}
-
-impl From<StoreError> for Refusal {
-    fn from(e: StoreError) -> Self {
-        let code = match &e {
-            StoreError::MessageTooLarge { .. } | StoreError::PropertiesTooLarge { .. } => {
-                response::MESSAGE_ILLEGAL
-            }
-            StoreError::DiskFull { .. } | StoreError::ShuttingDown => {
-                response::SERVICE_NOT_AVAILABLE
-            }
-            StoreError::FlushTimeout => response::FLUSH_DISK_TIMEOUT,
-            _ => response::SYSTEM_ERROR,
-        };
-        Refusal::new(code, e.to_string())
     }
 }
 
@@ -100,15 +67,25 @@ pub async fn dispatch(
 ) -> Option<RemotingCommand> {
     let reply = match req.code {
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
-            crate::metrics::time_send(&inner, send::process(&inner, &conn, &req)).await
+            let timed = send::process(&inner.write, &conn, &req);
+            crate::metrics::time_send(inner.request_metrics.as_ref(), timed).await
         }
         request::SEND_REPLY_MESSAGE | request::SEND_REPLY_MESSAGE_V2 => {
-            reply::process(&inner, &conn, &req).await
+            let cx = reply::ReplyContext {
+                write: &inner.write,
+                clients: &inner.clients,
+                store_reply: inner.config.store_reply_message_enable,
+            };
+            reply::process(cx, &conn, &req).await
         }
-        request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(&inner, &req).await,
-        request::CONSUMER_SEND_MSG_BACK => retry::consumer_send_msg_back(&inner, &req).await,
-        request::RMQ_RESEND_DLQ_MESSAGE => retry::resend_dlq_message(&inner, &req).await,
-        request::END_TRANSACTION => transaction::end_transaction(&inner, &conn, &req).await,
+        request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => {
+            pull::process(&inner.pulls, &req).await
+        }
+        request::CONSUMER_SEND_MSG_BACK => retry::consumer_send_msg_back(&inner.write, &req).await,
+        request::RMQ_RESEND_DLQ_MESSAGE => retry::resend_dlq_message(&inner.write, &req).await,
+        request::END_TRANSACTION => {
+            transaction::end_transaction(&inner.transactions, &conn, &req).await
+        }
         request::QUERY_CONSUMER_OFFSET => offset::query_consumer_offset(&inner, &req),
         request::UPDATE_CONSUMER_OFFSET => offset::update_consumer_offset(&inner, &req),
         request::GET_MAX_OFFSET => offset::get_max_offset(&inner, &req),

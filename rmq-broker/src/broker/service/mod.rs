@@ -1,0 +1,14 @@
+//! The broker's typed services: what a request *does*, independent of how it arrived. A codec (today the
+//! remoting processors in [`super::processor`], later gRPC) decodes a request into a service's typed request,
+//! calls the service and encodes its typed outcome; errors are [`ServiceError`]s, which each codec maps to
+//! its wire codes in one place.
+//!
+//! - [`write`]: every message the broker stores, client sends and internal re-puts alike.
+//! - [`pull`]: reads for consumers, with long polling.
+//! - [`error`]: the services' error type.
+
+pub mod error;
+pub mod pull;
+pub mod write;
+
+pub use error::ServiceError;
