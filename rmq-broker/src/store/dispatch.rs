@@ -15,7 +15,7 @@ use rmq_protocol::message::sysflag::{
 
 use super::consume_queue::ConsumeQueue;
 use super::index::key_hash;
-use super::StoreInner;
+use super::inner::StoreInner;
 
 /// Largest queue-offset gap recovery fills with placeholder entries; beyond it the record is not queued.
 const MAX_GAP_FILL: i64 = 1_000_000;

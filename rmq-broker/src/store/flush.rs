@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::checkpoint::Checkpoint;
+use super::cleanup;
+use super::inner::StoreInner;
 use super::segment::Segment;
-use super::{cleanup, now_ms, StoreInner};
+use super::types::now_ms;
 
 /// How often the cleanup policy is evaluated.
 const CLEAN_INTERVAL: Duration = Duration::from_secs(10);

@@ -8,14 +8,14 @@ use rmq_protocol::codes::response;
 use rmq_protocol::headers::{CreateTopicRequestHeader, DeleteTopicRequestHeader};
 use rmq_protocol::RemotingCommand;
 
-use super::{ok, Refusal, Reply};
+use super::refusal::{ok, Refusal, Reply};
 use crate::broker::clock::now_ms;
+use crate::broker::service::admin::AdminService;
 use crate::broker::subscription_group::SubscriptionGroupConfig;
 use crate::broker::topic_config::{self, TBW102};
-use crate::broker::BrokerInner;
 
 /// UPDATE_AND_CREATE_TOPIC: validates and stores the topic, then re-registers with the name servers.
-pub fn create_topic(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn create_topic(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let h: CreateTopicRequestHeader = req.decode_header()?;
     topic_config::validate_topic(&h.topic)
         .map_err(|e| Refusal::new(response::INVALID_PARAMETER, e))?;
@@ -81,7 +81,7 @@ fn parse_attributes(text: &str) -> Result<HashMap<String, String>, Refusal> {
 }
 
 /// DELETE_TOPIC_IN_BROKER: forgets the topic, its offsets and its consume queues.
-pub fn delete_topic(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn delete_topic(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let h: DeleteTopicRequestHeader = req.decode_header()?;
     if topic_config::is_system_topic(&h.topic) {
         return Err(Refusal::new(
@@ -96,12 +96,12 @@ pub fn delete_topic(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 /// GET_ALL_TOPIC_CONFIG: the whole topic table with its version.
-pub fn all_topic_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn all_topic_config(inner: &AdminService, req: &RemotingCommand) -> Reply {
     Ok(ok(req).with_body(body::to_json(&inner.topics.wrapper())))
 }
 
 /// GET_TOPIC_CONFIG: one topic's config.
-pub fn topic_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn topic_config(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let topic = req
         .ext_fields
         .get("topic")
@@ -116,7 +116,7 @@ pub fn topic_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 /// GET_BROKER_RUNTIME_INFO: counters and store figures, with Java's key names where they exist.
-pub fn runtime_info(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn runtime_info(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let stats = inner.store.stats();
     let (producers, consumers) = inner.clients.counts();
     let mut table = HashMap::new();
@@ -170,7 +170,7 @@ pub fn runtime_info(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 /// GET_BROKER_CONFIG: the effective config as properties text.
-pub fn broker_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn broker_config(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let mut text = String::new();
     for (k, v) in inner.config.to_properties() {
         text.push_str(&k);
@@ -187,7 +187,7 @@ pub fn broker_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: body is a SubscriptionGroupConfig.
-pub fn update_subscription_group(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn update_subscription_group(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let cfg: SubscriptionGroupConfig = body::from_json(&req.body)?;
     if cfg.group_name.is_empty() || cfg.group_name.len() > 120 {
         return Err(Refusal::new(
@@ -200,7 +200,7 @@ pub fn update_subscription_group(inner: &BrokerInner, req: &RemotingCommand) -> 
 }
 
 /// GET_ALL_SUBSCRIPTIONGROUP_CONFIG.
-pub fn all_subscription_groups(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn all_subscription_groups(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let table: HashMap<String, SubscriptionGroupConfig> = inner
         .groups
         .all()
@@ -222,7 +222,7 @@ pub fn all_subscription_groups(inner: &BrokerInner, req: &RemotingCommand) -> Re
 }
 
 /// DELETE_SUBSCRIPTIONGROUP (ext `groupName`, optional `cleanOffset`).
-pub fn delete_subscription_group(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn delete_subscription_group(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let group = req
         .ext_fields
         .get("groupName")

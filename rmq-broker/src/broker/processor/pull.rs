@@ -8,7 +8,7 @@ use rmq_protocol::headers::{CommandHeader, PullMessageRequestHeader, PullMessage
 use rmq_protocol::message::sysflag::pull as pull_flag;
 use rmq_protocol::RemotingCommand;
 
-use super::Reply;
+use super::refusal::Reply;
 use crate::broker::service::pull::{PullRequest, PullService, PullSubscription};
 use crate::store::{GetMessageResult, GetMessageStatus};
 
@@ -85,7 +85,7 @@ fn respond(req: &RemotingCommand, result: GetMessageResult, requested: i64) -> R
     };
     let mut resp = RemotingCommand::response_to(req, code).with_ext(header.to_ext());
     if code == response::SUCCESS {
-        resp.body = super::concat_records(&result.messages);
+        resp.body = super::refusal::concat_records(&result.messages);
     } else {
         resp.remark = Some(format!("{:?}", result.status));
     }

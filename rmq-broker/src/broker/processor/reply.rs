@@ -23,7 +23,7 @@ use rmq_protocol::message::properties::{self, Properties};
 use rmq_protocol::RemotingCommand;
 use tracing::warn;
 
-use super::Reply;
+use super::refusal::Reply;
 use crate::broker::client_manager::ClientManager;
 use crate::broker::clock::now_ms;
 use crate::broker::service::write::{Message, Origin, Props, SendOutcome, WriteService};

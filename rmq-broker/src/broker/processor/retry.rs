@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rmq_protocol::headers::{CommandHeader, ConsumerSendMsgBackRequestHeader, ExtField};
 use rmq_protocol::RemotingCommand;
 
-use super::{ok, Reply};
+use super::refusal::{ok, Reply};
 pub use crate::broker::service::write::retry::{
     dlq_topic, retry_topic, DLQ_NUMS_PER_GROUP, V3_4_9,
 };

@@ -7,7 +7,7 @@ use rmq_protocol::message::batch;
 use rmq_protocol::message::properties::{self, Properties};
 use rmq_protocol::RemotingCommand;
 
-use super::{ok, Reply};
+use super::refusal::{ok, Reply};
 use crate::broker::service::write::{
     BatchMessage, Payload, SendOutcome, SendRequest, WritePolicy, WriteService,
 };

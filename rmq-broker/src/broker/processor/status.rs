@@ -5,7 +5,7 @@
 
 use rmq_protocol::codes::response;
 
-use super::Refusal;
+use super::refusal::Refusal;
 use crate::broker::schedule::ScheduleError;
 use crate::broker::service::ServiceError;
 use crate::persist::PersistError;

@@ -11,7 +11,7 @@ use rmq_protocol::message::sysflag::{
 use rmq_protocol::RemotingCommand;
 use tracing::{debug, info, warn};
 
-use super::{ok, Refusal, Reply};
+use super::refusal::{ok, Refusal, Reply};
 use crate::broker::transaction::{
     EndOutcome, EndTransaction, TransactionError, TransactionService,
 };

@@ -5,9 +5,16 @@
 //!
 //! - [`write`]: every message the broker stores, client sends and internal re-puts alike.
 //! - [`pull`]: reads for consumers, with long polling.
+//! - [`offset`]: committed consumer offsets and queue offsets.
+//! - [`client`]: the registry of connected producers and consumers.
+//! - [`admin`]: operator requests (topic and group tables, runtime info, stats, locks, queries).
+//! - Transactions: [`TransactionService`](crate::broker::transaction::TransactionService).
 //! - [`error`]: the services' error type.
 
+pub mod admin;
+pub mod client;
 pub mod error;
+pub mod offset;
 pub mod pull;
 pub mod write;
 
