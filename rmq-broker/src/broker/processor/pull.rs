@@ -20,8 +20,8 @@ pub async fn process(pulls: &PullService, req: &RemotingCommand) -> Reply {
     let h: PullMessageRequestHeader = req.decode_header()?;
     let subscription = if pull_flag::has_subscription(h.sys_flag) {
         PullSubscription::Inline {
-            expression: h.subscription.clone(),
-            expression_type: h.expression_type.clone(),
+            expression: h.subscription,
+            expression_type: h.expression_type,
             version: h.sub_version,
         }
     } else {
@@ -30,8 +30,8 @@ pub async fn process(pulls: &PullService, req: &RemotingCommand) -> Reply {
         }
     };
     let pull = PullRequest {
-        group: h.consumer_group.clone(),
-        topic: h.topic.clone(),
+        group: h.consumer_group,
+        topic: h.topic,
         queue_id: h.queue_id,
         queue_offset: h.queue_offset,
         max_msgs: h.max_msg_nums,

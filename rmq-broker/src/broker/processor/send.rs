@@ -15,7 +15,7 @@ use crate::remoting::Connection;
 
 /// Handles the three send codes.
 pub async fn process(write: &WriteService, conn: &Connection, req: &RemotingCommand) -> Reply {
-    let h = SendMessageRequestHeader::from_command(req)?;
+    let mut h = SendMessageRequestHeader::from_command(req)?;
     // Java takes the batch path by the header's `batch` field alone (`requestHeader.isBatch()`), whatever the code:
     // a SEND_MESSAGE (10) with batch=true is a batch, and Apache's C++ client's batch=1 is not (parseBoolean).
     // A SEND_BATCH_MESSAGE without the field is read as a batch, which is what its sender meant.
@@ -36,26 +36,26 @@ pub async fn process(write: &WriteService, conn: &Connection, req: &RemotingComm
         Payload::Single {
             flag: h.flag,
             body: req.body.clone(),
-            properties: h.properties.clone().unwrap_or_default(),
+            properties: h.properties.take().unwrap_or_default(),
         }
     };
     let outcome = write
-        .send(send_request(&h, conn, req.version, payload))
+        .send(send_request(h, conn, req.version, payload))
         .await?;
     Ok(response(write.policy(), outcome, None, req))
 }
 
 /// The typed send a remoting header describes.
 pub(super) fn send_request(
-    h: &SendMessageRequestHeader,
+    h: SendMessageRequestHeader,
     conn: &Connection,
     version: i32,
     payload: Payload,
 ) -> SendRequest {
     SendRequest {
-        topic: h.topic.clone(),
+        topic: h.topic,
         queue_id: h.queue_id,
-        default_topic: h.default_topic.clone(),
+        default_topic: h.default_topic,
         default_topic_queue_nums: h.default_topic_queue_nums,
         sys_flag: h.sys_flag,
         born_timestamp: h.born_timestamp,
