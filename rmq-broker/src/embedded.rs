@@ -243,7 +243,7 @@ impl EmbeddedBroker {
 
     /// The broker's own address.
     pub fn broker_addr(&self) -> String {
-        self.broker.inner().broker_addr.clone()
+        self.broker.broker_addr().to_owned()
     }
 
     /// Where `GET /metrics` is served; `None` unless metrics were enabled.

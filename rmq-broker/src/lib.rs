@@ -6,9 +6,20 @@
 //! # Layout
 //! - [`embedded`]: start a name server + broker inside the process (apps in development, every test).
 //! - [`namesrv`]: route tables and the name-server request processor.
-//! - [`broker`]: request processors and the state around them (topics, groups, offsets, clients, held pulls,
-//!   registration with name servers).
-//! - [`store`]: CommitLog segments, ConsumeQueues, IndexFiles, checkpoint, flush and crash recovery.
+//! - [`broker`]: the broker proper.
+//!   - [`broker::node`]: [`broker::Broker`], the composition root: builds the services with their collaborators
+//!     and starts the front end and the background tasks.
+//!   - [`broker::service`]: typed services, independent of the wire: [`write`](broker::service::write) (every
+//!     put: sends, replies, retries, transaction outcomes, redeliveries), [`pull`](broker::service::pull),
+//!     [`offset`](broker::service::offset), [`client`](broker::service::client),
+//!     [`admin`](broker::service::admin), and their [`ServiceError`](broker::service::ServiceError).
+//!   - [`broker::processor`]: the remoting codecs over those services, the dispatch table, and
+//!     [`status`](broker::processor::status), the one mapping from service errors to response codes.
+//!   - [`broker::transaction`], [`broker::schedule`]: transactional messages; delay levels and timers.
+//!   - the tables the services share: topics, groups, offsets, clients, rebalance locks, SQL92 selectors,
+//!     held pulls; registration with name servers.
+//! - [`store`]: CommitLog segments, ConsumeQueues, IndexFiles, checkpoint, flush and crash recovery; it reports
+//!   what happens through one [`StoreObserver`](store::StoreObserver) interface.
 //! - [`remoting`]: the accept loop, per-connection tasks, and an outbound client.
 //! - [`config`]: broker.conf keys, defaults and validation.
 //! - [`metrics`]: the Prometheus endpoint (`metricsExporterType=PROM`, off by default).

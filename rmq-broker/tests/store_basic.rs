@@ -205,15 +205,25 @@ async fn get_statuses_and_tag_filter() {
     store.shutdown().await.unwrap();
 }
 
+/// Records every dispatch the store reports.
+#[derive(Default)]
+struct Arrivals(Mutex<Vec<(String, i32, i64)>>);
+
+impl rmq_broker::store::StoreObserver for Arrivals {
+    fn on_dispatch(&self, topic: &str, queue_id: i32, max_offset: i64) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((topic.to_owned(), queue_id, max_offset));
+    }
+}
+
 #[tokio::test]
 async fn message_at_offset_by_time_and_listener() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(config(dir.path(), FlushDiskType::Async)).await;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    store.set_arrival_listener(Arc::new(move |t: &str, q: i32, max: i64| {
-        s2.lock().unwrap().push((t.to_owned(), q, max));
-    }));
+    let seen = Arc::new(Arrivals::default());
+    store.observers().add(seen.clone());
     let mut rs = Vec::new();
     for i in 0..20 {
         rs.push(
@@ -225,7 +235,7 @@ async fn message_at_offset_by_time_and_listener() {
     }
     // The listener ran before each put completed.
     assert_eq!(
-        seen.lock().unwrap().last().cloned(),
+        seen.0.lock().unwrap().last().cloned(),
         Some(("V".to_owned(), 1, 20))
     );
     let rec = store.message_at(rs[5].phys_offset).unwrap();

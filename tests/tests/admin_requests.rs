@@ -64,7 +64,7 @@ fn text(body: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_stats_list_every_queue_with_its_offsets_and_last_store_time() {
     let broker = EmbeddedBroker::start().await.expect("broker");
-    let name = broker.broker().inner().config.broker_name.clone();
+    let name = broker.broker().config().broker_name.clone();
     let c = RawClient::connect(&broker.broker_addr())
         .await
         .expect("connect");
@@ -100,7 +100,7 @@ async fn topic_stats_list_every_queue_with_its_offsets_and_last_store_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_stats_report_lag_per_queue_for_one_or_all_subscribed_topics() {
     let broker = EmbeddedBroker::start().await.expect("broker");
-    let name = broker.broker().inner().config.broker_name.clone();
+    let name = broker.broker().config().broker_name.clone();
     let c = RawClient::connect(&broker.broker_addr())
         .await
         .expect("connect");
@@ -268,7 +268,7 @@ fn reset_args<'a>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_by_time_commits_offsets_and_tells_the_online_consumer() {
     let broker = EmbeddedBroker::start().await.expect("broker");
-    let name = broker.broker().inner().config.broker_name.clone();
+    let name = broker.broker().config().broker_name.clone();
     let admin = RawClient::connect(&broker.broker_addr())
         .await
         .expect("admin");
@@ -394,7 +394,7 @@ async fn reset_by_time_commits_offsets_and_tells_the_online_consumer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_one_queue_to_an_exact_offset_and_refusals() {
     let broker = EmbeddedBroker::start().await.expect("broker");
-    let name = broker.broker().inner().config.broker_name.clone();
+    let name = broker.broker().config().broker_name.clone();
     let c = RawClient::connect(&broker.broker_addr())
         .await
         .expect("connect");

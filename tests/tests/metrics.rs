@@ -374,12 +374,12 @@ async fn metrics_are_off_by_default() {
         .await
         .unwrap();
     assert_eq!(broker.metrics_addr(), None);
-    assert!(broker.broker().inner().metrics.is_none());
+    assert!(!broker.broker().metrics_enabled());
     assert!(
         TcpStream::connect(("127.0.0.1", port)).await.is_err(),
         "no metrics port opened"
     );
-    let props = broker.broker().inner().config.to_properties();
+    let props = broker.broker().config().to_properties();
     assert!(props.contains(&("metricsExporterType".into(), "DISABLE".into())));
     broker.shutdown().await.unwrap();
 }

@@ -50,7 +50,7 @@ fn reply_command(
 fn reply_topic(broker: &EmbeddedBroker) -> String {
     format!(
         "{}_REPLY_TOPIC",
-        broker.broker().inner().config.broker_cluster_name
+        broker.broker().config().broker_cluster_name
     )
 }
 

@@ -89,7 +89,7 @@ impl Fixture {
 
     /// Half-topic offsets the broker has resolved (commit or rollback), from its op records.
     fn resolved(&self) -> Vec<i64> {
-        let store = &self.broker.broker().inner().store;
+        let store = &self.broker.broker().store();
         let r = store.get_messages(OP_TOPIC, 0, 0, 1024, usize::MAX, &|_| true);
         r.messages
             .iter()
@@ -105,7 +105,7 @@ impl Fixture {
 
     /// Half messages the broker discarded because no check-back was answered.
     fn given_up(&self) -> usize {
-        let store = &self.broker.broker().inner().store;
+        let store = &self.broker.broker().store();
         store
             .get_messages(CHECK_MAX_TOPIC, 0, 0, 1024, usize::MAX, &|_| true)
             .messages

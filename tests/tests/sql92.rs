@@ -173,7 +173,7 @@ async fn heartbeat_subscription_filters_pulls_and_compiles_once_per_version() ->
     let c = RawClient::connect(&broker.broker_addr()).await?;
     let topic = setup(&c).await?;
     let group = unique("sqlHb");
-    let cache = &broker.broker().inner().filters;
+    let cache = &broker.broker().filters();
     let v1 = 1_000;
     let before = cache.compilations();
     let hb = heartbeat(

@@ -58,7 +58,7 @@ async fn wait_delivered(c: &RawClient, topic: &str, n: usize) -> Vec<Record> {
 
 /// The op records (half offsets they name) the broker wrote, read from its store.
 fn op_offsets(broker: &EmbeddedBroker) -> Vec<i64> {
-    let store = &broker.broker().inner().store;
+    let store = &broker.broker().store();
     let r = store.get_messages(OP_TOPIC, 0, 0, 32, usize::MAX, &|_| true);
     r.messages
         .iter()
@@ -446,7 +446,7 @@ async fn end_transaction_checks_what_it_commits() {
 
 /// The records of a system topic's queue, read from the broker's store (clients may not pull system topics).
 fn parked(broker: &EmbeddedBroker, topic: &str, queue_id: i32) -> Vec<Record> {
-    let store = &broker.broker().inner().store;
+    let store = &broker.broker().store();
     let r = store.get_messages(topic, queue_id, 0, 32, usize::MAX, &|_| true);
     r.messages
         .iter()

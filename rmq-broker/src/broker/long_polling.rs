@@ -1,5 +1,5 @@
 //! Held pulls (notes §4.9): a pull that finds nothing new waits here until a message arrives on its queue or
-//! its suspend time passes; the store's arrival callback wakes it.
+//! its suspend time passes; the store wakes it through [`StoreObserver::on_dispatch`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,6 +8,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+
+use crate::store::StoreObserver;
 
 struct Waiter {
     offset: i64,
@@ -104,6 +106,13 @@ impl PullHoldService {
     /// Releases every held pull (shutdown), so connections can drain.
     pub fn stop(&self) {
         self.stop.cancel();
+    }
+}
+
+/// A dispatched record wakes the pulls held on its queue.
+impl StoreObserver for PullHoldService {
+    fn on_dispatch(&self, topic: &str, queue_id: i32, max_offset: i64) {
+        self.wake(topic, queue_id, max_offset);
     }
 }
 

@@ -12,47 +12,75 @@ use rmq_protocol::RemotingCommand;
 use tokio::sync::{Mutex, Notify};
 use tracing::{debug, warn};
 
-use super::BrokerInner;
+use super::topic_config::TopicConfigManager;
 use crate::remoting::RemotingClient;
 
 /// Time allowed for one registration round trip (Java: registerBrokerTimeoutMills 24 s).
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(24);
+
+/// Who this broker is, as registration tells name servers.
+#[derive(Debug, Clone)]
+pub struct BrokerIdentity {
+    /// `brokerName`.
+    pub broker_name: String,
+    /// `brokerClusterName`.
+    pub cluster_name: String,
+    /// `brokerId`.
+    pub broker_id: i64,
+    /// `ip:port` published to name servers.
+    pub broker_addr: String,
+    /// Published HA address (no replication: listen port + 1, as Java).
+    pub ha_addr: String,
+    /// `registerNameServerPeriod`, ms.
+    pub register_period_ms: u64,
+    /// Frame limit of the connections to name servers.
+    pub max_frame_length: usize,
+}
 
 /// Keeps one connection per name server and registers over it.
 #[derive(Debug)]
 pub struct Registrar {
     addrs: Vec<String>,
     clients: Vec<Mutex<Option<RemotingClient>>>,
-    /// Signalled when the topic table changed and routes should update now.
-    pub changed: Notify,
+    identity: BrokerIdentity,
+    topics: Arc<TopicConfigManager>,
+    /// Signalled when the topic table changed and routes should update now (the topic table's own
+    /// [`TopicConfigManager::changes`]).
+    changed: Arc<Notify>,
 }
 
 impl Registrar {
-    /// A registrar for `addrs` (may be empty: a broker without name servers).
-    pub fn new(addrs: Vec<String>) -> Self {
+    /// A registrar for `addrs` (may be empty: a broker without name servers) publishing `topics`.
+    pub fn new(
+        addrs: Vec<String>,
+        identity: BrokerIdentity,
+        topics: Arc<TopicConfigManager>,
+    ) -> Self {
         let clients = addrs.iter().map(|_| Mutex::new(None)).collect();
         Registrar {
             addrs,
             clients,
-            changed: Notify::new(),
+            identity,
+            changed: topics.changes(),
+            topics,
         }
     }
 
     /// Registers with every name server concurrently; failures are logged and retried next period.
-    pub async fn register_all(&self, inner: &BrokerInner) {
-        let wrapper = inner.topics.wrapper();
+    pub async fn register_all(&self) {
+        let wrapper = self.topics.wrapper();
         let reg_body = RegisterBrokerBody {
             topic_config_serialize_wrapper: wrapper,
             filter_server_list: Vec::new(),
         };
         let payload = body::to_json(&reg_body);
-        let cfg = &inner.config;
+        let id = &self.identity;
         let header = RegisterBrokerRequestHeader {
-            broker_name: cfg.broker_name.clone(),
-            broker_addr: inner.broker_addr.clone(),
-            cluster_name: cfg.broker_cluster_name.clone(),
-            ha_server_addr: inner.ha_addr.clone(),
-            broker_id: cfg.broker_id,
+            broker_name: id.broker_name.clone(),
+            broker_addr: id.broker_addr.clone(),
+            cluster_name: id.cluster_name.clone(),
+            ha_server_addr: id.ha_addr.clone(),
+            broker_id: id.broker_id,
             heartbeat_timeout_millis: None,
             enable_acting_master: Some(false),
             compressed: Some(false),
@@ -61,7 +89,7 @@ impl Registrar {
         let calls = self.addrs.iter().zip(&self.clients).map(|(addr, slot)| {
             let cmd = RemotingCommand::request_with(request::REGISTER_BROKER, &header).with_body(payload.clone());
             async move {
-                match self.call(addr, slot, cmd, inner.config.max_frame_length).await {
+                match self.call(addr, slot, cmd, id.max_frame_length).await {
                     Ok(resp) if resp.code == response::SUCCESS => debug!(namesrv = %addr, "registered"),
                     Ok(resp) => warn!(namesrv = %addr, code = resp.code, remark = ?resp.remark, "registration refused"),
                     Err(e) => warn!(namesrv = %addr, error = %e, "registration failed"),
@@ -72,20 +100,18 @@ impl Registrar {
     }
 
     /// Tells every name server this broker is leaving.
-    pub async fn unregister_all(&self, inner: &BrokerInner) {
+    pub async fn unregister_all(&self) {
+        let id = &self.identity;
         let header = UnregisterBrokerRequestHeader {
-            broker_name: inner.config.broker_name.clone(),
-            broker_addr: inner.broker_addr.clone(),
-            cluster_name: inner.config.broker_cluster_name.clone(),
-            broker_id: inner.config.broker_id,
+            broker_name: id.broker_name.clone(),
+            broker_addr: id.broker_addr.clone(),
+            cluster_name: id.cluster_name.clone(),
+            broker_id: id.broker_id,
         };
         let calls = self.addrs.iter().zip(&self.clients).map(|(addr, slot)| {
             let cmd = RemotingCommand::request_with(request::UNREGISTER_BROKER, &header);
             async move {
-                if let Err(e) = self
-                    .call(addr, slot, cmd, inner.config.max_frame_length)
-                    .await
-                {
+                if let Err(e) = self.call(addr, slot, cmd, id.max_frame_length).await {
                     debug!(namesrv = %addr, error = %e, "unregister failed");
                 }
             }
@@ -116,24 +142,20 @@ impl Registrar {
         result
     }
 
-    /// Runs until `stop`: registers every period and whenever [`Registrar::changed`] fires (the first
+    /// Runs until `stop`: registers every period and whenever the topic table changes (the first
     /// registration is done by the broker's start, so routes exist before `start` returns).
-    pub async fn run(
-        self: Arc<Self>,
-        inner: Arc<BrokerInner>,
-        stop: tokio_util::sync::CancellationToken,
-    ) {
+    pub async fn run(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
         if self.addrs.is_empty() {
             return;
         }
-        let period = Duration::from_millis(inner.config.register_name_server_period);
+        let period = Duration::from_millis(self.identity.register_period_ms);
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(period) => {}
                 _ = self.changed.notified() => {}
             }
-            self.register_all(&inner).await;
+            self.register_all().await;
         }
     }
 }

@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 use rmq_protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use rmq_protocol::message::sysflag::perm;
+use tokio::sync::Notify;
 
 use crate::persist::{self, PersistError};
 
@@ -82,6 +84,7 @@ pub struct TopicConfigManager {
     table: RwLock<HashMap<String, TopicConfig>>,
     counter: AtomicI64,
     timestamp: AtomicI64,
+    changes: Arc<Notify>,
 }
 
 fn now_ms() -> i64 {
@@ -141,6 +144,7 @@ impl TopicConfigManager {
             table: RwLock::new(table),
             counter: AtomicI64::new(version.counter + 1),
             timestamp: AtomicI64::new(now_ms()),
+            changes: Arc::new(Notify::new()),
         })
     }
 
@@ -224,6 +228,8 @@ impl TopicConfigManager {
     /// Deletes a topic; returns whether it existed.
     pub fn delete(&self, topic_name: &str) -> Result<bool, PersistError> {
         if self.table.write().remove(topic_name).is_none() {
+            // Routes are republished anyway: the name servers may still list it.
+            self.changes.notify_one();
             return Ok(false);
         }
         self.changed()?;
@@ -251,7 +257,15 @@ impl TopicConfigManager {
     fn changed(&self) -> Result<(), PersistError> {
         self.counter.fetch_add(1, Ordering::AcqRel);
         self.timestamp.store(now_ms(), Ordering::Release);
-        self.persist()
+        self.persist()?;
+        self.changes.notify_one();
+        Ok(())
+    }
+
+    /// Signalled after every saved change of the table, so the registrar publishes routes at once instead
+    /// of every writer having to remember to tell it.
+    pub fn changes(&self) -> Arc<Notify> {
+        self.changes.clone()
     }
 
     /// Writes topics.json.

@@ -29,7 +29,7 @@
 //! HTTP stack (the shop uses it too).
 //!
 //! # Cost on the request paths
-//! Disabled, [`BrokerInner::metrics`] is `None` and every hook is one `Option` check (the stopwatches do not
+//! Disabled, the services' [`RequestMetrics`] are `None` and every hook is one `Option` check (the stopwatches do not
 //! even read the clock). Enabled, a send adds two clock reads, a read-locked hash lookup of the topic's
 //! cached counter handles and four relaxed atomic adds; a pull about the same plus one length read per
 //! returned message. Lag, store size and connection gauges are computed at scrape time only.
@@ -45,6 +45,8 @@ mod http;
 mod scrape;
 mod traffic;
 
+pub use scrape::ScrapeSources;
+
 use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,17 +58,16 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::broker::processor::Reply;
-use crate::broker::BrokerInner;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
-use crate::store::{FlushObserver, GetMessageResult, GetMessageStatus};
+use crate::store::{GetMessageResult, GetMessageStatus, StoreObserver};
 use histogram::{LatencyHistogram, RpcLatency};
 
-/// The broker's live metric handles; present in [`BrokerInner::metrics`] only when metrics are enabled.
+/// The broker's live metric handles; exists only when metrics are enabled. The request paths get
+/// [`RequestMetrics`] handles from it, the store a flush observer, the scrape [`ScrapeSources`].
 #[derive(Debug)]
 pub struct BrokerMetrics {
-    traffic: traffic::Traffic,
+    traffic: Arc<traffic::Traffic>,
     rpc: RpcLatency,
     flush_latency: LatencyHistogram,
 }
@@ -86,7 +87,7 @@ impl BrokerMetrics {
                 .map(|(k, v)| (Cow::Borrowed(k), Cow::Owned(v))),
         );
         let metrics = BrokerMetrics {
-            traffic: traffic::Traffic::default(),
+            traffic: Arc::new(traffic::Traffic::default()),
             rpc: RpcLatency::default(),
             flush_latency: LatencyHistogram::default(),
         };
@@ -104,10 +105,27 @@ impl BrokerMetrics {
         (metrics, registry)
     }
 
-    /// The store callback feeding the flush-latency histogram.
-    pub(crate) fn flush_observer(&self) -> FlushObserver {
-        let h = self.flush_latency.clone();
-        FlushObserver(Arc::new(move |d| h.observe(d)))
+    /// The handles of the send and pull paths.
+    pub fn requests(&self) -> RequestMetrics {
+        RequestMetrics {
+            traffic: self.traffic.clone(),
+            rpc: self.rpc.clone(),
+        }
+    }
+
+    /// The store observer feeding the flush-latency histogram.
+    pub(crate) fn flush_observer(&self) -> Arc<dyn StoreObserver> {
+        Arc::new(FlushLatency(self.flush_latency.clone()))
+    }
+}
+
+/// Each CommitLog sync's duration goes into `rocketmq_storage_flush_latency_seconds`.
+#[derive(Debug)]
+struct FlushLatency(LatencyHistogram);
+
+impl StoreObserver for FlushLatency {
+    fn on_durable(&self, _offset: i64, took: Duration) {
+        self.0.observe(took);
     }
 }
 
@@ -128,31 +146,37 @@ pub(crate) async fn bind(config: &BrokerConfig) -> Result<Option<TcpListener>, B
 
 /// Starts `GET /metrics` on `listener` (tracked, stopped by `shutdown`); returns the bound address.
 pub(crate) fn serve(
-    inner: &Arc<BrokerInner>,
+    sources: ScrapeSources,
     mut registry: Registry,
     listener: TcpListener,
     tracker: &TaskTracker,
     shutdown: CancellationToken,
 ) -> Result<SocketAddr, BrokerError> {
     let addr = listener.local_addr().map_err(BrokerError::Io)?;
-    registry.register_collector(Box::new(scrape::BrokerCollector {
-        inner: Arc::downgrade(inner),
-    }));
+    registry.register_collector(Box::new(scrape::BrokerCollector { sources }));
     tracker.spawn(http::serve(listener, Arc::new(registry), shutdown));
     tracing::info!(%addr, "metrics endpoint listening (GET /metrics)");
     Ok(addr)
 }
 
-/// Counts messages stored in `topic` (called by `count_put`, so every put path reports the same way).
-pub(crate) fn count_in(inner: &BrokerInner, topic: &str, messages: u64, bytes: u64) {
-    if let Some(m) = &inner.metrics {
-        m.traffic.add_in(topic, messages, bytes);
+/// The latency histograms and traffic counters of the send and pull paths; `None` where metrics are off,
+/// so every hook is one `Option` check.
+#[derive(Debug, Clone)]
+pub struct RequestMetrics {
+    traffic: Arc<traffic::Traffic>,
+    rpc: RpcLatency,
+}
+
+impl RequestMetrics {
+    /// Counts messages stored in `topic` (the write service counts every put path the same way).
+    pub(crate) fn count_in(&self, topic: &str, messages: u64, bytes: u64) {
+        self.traffic.add_in(topic, messages, bytes);
     }
 }
 
 /// Runs a send request, timing it when metrics are on.
-pub(crate) async fn time_send(inner: &BrokerInner, send: impl Future<Output = Reply>) -> Reply {
-    let Some(m) = &inner.metrics else {
+pub(crate) async fn time_send<T>(m: Option<&RequestMetrics>, send: impl Future<Output = T>) -> T {
+    let Some(m) = m else {
         return send.await;
     };
     let started = Instant::now();
@@ -170,9 +194,9 @@ pub(crate) struct Stopwatch {
 
 impl Stopwatch {
     /// Starts timing (or does nothing, when metrics are off).
-    pub(crate) fn start(inner: &BrokerInner) -> Stopwatch {
+    pub(crate) fn start(m: Option<&RequestMetrics>) -> Stopwatch {
         Stopwatch {
-            started: inner.metrics.as_ref().map(|_| Instant::now()),
+            started: m.map(|_| Instant::now()),
             held: Duration::ZERO,
         }
     }
@@ -191,13 +215,13 @@ impl Stopwatch {
 
 /// Records a served pull: its latency and, when it returned messages, messages and body bytes out.
 pub(crate) fn pulled(
-    inner: &BrokerInner,
+    m: Option<&RequestMetrics>,
     group: &str,
     topic: &str,
     result: &GetMessageResult,
     clock: Stopwatch,
 ) {
-    let (Some(m), Some(started)) = (&inner.metrics, clock.started) else {
+    let (Some(m), Some(started)) = (m, clock.started) else {
         return;
     };
     if result.status == GetMessageStatus::Found {

@@ -3,25 +3,47 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue};
 use prometheus_client::metrics::MetricType;
 
+use crate::broker::client_manager::ClientManager;
+use crate::broker::consumer_offset::ConsumerOffsetManager;
 use crate::broker::topic_config::RETRY_GROUP_TOPIC_PREFIX;
-use crate::broker::BrokerInner;
+use crate::remoting::ConnectionCount;
+use crate::store::MessageStore;
 
-/// Reads the broker's state at scrape time. Holds the broker weakly: the exporter must not keep a stopped
-/// broker alive, and a scrape racing with its drop just sees no broker gauges.
+/// What a scrape reads: small handles on the broker's state, not the broker. The store is held weakly: the
+/// exporter must not keep a stopped broker's store alive, and a scrape racing with its drop just sees no
+/// broker gauges.
+#[derive(Debug, Clone)]
+pub struct ScrapeSources {
+    /// Published `ip:port`.
+    pub broker_addr: String,
+    /// `brokerPermission`.
+    pub permission: i32,
+    /// Open connections to the broker port.
+    pub connections: ConnectionCount,
+    /// Connected producers and consumers.
+    pub clients: Arc<ClientManager>,
+    /// Committed offsets (for lag).
+    pub offsets: Arc<ConsumerOffsetManager>,
+    /// The store (sizes, progress, queue ends).
+    pub store: Weak<MessageStore>,
+}
+
+/// Reads [`ScrapeSources`] at scrape time.
 #[derive(Debug)]
 pub(crate) struct BrokerCollector {
-    pub(crate) inner: Weak<BrokerInner>,
+    pub(crate) sources: ScrapeSources,
 }
 
 impl Collector for BrokerCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let Some(inner) = self.inner.upgrade() else {
+        let inner = &self.sources;
+        let Some(store_handle) = inner.store.upgrade() else {
             return Ok(());
         };
         let version = env!("CARGO_PKG_VERSION");
@@ -39,7 +61,7 @@ impl Collector for BrokerCollector {
             &mut encoder,
             "rocketmq_broker_permission",
             "brokerPermission: 6 = read and write, 4 = read only, 2 = write only.",
-            i64::from(inner.config.broker_permission),
+            i64::from(inner.permission),
         )?;
         gauge(
             &mut encoder,
@@ -60,9 +82,9 @@ impl Collector for BrokerCollector {
             "Consumer channels known from heartbeats.",
             consumers as i64,
         )?;
-        encode_lag(&mut encoder, &inner)?;
-        let store = inner.store.stats();
-        let cfg = inner.store.config();
+        encode_lag(&mut encoder, &inner.offsets, &store_handle)?;
+        let store = store_handle.stats();
+        let cfg = store_handle.config();
         gauge(
             &mut encoder,
             "rocketmq_storage_size_bytes",
@@ -108,8 +130,12 @@ fn gauge(
 /// committed offset, for every queue a group has committed an offset on (Java's `ConsumerLagCalculator`
 /// sums the queues per group and topic; the per-queue series sum to that). Retry topics are left out, as
 /// Java does.
-fn encode_lag(encoder: &mut DescriptorEncoder, inner: &BrokerInner) -> Result<(), fmt::Error> {
-    let mut rows = inner.offsets.snapshot();
+fn encode_lag(
+    encoder: &mut DescriptorEncoder,
+    offsets: &ConsumerOffsetManager,
+    store: &MessageStore,
+) -> Result<(), fmt::Error> {
+    let mut rows = offsets.snapshot();
     rows.retain(|r| !r.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX));
     rows.sort_by(|a, b| (&a.group, &a.topic, a.queue_id).cmp(&(&b.group, &b.topic, b.queue_id)));
     let mut family = encoder.encode_descriptor(
@@ -119,7 +145,7 @@ fn encode_lag(encoder: &mut DescriptorEncoder, inner: &BrokerInner) -> Result<()
         MetricType::Gauge,
     )?;
     for row in &rows {
-        let max = inner.store.max_offset_in_queue(&row.topic, row.queue_id);
+        let max = store.max_offset_in_queue(&row.topic, row.queue_id);
         let queue_id = row.queue_id.to_string();
         let labels = [
             ("consumer_group", row.group.as_str()),

@@ -9,7 +9,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::StoreInner;
+use super::inner::StoreInner;
 
 /// Most segments deleted by force in one round.
 const FORCE_BATCH: usize = 10;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use rmq_protocol::message::RecordView;
 
+use super::observer::Observers;
+
 /// When a send is acknowledged relative to the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FlushDiskType {
@@ -30,28 +32,21 @@ impl fmt::Debug for DiskUsageProbe {
 
 /// Computes the consume-queue tag slot of a record instead of the TAGS hash, when it returns `Some`.
 ///
-/// The hook for delayed delivery: for `SCHEDULE_TOPIC_XXXX` the slot holds the delivery timestamp. It is
-/// called at dispatch and again during recovery, so it must depend only on the record.
-#[derive(Clone)]
-pub struct TagCodeHook(pub Arc<TagCodeFn>);
-
-/// The function inside a [`TagCodeHook`].
-pub type TagCodeFn = dyn Fn(&RecordView<'_>) -> Option<i64> + Send + Sync;
-
-impl fmt::Debug for TagCodeHook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TagCodeHook(..)")
-    }
+/// The policy for delayed delivery: for `SCHEDULE_TOPIC_XXXX` the slot holds the delivery timestamp. A policy,
+/// not an observer: its answer is written into the ConsumeQueue, and it is asked again during recovery, so it
+/// must depend only on the record.
+pub trait TagCodePolicy: Send + Sync {
+    /// The tag slot for `record`, or `None` for the TAGS hash.
+    fn tag_code(&self, record: &RecordView<'_>) -> Option<i64>;
 }
 
-/// Told how long each CommitLog sync took (background flush under ASYNC_FLUSH, group commit under
-/// SYNC_FLUSH); the broker's flush-latency histogram. Runs on the store's threads, so it must be cheap.
+/// A shared [`TagCodePolicy`] (a config field, so it also applies while recovery re-dispatches).
 #[derive(Clone)]
-pub struct FlushObserver(pub Arc<dyn Fn(std::time::Duration) + Send + Sync>);
+pub struct TagCodes(pub Arc<dyn TagCodePolicy>);
 
-impl fmt::Debug for FlushObserver {
+impl fmt::Debug for TagCodes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FlushObserver(..)")
+        f.write_str("TagCodes(..)")
     }
 }
 
@@ -107,9 +102,11 @@ pub struct StoreConfig {
     /// Disk usage source; default `statvfs` of the CommitLog directory.
     pub disk_usage_probe: Option<DiskUsageProbe>,
     /// Tag-slot override for dispatch (delay feature); default none.
-    pub tag_code_hook: Option<TagCodeHook>,
-    /// Flush-latency callback (metrics); default none, and then syncs are not even timed.
-    pub flush_observer: Option<FlushObserver>,
+    pub tag_codes: Option<TagCodes>,
+    /// Who is told of appends, syncs, segments and dispatches (held pulls, metrics); default none. Shared by
+    /// clones of the config; observers added here before `open` also see recovery's events, and
+    /// [`MessageStore::observers`](super::MessageStore::observers) adds more later.
+    pub observers: Observers,
 }
 
 impl Default for StoreConfig {
@@ -138,8 +135,8 @@ impl Default for StoreConfig {
             max_pending_bytes: 64 * 1024 * 1024,
             store_host: SocketAddr::from(([127, 0, 0, 1], 10911)),
             disk_usage_probe: None,
-            tag_code_hook: None,
-            flush_observer: None,
+            tag_codes: None,
+            observers: Observers::default(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Dispatch ("reput"): derive ConsumeQueue entries and index keys from CommitLog records.
 //!
 //! Used by the writer for freshly written bytes and by recovery for bytes read back from disk, so both
-//! derive the same tag code (TAGS hash, or the [`TagCodeHook`](super::TagCodeHook)) and the same keys
+//! derive the same tag code (TAGS hash, or the [`TagCodePolicy`](super::TagCodePolicy)) and the same keys
 //! (`topic#key` for each KEYS entry and for UNIQ_KEY). Entries already present are skipped, which makes
 //! re-dispatching a range idempotent.
 
@@ -15,7 +15,7 @@ use rmq_protocol::message::sysflag::{
 
 use super::consume_queue::ConsumeQueue;
 use super::index::key_hash;
-use super::StoreInner;
+use super::inner::StoreInner;
 
 /// Largest queue-offset gap recovery fills with placeholder entries; beyond it the record is not queued.
 const MAX_GAP_FILL: i64 = 1_000_000;
@@ -110,9 +110,9 @@ impl<'a> Dispatcher<'a> {
         let tag = self
             .inner
             .cfg
-            .tag_code_hook
+            .tag_codes
             .as_ref()
-            .and_then(|h| (h.0)(v))
+            .and_then(|p| p.0.tag_code(v))
             .unwrap_or_else(|| v.tag_code());
         first |= cq.stage(phys, v.total_size as i32, tag);
         if first {
@@ -121,17 +121,18 @@ impl<'a> Dispatcher<'a> {
         Ok(())
     }
 
-    /// Writes staged ConsumeQueue entries and index entries, then tells the arrival listener.
+    /// Writes staged ConsumeQueue entries and index entries, then tells the observers.
     pub(crate) fn finish(self) -> io::Result<()> {
         for cq in &self.touched {
             cq.write_staged()?;
         }
         self.inner.index.write_pending()?;
-        let listener = self.inner.listener.read().clone();
-        if let Some(l) = listener {
-            for cq in &self.touched {
-                l(&cq.topic, cq.queue_id, cq.max_offset());
-            }
+        if !self.touched.is_empty() {
+            self.inner.cfg.observers.each(|o| {
+                for cq in &self.touched {
+                    o.on_dispatch(&cq.topic, cq.queue_id, cq.max_offset());
+                }
+            });
         }
         Ok(())
     }

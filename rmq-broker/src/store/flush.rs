@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::checkpoint::Checkpoint;
+use super::cleanup;
+use super::inner::StoreInner;
 use super::segment::Segment;
-use super::{cleanup, now_ms, StoreInner};
+use super::types::now_ms;
 
 /// How often the cleanup policy is evaluated.
 const CLEAN_INTERVAL: Duration = Duration::from_secs(10);
@@ -38,24 +40,27 @@ impl StoreInner {
                 let s = seg.start as i64;
                 s + fs > f && s < w
             });
-            self.sync_segments(dirty)?;
+            self.sync_segments(dirty, w)?;
             self.flushed.fetch_max(w, Ordering::AcqRel);
         }
         Ok(self.flushed.load(Ordering::Acquire))
     }
 
-    /// `fdatasync`s the given CommitLog segments, timing the whole sync for the flush observer (if any).
-    /// Both flush paths go through here: the background flush above and SYNC_FLUSH's group commit.
+    /// `fdatasync`s the given CommitLog segments, which makes the CommitLog durable up to `upto`, and tells
+    /// the observers (timing the sync only when there are any). Both flush paths go through here: the
+    /// background flush above and SYNC_FLUSH's group commit.
     pub(crate) fn sync_segments<S: AsRef<Segment>>(
         &self,
         segments: impl IntoIterator<Item = S>,
+        upto: i64,
     ) -> std::io::Result<()> {
-        let started = self.cfg.flush_observer.as_ref().map(|_| Instant::now());
+        let started = self.cfg.observers.any().then(Instant::now);
         for seg in segments {
             seg.as_ref().file.sync_data()?;
         }
-        if let (Some(observe), Some(started)) = (&self.cfg.flush_observer, started) {
-            (observe.0)(started.elapsed());
+        if let Some(started) = started {
+            let took = started.elapsed();
+            self.cfg.observers.each(|o| o.on_durable(upto, took));
         }
         Ok(())
     }

@@ -6,8 +6,12 @@
 //! "dispatches" each record after writing it, and recovery re-dispatches from the CommitLog after a crash.
 //!
 //! # Layout
-//! - [`config`]: the [`StoreConfig`] and [`FlushDiskType`] types.
+//! - [`config`]: the [`StoreConfig`] and [`FlushDiskType`] types, and the [`TagCodePolicy`].
+//! - [`types`]: messages to append and the results of puts and reads.
 //! - [`error`]: the [`StoreError`] type.
+//! - [`observer`]: [`StoreObserver`], the one interface through which the store reports appends, syncs,
+//!   segment changes and dispatches.
+//! - `inner`: the state shared by the API and the store's threads; `put_state`: what the put lock guards.
 //! - `segment`: 20-digit-named fixed-size files, positioned I/O.
 //! - `writer`: offset assignment under a short lock; the writer thread (pwrite, group commit, dispatch, acks).
 //! - `dispatch`: record → ConsumeQueue entry + index keys (shared with recovery).
@@ -23,6 +27,8 @@
 
 pub mod config;
 pub mod error;
+pub mod observer;
+pub mod types;
 
 mod checkpoint;
 mod cleanup;
@@ -31,6 +37,8 @@ mod disk;
 mod dispatch;
 mod flush;
 mod index;
+mod inner;
+mod put_state;
 mod read;
 mod recovery;
 mod segment;
@@ -38,256 +46,30 @@ mod writer;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 use rmq_protocol::message::stored::{body_crc, stored_size, MAX_PROPERTIES_LEN, MAX_TOPIC_LEN_V2};
 
 pub use cleanup::CleanupReport;
-pub use config::{
-    DiskUsageProbe, FlushDiskType, FlushObserver, StoreConfig, TagCodeFn, TagCodeHook,
-};
+pub use config::{DiskUsageProbe, FlushDiskType, StoreConfig, TagCodePolicy, TagCodes};
 pub use error::{Result, StoreError};
+pub use observer::{Observers, StoreObserver};
 pub use read::ReadFilter;
+pub use types::{
+    GetMessageResult, GetMessageStatus, MessageToStore, PutResult, QueryMessageResult, StoreStats,
+};
 
 use checkpoint::Checkpoint;
-use consume_queue::ConsumeQueue;
 use index::IndexService;
+use inner::StoreInner;
+use put_state::{PutState, RunState};
 use segment::SegmentSet;
-use writer::{PutState, RunState};
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// One message to append, as the broker hands it over (the store never sees a `RemotingCommand`).
-#[derive(Debug, Clone)]
-pub struct MessageToStore {
-    /// Topic (also names the ConsumeQueue directory).
-    pub topic: String,
-    /// Queue id within the topic.
-    pub queue_id: i32,
-    /// User flag.
-    pub flag: i32,
-    /// Body as sent (possibly compressed).
-    pub body: Bytes,
-    /// Encoded properties string; the store adds nothing to it (UNIQ_KEY etc. are the broker's job).
-    pub properties: String,
-    /// MessageSysFlag; PREPARED and ROLLBACK records get queue offset 0 and no ConsumeQueue entry.
-    pub sys_flag: i32,
-    /// Producer timestamp, ms.
-    pub born_timestamp: i64,
-    /// Producer address.
-    pub born_host: SocketAddr,
-    /// Reconsume count.
-    pub reconsume_times: i32,
-    /// Half-message offset for committed transactions, else 0.
-    pub prepared_transaction_offset: i64,
-}
-
-/// Where a message was stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PutResult {
-    /// CommitLog offset of the record.
-    pub phys_offset: i64,
-    /// Offset in its ConsumeQueue.
-    pub queue_offset: i64,
-    /// Offset msg id (store host + CommitLog offset).
-    pub msg_id: String,
-    /// Record size.
-    pub wrote_bytes: usize,
-    /// Store timestamp written into the record.
-    pub store_timestamp: i64,
-}
-
-/// Outcome of [`MessageStore::get_messages`] (Java's `GetMessageStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GetMessageStatus {
-    /// At least one message returned.
-    Found,
-    /// Entries were scanned but none matched the filter.
-    NoMatchedMessage,
-    /// The messages were deleted by cleanup while being read.
-    MessageWasRemoving,
-    /// The entries could not be read.
-    OffsetFoundNull,
-    /// The offset is beyond the max offset + 1.
-    OffsetOverflowBadly,
-    /// The offset equals the max offset (nothing new yet).
-    OffsetOverflowOne,
-    /// The offset is below the min offset.
-    OffsetTooSmall,
-    /// The queue exists but holds no message.
-    NoMessageInQueue,
-    /// No such topic/queue.
-    NoMatchedLogicQueue,
-}
-
-/// Messages for one pull.
-#[derive(Debug, Clone)]
-pub struct GetMessageResult {
-    /// What happened.
-    pub status: GetMessageStatus,
-    /// Where the next pull should start.
-    pub next_begin_offset: i64,
-    /// Queue min offset.
-    pub min_offset: i64,
-    /// Queue max offset.
-    pub max_offset: i64,
-    /// Raw stored records (one read from disk each span; slices share the read buffer).
-    pub messages: Vec<Bytes>,
-    /// Sum of the records' sizes.
-    pub buffer_total_size: usize,
-}
-
-/// Messages found by key.
-#[derive(Debug, Clone, Default)]
-pub struct QueryMessageResult {
-    /// Raw stored records, newest first.
-    pub messages: Vec<Bytes>,
-    /// Store timestamp of the newest indexed record.
-    pub index_last_update_timestamp: i64,
-    /// CommitLog offset of the newest indexed record.
-    pub index_last_update_phy_offset: i64,
-}
-
-/// Store figures for runtime info and tests.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StoreStats {
-    /// First readable CommitLog offset.
-    pub commit_log_min_offset: i64,
-    /// End of the written (readable) CommitLog.
-    pub commit_log_max_offset: i64,
-    /// End of the synced CommitLog.
-    pub flushed_offset: i64,
-    /// End of the dispatched CommitLog.
-    pub dispatched_offset: i64,
-    /// Messages stored since open.
-    pub put_message_count: u64,
-    /// Record bytes stored since open.
-    pub put_bytes: u64,
-    /// Disk usage of the CommitLog's file system (0..1).
-    pub disk_used_ratio: f64,
-    /// Whether writes are refused for lack of disk.
-    pub disk_full: bool,
-    /// Number of CommitLog segments.
-    pub commit_log_files: usize,
-    /// Number of ConsumeQueues.
-    pub consume_queues: usize,
-    /// Number of index files.
-    pub index_files: usize,
-}
-
-/// Called after dispatch with (topic, queue id, new max offset); long polling wakes on it.
-pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64) + Send + Sync>;
-
-/// State shared by the API, the writer thread and the flush thread.
-pub(crate) struct StoreInner {
-    pub(crate) cfg: StoreConfig,
-    pub(crate) commitlog: SegmentSet,
-    pub(crate) put: Mutex<PutState>,
-    pub(crate) writer_cv: Condvar,
-    pub(crate) space: tokio::sync::Notify,
-    pub(crate) pending_bytes: AtomicUsize,
-    pub(crate) written: AtomicI64,
-    pub(crate) flushed: AtomicI64,
-    pub(crate) dispatched: AtomicI64,
-    pub(crate) index_persisted: AtomicI64,
-    pub(crate) min_phys: AtomicI64,
-    pub(crate) cqs: RwLock<HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>>,
-    pub(crate) index: IndexService,
-    pub(crate) listener: RwLock<Option<ArrivalListener>>,
-    pub(crate) put_count: AtomicU64,
-    pub(crate) put_bytes: AtomicU64,
-    pub(crate) disk_ratio_bits: AtomicU64,
-    pub(crate) disk_full: AtomicBool,
-}
-
-impl StoreInner {
-    pub(crate) fn find_cq(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
-        self.cqs.read().get(topic)?.get(&queue_id).cloned()
-    }
-
-    pub(crate) fn find_or_create_cq(
-        &self,
-        topic: &str,
-        queue_id: i32,
-    ) -> std::io::Result<Arc<ConsumeQueue>> {
-        if let Some(cq) = self.find_cq(topic, queue_id) {
-            return Ok(cq);
-        }
-        let mut w = self.cqs.write();
-        if let Some(cq) = w.get(topic).and_then(|m| m.get(&queue_id)) {
-            return Ok(cq.clone());
-        }
-        let dir = self
-            .cfg
-            .consume_queue_path()
-            .join(topic)
-            .join(queue_id.to_string());
-        let cq = Arc::new(ConsumeQueue::open(
-            dir,
-            topic,
-            queue_id,
-            self.cfg.consume_queue_entries_per_file,
-        )?);
-        w.entry(topic.to_owned())
-            .or_default()
-            .insert(queue_id, cq.clone());
-        Ok(cq)
-    }
-
-    pub(crate) fn all_cqs(&self) -> Vec<Arc<ConsumeQueue>> {
-        self.cqs
-            .read()
-            .values()
-            .flat_map(|m| m.values().cloned())
-            .collect()
-    }
-
-    fn load_cqs(&self) -> Result<()> {
-        let root = self.cfg.consume_queue_path();
-        std::fs::create_dir_all(&root)?;
-        let mut map: HashMap<String, HashMap<i32, Arc<ConsumeQueue>>> = HashMap::new();
-        for t in std::fs::read_dir(&root)? {
-            let t = t?;
-            let Some(topic) = t.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if !t.file_type()?.is_dir() {
-                continue;
-            }
-            for q in std::fs::read_dir(t.path())? {
-                let q = q?;
-                let Some(qid) = q.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                    continue;
-                };
-                let cq = ConsumeQueue::open(
-                    q.path(),
-                    &topic,
-                    qid,
-                    self.cfg.consume_queue_entries_per_file,
-                )?;
-                map.entry(topic.clone())
-                    .or_default()
-                    .insert(qid, Arc::new(cq));
-            }
-        }
-        *self.cqs.write() = map;
-        Ok(())
-    }
-}
 
 struct Threads {
     writer: Option<JoinHandle<()>>,
@@ -392,7 +174,8 @@ impl MessageStore {
         let abort = cfg.abort_path().exists();
         let cp = Checkpoint::load(&cfg.checkpoint_path());
         let commitlog =
-            SegmentSet::open(cfg.commit_log_path(), cfg.mapped_file_size_commit_log, true)?;
+            SegmentSet::open(cfg.commit_log_path(), cfg.mapped_file_size_commit_log, true)?
+                .observed_by(cfg.observers.clone());
         let index = IndexService::open(
             cfg.index_path(),
             cfg.max_hash_slot_num,
@@ -412,7 +195,6 @@ impl MessageStore {
             min_phys: AtomicI64::new(0),
             cqs: RwLock::new(HashMap::new()),
             index,
-            listener: RwLock::new(None),
             put_count: AtomicU64::new(0),
             put_bytes: AtomicU64::new(0),
             disk_ratio_bits: AtomicU64::new(0),
@@ -554,9 +336,9 @@ impl MessageStore {
         }
     }
 
-    /// Registers the callback run after each dispatch with (topic, queue id, new max offset).
-    pub fn set_arrival_listener(&self, f: ArrivalListener) {
-        *self.inner.listener.write() = Some(f);
+    /// The store's observers, to add one after `open` (it sees events from then on).
+    pub fn observers(&self) -> &Observers {
+        &self.inner.cfg.observers
     }
 
     /// Drops a topic's ConsumeQueues (its CommitLog records stay until they expire).

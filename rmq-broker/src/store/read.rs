@@ -15,7 +15,9 @@ use rmq_protocol::message::stored::{
 
 use super::consume_queue::CqEntry;
 use super::index::key_hash;
-use super::{GetMessageResult, GetMessageStatus, MessageStore, QueryMessageResult, StoreInner};
+use super::inner::StoreInner;
+use super::types::{GetMessageResult, GetMessageStatus, QueryMessageResult};
+use super::MessageStore;
 
 impl StoreInner {
     /// Reads `len` bytes at CommitLog offset `phys` if they are readable (not removed, fully written,

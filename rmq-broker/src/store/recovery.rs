@@ -20,7 +20,7 @@ use rmq_protocol::message::stored::{peek, Peek, RecordView, END_FILE_MIN_BLANK_L
 use super::checkpoint::Checkpoint;
 use super::dispatch::Dispatcher;
 use super::error::{Result, StoreError};
-use super::StoreInner;
+use super::inner::StoreInner;
 
 /// Whether a segment has nothing written at its start (created ahead of the writer, never used).
 fn is_blank(seg: &super::segment::Segment) -> bool {

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::observer::Observers;
+
 /// The file name of a segment starting at `offset`.
 pub(crate) fn file_name(offset: u64) -> String {
     format!("{offset:020}")
@@ -104,6 +106,7 @@ pub(crate) struct SegmentSet {
     pub(crate) file_size: u64,
     prealloc: bool,
     segs: RwLock<BTreeMap<u64, Arc<Segment>>>,
+    observers: Observers,
 }
 
 impl SegmentSet {
@@ -120,7 +123,14 @@ impl SegmentSet {
             file_size,
             prealloc,
             segs: RwLock::new(segs),
+            observers: Observers::default(),
         })
+    }
+
+    /// Tells `observers` of segments created and removed from now on.
+    pub(crate) fn observed_by(mut self, observers: Observers) -> SegmentSet {
+        self.observers = observers;
+        self
     }
 
     /// Start offset of the segment that holds `offset`.
@@ -146,7 +156,14 @@ impl SegmentSet {
             start,
             self.prealloc.then_some(self.file_size),
         )?);
-        Ok(self.segs.write().entry(start).or_insert(seg).clone())
+        let (seg, created) = match self.segs.write().entry(start) {
+            std::collections::btree_map::Entry::Occupied(e) => (e.get().clone(), false),
+            std::collections::btree_map::Entry::Vacant(e) => (e.insert(seg).clone(), true),
+        };
+        if created {
+            self.observers.each(|o| o.on_segment_created(start));
+        }
+        Ok(seg)
     }
 
     /// All segments in order.
@@ -180,6 +197,7 @@ impl SegmentSet {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
+            self.observers.each(|o| o.on_segment_removed(start));
         }
         Ok(())
     }

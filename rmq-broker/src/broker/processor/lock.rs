@@ -5,11 +5,11 @@ use rmq_protocol::body::{
 };
 use rmq_protocol::RemotingCommand;
 
-use super::{ok, Reply};
-use crate::broker::BrokerInner;
+use super::refusal::{ok, Reply};
+use crate::broker::service::admin::AdminService;
 
 /// Locks what the client may own; the body lists the queues it holds afterwards.
-pub fn lock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn lock_batch(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let body: LockBatchRequestBody = body::from_json(&req.body)?;
     let locked = inner
         .locks
@@ -21,7 +21,7 @@ pub fn lock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 /// Releases the client's locks on the listed queues.
-pub fn unlock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn unlock_batch(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let body: UnlockBatchRequestBody = body::from_json(&req.body)?;
     inner
         .locks

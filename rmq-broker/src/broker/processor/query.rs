@@ -6,14 +6,14 @@ use rmq_protocol::headers::{
 };
 use rmq_protocol::RemotingCommand;
 
-use super::{ok, Refusal, Reply};
-use crate::broker::BrokerInner;
+use super::refusal::{ok, Refusal, Reply};
+use crate::broker::service::admin::AdminService;
 
 /// Ext flag a client sets when the key is a UNIQ_KEY (message id) rather than a business key.
 const UNIQUE_KEY_QUERY: &str = "_UNIQUE_KEY_QUERY";
 
 /// Finds messages whose KEYS (or UNIQ_KEY) contain `key`, stored between the two timestamps.
-pub fn query_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn query_message(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let h: QueryMessageRequestHeader = req.decode_header()?;
     let unique = req
         .ext_fields
@@ -40,11 +40,11 @@ pub fn query_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     };
     Ok(ok(req)
         .with_ext(header.to_ext())
-        .with_body(super::concat_records(&result.messages)))
+        .with_body(super::refusal::concat_records(&result.messages)))
 }
 
 /// Returns the record starting at a commit-log offset (from an offset message id).
-pub fn view_message_by_id(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn view_message_by_id(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let h: ViewMessageRequestHeader = req.decode_header()?;
     match inner.store.message_at(h.offset) {
         Some(record) => Ok(ok(req).with_body(record)),

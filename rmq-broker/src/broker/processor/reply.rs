@@ -3,7 +3,8 @@
 //! A requester sends an ordinary message carrying `CORRELATION_ID`, `REPLY_TO_CLIENT` (its client id) and
 //! `TTL`; the consumer that handles it answers with a reply message to `<cluster>_REPLY_TOPIC` sent with one
 //! of these codes. The broker then, as Java's `ReplyMessageProcessor`:
-//! 1. checks the send like any other (permission, topic, auto-creation, body size);
+//! 1. checks the send like any other (permission, topic, auto-creation, queue id, body size: the write
+//!    service's [`route`](crate::broker::service::write::WriteService::route));
 //! 2. finds the requester's connection among producers by `REPLY_TO_CLIENT` and pushes the reply to it with
 //!    PUSH_REPLY_MESSAGE_TO_CLIENT (326), waiting up to 10 s for its answer; the push carries the send header
 //!    plus `bornHost`/`storeHost` (Java's `/ip:port` form) and `storeTimestamp`, the properties with
@@ -17,56 +18,57 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rmq_protocol::codes::{request, response};
-use rmq_protocol::headers::{
-    ReplyMessageRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader,
-};
+use rmq_protocol::headers::{ReplyMessageRequestHeader, SendMessageRequestHeader};
 use rmq_protocol::message::properties::{self, Properties};
 use rmq_protocol::RemotingCommand;
 use tracing::warn;
 
-use super::send::{check_and_prepare, check_body, pick_queue, response_ext};
-use super::{Refusal, Reply};
-use crate::broker::{count_put, now_ms, BrokerInner};
+use super::refusal::Reply;
+use crate::broker::client_manager::ClientManager;
+use crate::broker::clock::now_ms;
+use crate::broker::service::write::{Message, Origin, Props, SendOutcome, WriteService};
 use crate::remoting::Connection;
-use crate::store::MessageToStore;
+
+/// What the reply codec works with.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyContext<'a> {
+    /// Checks and stores the reply.
+    pub write: &'a WriteService,
+    /// Finds the requester's connection.
+    pub clients: &'a ClientManager,
+    /// `storeReplyMessageEnable`.
+    pub store_reply: bool,
+}
 
 /// How long the requester may take to acknowledge a pushed reply (Java's `callClient`: 10 s).
 pub const PUSH_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handles both reply codes.
-pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingCommand) -> Reply {
+pub async fn process(cx: ReplyContext<'_>, conn: &Connection, req: &RemotingCommand) -> Reply {
+    let write = cx.write;
     let h = SendMessageRequestHeader::from_command(req)?;
-    let topic = check_and_prepare(inner, &h)?;
-    let queue_id = match h.queue_id {
-        q if q < 0 => pick_queue(topic.write_queue_nums),
-        q if q >= topic.write_queue_nums.max(topic.read_queue_nums) => {
-            return Err(Refusal::new(
-                response::INVALID_PARAMETER,
-                format!(
-                    "request queueId[{q}] is illegal, topic {} has {} write queues",
-                    h.topic, topic.write_queue_nums
-                ),
-            ))
-        }
-        q => q,
-    };
-    check_body(inner, req.body.len())?;
+    let route = write.route(
+        &h.topic,
+        h.queue_id,
+        &h.default_topic,
+        h.default_topic_queue_nums,
+    )?;
+    write.check_body(req.body.len())?;
 
-    let pushed = push_to_requester(inner, conn.peer(), &h, req).await;
-    let mut header = SendMessageResponseHeader {
+    let pushed = push_to_requester(cx, conn.peer(), &h, req).await;
+    let mut outcome = SendOutcome {
         msg_id: "0".to_owned(),
-        queue_id,
+        queue_id: route.queue_id,
         queue_offset: 0,
         transaction_id: None,
-        batch_uniq_id: None,
     };
-    if inner.config.store_reply_message_enable {
-        let msg = MessageToStore {
+    if cx.store_reply {
+        let msg = Message {
             topic: h.topic.clone(),
-            queue_id,
+            queue_id: route.queue_id,
             flag: h.flag,
             body: req.body.clone(),
-            properties: h.properties.clone().unwrap_or_default(),
+            properties: Props::Encoded(h.properties.clone().unwrap_or_default()),
             sys_flag: h.sys_flag,
             born_timestamp: h.born_timestamp,
             born_host: conn.peer(),
@@ -74,16 +76,15 @@ pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingComma
             prepared_transaction_offset: 0,
         };
         // Java only logs a failed put here: the push is what the requester waits for.
-        match inner.store.put_message(msg).await {
-            Ok(put) => {
-                count_put(inner, &h.topic, 1, req.body.len() as u64);
-                header.msg_id = put.msg_id;
-                header.queue_offset = put.queue_offset;
+        match write.put(Origin::Reply, msg).await {
+            Ok(stored) => {
+                outcome.msg_id = stored.put.msg_id;
+                outcome.queue_offset = stored.put.queue_offset;
             }
             Err(e) => warn!(topic = %h.topic, error = %e, "storing a reply message failed"),
         }
     }
-    let mut resp = response_ext(inner, header, req);
+    let mut resp = super::send::response(write.policy(), outcome, None, req);
     if let Err(remark) = pushed {
         resp.code = response::SYSTEM_ERROR;
         resp.remark = Some(remark);
@@ -93,7 +94,7 @@ pub async fn process(inner: &BrokerInner, conn: &Connection, req: &RemotingComma
 
 /// Pushes the reply to the client named by `REPLY_TO_CLIENT`; `Err` holds the remark for the replier.
 async fn push_to_requester(
-    inner: &BrokerInner,
+    cx: ReplyContext<'_>,
     replier: SocketAddr,
     h: &SendMessageRequestHeader,
     req: &RemotingCommand,
@@ -106,7 +107,7 @@ async fn push_to_requester(
             properties::REPLY_TO_CLIENT
         ));
     };
-    let Some(channel) = inner.clients.find_producer_by_client_id(&requester) else {
+    let Some(channel) = cx.clients.find_producer_by_client_id(&requester) else {
         let remark = format!("push reply message fail, channel of <{requester}> not found.");
         warn!("{remark}");
         return Err(remark);
@@ -125,7 +126,7 @@ async fn push_to_requester(
         reconsume_times: h.reconsume_times,
         unit_mode: h.unit_mode.unwrap_or(false),
         born_host: java_addr(replier),
-        store_host: java_addr(inner.store_host),
+        store_host: java_addr(cx.write.policy().store_host),
         store_timestamp: now_ms(),
     };
     let push = RemotingCommand::request_with(request::PUSH_REPLY_MESSAGE_TO_CLIENT, &header)

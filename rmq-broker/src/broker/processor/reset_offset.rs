@@ -19,12 +19,12 @@ use rmq_protocol::headers::ResetOffsetRequestHeader;
 use rmq_protocol::RemotingCommand;
 use tracing::{debug, info};
 
+use super::refusal::{ok, Refusal, Reply};
 use super::stats::queue;
-use super::{ok, Refusal, Reply};
-use crate::broker::BrokerInner;
+use crate::broker::service::admin::AdminService;
 
 /// Computes, commits and announces the new offsets; answers with the offsets chosen.
-pub fn invoke_broker_to_reset_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn invoke_broker_to_reset_offset(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let h: ResetOffsetRequestHeader = req.decode_header()?;
     let (topic, group) = (h.topic.as_str(), h.group.as_str());
     let cfg = inner.topics.get(topic).ok_or_else(|| {
@@ -103,7 +103,7 @@ pub fn invoke_broker_to_reset_offset(inner: &BrokerInner, req: &RemotingCommand)
 }
 
 /// The target of one queue by timestamp, kept at the committed offset when not forced and not moving back.
-fn by_time(inner: &BrokerInner, h: &ResetOffsetRequestHeader, q: i32) -> i64 {
+fn by_time(inner: &AdminService, h: &ResetOffsetRequestHeader, q: i32) -> i64 {
     let target = if h.timestamp < 0 {
         inner.store.max_offset_in_queue(&h.topic, q)
     } else {
@@ -117,7 +117,7 @@ fn by_time(inner: &BrokerInner, h: &ResetOffsetRequestHeader, q: i32) -> i64 {
 }
 
 /// An explicit 5.x target, refused outside the queue's `[min, max]` (Java allows one past max).
-fn checked_offset(inner: &BrokerInner, topic: &str, q: i32, offset: i64) -> Result<i64, Refusal> {
+fn checked_offset(inner: &AdminService, topic: &str, q: i32, offset: i64) -> Result<i64, Refusal> {
     let min = inner.store.min_offset_in_queue(topic, q);
     let max = inner.store.max_offset_in_queue(topic, q);
     if offset < min || offset > max {

@@ -13,11 +13,11 @@ use rmq_protocol::headers::{
 };
 use rmq_protocol::RemotingCommand;
 
-use super::{ok, Refusal, Reply};
-use crate::broker::BrokerInner;
+use super::refusal::{ok, Refusal, Reply};
+use crate::broker::service::admin::AdminService;
 
 /// A queue of this broker.
-pub(crate) fn queue(inner: &BrokerInner, topic: &str, queue_id: i32) -> MessageQueue {
+pub(crate) fn queue(inner: &AdminService, topic: &str, queue_id: i32) -> MessageQueue {
     MessageQueue {
         topic: topic.to_owned(),
         broker_name: inner.config.broker_name.clone(),
@@ -27,7 +27,7 @@ pub(crate) fn queue(inner: &BrokerInner, topic: &str, queue_id: i32) -> MessageQ
 
 /// GET_TOPIC_STATS_INFO: min and max offset and the last store time of every queue of the topic
 /// (`max(readQueueNums, writeQueueNums)` queues, as Java 5.x), so a tool can show what each queue holds.
-pub fn topic_stats(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn topic_stats(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let h: GetTopicStatsInfoRequestHeader = req.decode_header()?;
     let cfg = inner.topics.get(&h.topic).ok_or_else(|| {
         Refusal::new(
@@ -61,7 +61,7 @@ pub fn topic_stats(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 
 /// GET_CONSUMER_CONNECTION_LIST: who is online in a consumer group, from heartbeats; CONSUMER_NOT_ONLINE when
 /// nobody is.
-pub fn consumer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn consumer_connections(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let h: GetConsumerConnectionListRequestHeader = req.decode_header()?;
     let Some(info) = inner.clients.consumer_group(&h.consumer_group) else {
         return Err(Refusal::new(
@@ -98,7 +98,7 @@ pub fn consumer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply
 ///
 /// This broker does not track pull positions or rates: `pullOffset` equals `consumerOffset` and `consumeTps`
 /// is 0.0.
-pub fn consume_stats(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+pub fn consume_stats(inner: &AdminService, req: &RemotingCommand) -> Reply {
     let h: GetConsumeStatsRequestHeader = req.decode_header()?;
     let group = h.consumer_group.as_str();
     let topics = match h.topic.as_deref().map(str::trim) {

@@ -11,15 +11,16 @@ use rmq_protocol::message::sysflag::{
 use rmq_protocol::RemotingCommand;
 use tracing::{debug, info, warn};
 
-use super::{ok, Refusal, Reply};
-use crate::broker::transaction::{self, EndOutcome, TransactionError};
-use crate::broker::BrokerInner;
+use super::refusal::{ok, Refusal, Reply};
+use crate::broker::transaction::{
+    EndOutcome, EndTransaction, TransactionError, TransactionService,
+};
 use crate::remoting::Connection;
 
 /// Commits or rolls back the half message the header names; UNKNOWN (0) changes nothing, the check service
 /// will ask again later.
 pub async fn end_transaction(
-    inner: &BrokerInner,
+    transactions: &TransactionService,
     conn: &Connection,
     req: &RemotingCommand,
 ) -> Reply {
@@ -44,7 +45,14 @@ pub async fn end_transaction(
             ))
         }
     };
-    match transaction::end_transaction(inner, &h, commit).await {
+    let end = EndTransaction {
+        producer_group: h.producer_group.clone(),
+        tran_state_table_offset: h.tran_state_table_offset,
+        commit_log_offset: h.commit_log_offset,
+        msg_id: h.msg_id.clone(),
+        commit,
+    };
+    match transactions.end_transaction(&end).await {
         Ok(outcome) => {
             debug!(
                 peer = %conn.peer(), group = %h.producer_group, msg_id = %h.msg_id, from_check,
@@ -64,7 +72,7 @@ pub async fn end_transaction(
                 commit, commit_log_offset = h.commit_log_offset, error = %e, "END_TRANSACTION refused"
             );
             Err(match e {
-                TransactionError::Store(s) => Refusal::from(s),
+                TransactionError::Write(s) => Refusal::from(s),
                 other => Refusal::new(response::SYSTEM_ERROR, other.to_string()),
             })
         }

@@ -5,17 +5,15 @@
 //! head of its queue. It sleeps until the head is due, or, when the queue is drained, until a put of that
 //! level wakes it; it never polls.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_protocol::message::properties;
 use rmq_protocol::message::stored::parse_view;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    already_delivered, redelivery, reput, Reput, PERSIST_INTERVAL, RETRY_BACKOFF, SCHEDULE_TOPIC,
-};
-use crate::broker::{now_ms, BrokerInner};
+use super::deliver::{redelivery, reput, Delivery, Reput};
+use super::{already_delivered, PERSIST_INTERVAL, RETRY_BACKOFF, SCHEDULE_TOPIC};
+use crate::broker::clock::now_ms;
 use crate::store::GetMessageStatus;
 
 /// What a level task does after one read of its queue.
@@ -44,12 +42,12 @@ fn due_at(store_ts: i64, delay: i64, now: i64) -> i64 {
 
 /// Runs every level task plus the periodic save of their progress; on `stop` waits for the level tasks to
 /// finish their current re-put and writes the final progress.
-pub(super) async fn run_all(inner: Arc<BrokerInner>, stop: CancellationToken) {
+pub async fn run_all(d: Delivery, stop: CancellationToken) {
     let mut tasks = tokio::task::JoinSet::new();
-    for level in 1..=inner.schedule.max_level() {
-        tasks.spawn(run_level(inner.clone(), level, stop.clone()));
+    for level in 1..=d.schedule.max_level() {
+        tasks.spawn(run_level(d.clone(), level, stop.clone()));
     }
-    let progress = inner.schedule.progress.clone();
+    let progress = d.schedule.progress.clone();
     let mut tick = tokio::time::interval(PERSIST_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -69,8 +67,8 @@ pub(super) async fn run_all(inner: Arc<BrokerInner>, stop: CancellationToken) {
 }
 
 /// Delivers one level until `stop`.
-async fn run_level(inner: Arc<BrokerInner>, level: i32, stop: CancellationToken) {
-    let sched = &inner.schedule;
+async fn run_level(d: Delivery, level: i32, stop: CancellationToken) {
+    let sched = &d.schedule;
     let queue_id = level - 1;
     let (Some(delay), Some(wake)) = (
         sched.delay_ms(level),
@@ -80,7 +78,7 @@ async fn run_level(inner: Arc<BrokerInner>, level: i32, stop: CancellationToken)
     ) else {
         return;
     };
-    let store = &inner.store;
+    let store = &d.store;
     let mut offset = sched.progress.get(level);
     // Entries stored before this start and due by then may have been re-put after the last save (crash):
     // those are checked against the destination before being re-put.
@@ -124,7 +122,7 @@ async fn run_level(inner: Arc<BrokerInner>, level: i32, stop: CancellationToken)
                         if let Some(msg) = redelivery(rec, &v, |p| {
                             p.remove(properties::DELAY_TIME_LEVEL);
                         }) {
-                            if reput(store, msg).await == Reput::Retry {
+                            if reput(&d.write, msg).await == Reput::Retry {
                                 next = Next::Backoff;
                                 reached = v.queue_offset;
                                 break;

@@ -6,7 +6,7 @@
 //! - `DELAY` = L > 0 (and not a half or rollback message: those are deferred when committed): `REAL_TOPIC`/`REAL_QID` keep the destination, the
 //!   message goes to `SCHEDULE_TOPIC_XXXX` queue L − 1 (levels above the table clamp to its last level) and any
 //!   `TIMER_*` request is dropped. The consume-queue tag slot of that entry holds the delivery time (store time +
-//!   the level's delay), computed by the store's [`TagCodeHook`] from [`tag_code_hook`].
+//!   the level's delay), computed by the store's tag-code policy [`DeliveryTagCodes`].
 //! - otherwise `TIMER_DELAY_SEC`, `TIMER_DELAY_MS` or `TIMER_DELIVER_MS` (in Java's order of precedence): a
 //!   delivery time in the future, at most [`TIMER_MAX_DELAY_MS`] ahead, sends the message to
 //!   `rmq_sys_wheel_timer` queue 0 with `TIMER_OUT_MS` = the delivery time (no rounding: our precision is 1 ms;
@@ -32,6 +32,7 @@
 //! rebuilt from the CommitLog by store recovery, so only a lost CommitLog tail can cause a redelivery).
 
 pub mod delay_level;
+pub mod deliver;
 pub mod progress;
 pub mod timer;
 
@@ -39,8 +40,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use rmq_protocol::codes::response;
 use rmq_protocol::message::properties::{self, Properties};
 use rmq_protocol::message::stored::RecordView;
 use rmq_protocol::message::sysflag::{
@@ -48,13 +47,9 @@ use rmq_protocol::message::sysflag::{
     TRANSACTION_ROLLBACK_TYPE,
 };
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::processor::Refusal;
-use super::BrokerInner;
 use crate::persist::PersistError;
-use crate::store::{MessageStore, MessageToStore, TagCodeHook};
+use crate::store::{MessageStore, TagCodePolicy};
 use progress::{DelayProgress, TimerCheckpoint};
 
 /// Topic holding delay-level messages, one queue per level (Java's `RMQ_SYS_SCHEDULE_TOPIC`).
@@ -95,16 +90,6 @@ pub enum ScheduleError {
     Persist(#[from] PersistError),
 }
 
-impl From<ScheduleError> for Refusal {
-    fn from(e: ScheduleError) -> Self {
-        let code = match e {
-            ScheduleError::Persist(_) => response::SYSTEM_ERROR,
-            _ => response::MESSAGE_ILLEGAL,
-        };
-        Refusal::new(code, e.to_string())
-    }
-}
-
 /// Where [`Schedule::defer`] sent a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deferral {
@@ -116,7 +101,8 @@ pub enum Deferral {
     Timer(i64),
 }
 
-/// Delay table, wake-ups and per-level progress; lives in [`BrokerInner`] so every put path can reach it.
+/// Delay table, wake-ups and per-level progress; shared by the write service (which defers) and the delivery
+/// tasks.
 #[derive(Debug)]
 pub struct Schedule {
     levels: Vec<i64>,
@@ -165,7 +151,8 @@ impl Schedule {
     }
 
     /// Rewrites a message about to be stored so that it waits for its delay level or delivery time; see the
-    /// module docs. `now` is the broker's clock in epoch ms.
+    /// module docs. `half` says whether it is a half message (the write service decides that once); `now` is
+    /// the broker's clock in epoch ms.
     ///
     /// # Errors
     /// [`ScheduleError::BadTimerProperty`] and [`ScheduleError::TimerTooFar`] (MESSAGE_ILLEGAL for the client).
@@ -175,12 +162,10 @@ impl Schedule {
         queue_id: &mut i32,
         props: &mut Properties,
         sys_flag: i32,
+        half: bool,
         now: i64,
     ) -> Result<Deferral, ScheduleError> {
         let tx = transaction_value(sys_flag);
-        let half = props
-            .get(properties::TRANSACTION_PREPARED)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if tx == TRANSACTION_PREPARED_TYPE
             || tx == TRANSACTION_ROLLBACK_TYPE
             || (half && tx != TRANSACTION_COMMIT_TYPE)
@@ -274,106 +259,47 @@ fn requested_delivery(props: &Properties, now: i64) -> Result<Option<i64>, Sched
     parse(properties::TIMER_DELIVER_MS)
 }
 
-/// The store hook that puts delivery times into the consume-queue tag slot: store time + level delay for
-/// `SCHEDULE_TOPIC_XXXX` (as RocketMQ), `TIMER_OUT_MS` for the timer topic (so a restart can skip delivered
-/// timer entries by their tag code without reading them). Set it before the store opens.
-pub fn tag_code_hook(levels: Vec<u64>) -> TagCodeHook {
-    let levels: Vec<i64> = levels
-        .into_iter()
-        .map(|d| i64::try_from(d).unwrap_or(i64::MAX))
-        .collect();
-    TagCodeHook(Arc::new(move |v: &RecordView<'_>| {
+/// The store's tag-code policy that puts delivery times into the consume-queue tag slot: store time + level
+/// delay for `SCHEDULE_TOPIC_XXXX` (as RocketMQ), `TIMER_OUT_MS` for the timer topic (so a restart can skip
+/// delivered timer entries by their tag code without reading them). Set it before the store opens.
+#[derive(Debug, Clone)]
+pub struct DeliveryTagCodes {
+    levels: Vec<i64>,
+}
+
+impl DeliveryTagCodes {
+    /// The policy for the delay table `levels` (ms, level 1 first).
+    pub fn new(levels: Vec<u64>) -> Self {
+        DeliveryTagCodes {
+            levels: levels
+                .into_iter()
+                .map(|d| i64::try_from(d).unwrap_or(i64::MAX))
+                .collect(),
+        }
+    }
+}
+
+impl TagCodePolicy for DeliveryTagCodes {
+    fn tag_code(&self, v: &RecordView<'_>) -> Option<i64> {
         if v.topic == SCHEDULE_TOPIC {
             let level = v
                 .property(properties::DELAY_TIME_LEVEL)
                 .and_then(|l| l.parse::<i32>().ok())
                 .unwrap_or(v.queue_id + 1);
-            let delay = level_delay(&levels, level)?;
+            let delay = level_delay(&self.levels, level)?;
             Some(v.store_timestamp.saturating_add(delay))
         } else if v.topic == TIMER_TOPIC {
             v.property(properties::TIMER_OUT_MS)?.parse().ok()
         } else {
             None
         }
-    }))
+    }
 }
 
 /// Delay of a 1-based level, clamped to the table.
 fn level_delay(levels: &[i64], level: i32) -> Option<i64> {
     let i = usize::try_from(level.max(1) - 1).ok()?;
     levels.get(i.min(levels.len().checked_sub(1)?)).copied()
-}
-
-/// Starts the delay-level tasks and the timer task; they stop (saving their progress) when `stop` fires.
-pub fn start(inner: &Arc<BrokerInner>, tracker: &TaskTracker, stop: CancellationToken) {
-    tracker.spawn(delay_level::run_all(inner.clone(), stop.clone()));
-    tracker.spawn(timer::run(inner.clone(), stop));
-}
-
-/// The message a due record becomes on its real topic and queue; `None` (logged) when it lacks them.
-fn redelivery(
-    record: &Bytes,
-    v: &RecordView<'_>,
-    edit: impl FnOnce(&mut Properties),
-) -> Option<MessageToStore> {
-    let mut props = Properties::parse(v.properties);
-    let topic = props.get(properties::REAL_TOPIC).map(str::to_owned);
-    let queue_id = props
-        .get(properties::REAL_QUEUE_ID)
-        .and_then(|q| q.parse::<i32>().ok());
-    let (Some(topic), Some(queue_id)) = (topic, queue_id) else {
-        tracing::error!(
-            topic = v.topic,
-            phys = v.commit_log_offset,
-            "scheduled message without REAL_TOPIC/REAL_QID; dropped"
-        );
-        return None;
-    };
-    edit(&mut props);
-    Some(MessageToStore {
-        topic,
-        queue_id,
-        flag: v.flag,
-        body: record.slice(v.body_pos..v.body_pos + v.body.len()),
-        properties: props.encode(),
-        sys_flag: v.sys_flag,
-        born_timestamp: v.born_timestamp,
-        born_host: v.born_host,
-        reconsume_times: v.reconsume_times,
-        prepared_transaction_offset: 0,
-    })
-}
-
-/// What became of a re-put.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reput {
-    /// Stored (or written but not confirmed in time, which still stores it).
-    Stored,
-    /// Refused for good (the message cannot be stored anywhere); logged and skipped.
-    Dropped,
-    /// Refused for now (disk full, shutting down, i/o failure); try again later.
-    Retry,
-}
-
-/// Puts a due message on its real topic.
-async fn reput(store: &MessageStore, msg: MessageToStore) -> Reput {
-    use crate::store::StoreError;
-    let (topic, queue_id) = (msg.topic.clone(), msg.queue_id);
-    match store.put_message(msg).await {
-        Ok(_) | Err(StoreError::FlushTimeout) => Reput::Stored,
-        Err(
-            e @ (StoreError::MessageTooLarge { .. }
-            | StoreError::PropertiesTooLarge { .. }
-            | StoreError::InvalidTopic { .. }),
-        ) => {
-            tracing::error!(topic, queue_id, error = %e, "scheduled message cannot be delivered; dropped");
-            Reput::Dropped
-        }
-        Err(e) => {
-            tracing::warn!(topic, queue_id, error = %e, "scheduled delivery failed; will retry");
-            Reput::Retry
-        }
-    }
 }
 
 /// Whether the scheduled record `v` was already re-put to `topic`: a record there with the same UNIQ_KEY and
@@ -397,6 +323,11 @@ pub fn already_delivered(store: &MessageStore, topic: &str, v: &RecordView<'_>) 
 mod tests {
     use super::*;
 
+    fn is_half(p: &Properties) -> bool {
+        p.get(properties::TRANSACTION_PREPARED)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
     fn schedule() -> Schedule {
         let dir = tempfile::tempdir().expect("tempdir");
         Schedule::load(dir.path(), vec![1000, 5000, 10_000]).expect("load")
@@ -412,7 +343,11 @@ mod tests {
         let (mut t, mut q) = ("T".to_owned(), 3);
         let mut p = props(&[("DELAY", "2"), ("TIMER_DELIVER_MS", "99999999999999")]);
         assert_eq!(
-            s.defer(&mut t, &mut q, &mut p, 0, 1000).expect("defer"),
+            {
+                let h = is_half(&p);
+                s.defer(&mut t, &mut q, &mut p, 0, h, 1000)
+            }
+            .expect("defer"),
             Deferral::Level(2)
         );
         assert_eq!((t.as_str(), q), (SCHEDULE_TOPIC, 1));
@@ -423,7 +358,11 @@ mod tests {
         let (mut t, mut q) = ("T".to_owned(), 0);
         let mut p = props(&[("DELAY", "40")]);
         assert_eq!(
-            s.defer(&mut t, &mut q, &mut p, 0, 1000).expect("defer"),
+            {
+                let h = is_half(&p);
+                s.defer(&mut t, &mut q, &mut p, 0, h, 1000)
+            }
+            .expect("defer"),
             Deferral::Level(3)
         );
         assert_eq!((q, p.get("DELAY")), (2, Some("3")));
@@ -443,8 +382,11 @@ mod tests {
             let (mut t, mut q) = ("T".to_owned(), 1);
             let mut p = props(&pairs);
             assert_eq!(
-                s.defer(&mut t, &mut q, &mut p, sys_flag, 1000)
-                    .expect("defer"),
+                {
+                    let h = is_half(&p);
+                    s.defer(&mut t, &mut q, &mut p, sys_flag, h, 1000)
+                }
+                .expect("defer"),
                 Deferral::Now
             );
             assert_eq!((t.as_str(), q), ("T", 1));
@@ -466,7 +408,11 @@ mod tests {
             let (mut t, mut q) = ("T".to_owned(), 5);
             let mut p = props(&pairs);
             assert_eq!(
-                s.defer(&mut t, &mut q, &mut p, 0, now).expect("defer"),
+                {
+                    let h = is_half(&p);
+                    s.defer(&mut t, &mut q, &mut p, 0, h, now)
+                }
+                .expect("defer"),
                 Deferral::Timer(want)
             );
             assert_eq!((t.as_str(), q), (TIMER_TOPIC, 0));
@@ -482,28 +428,44 @@ mod tests {
         let (mut t, mut q) = ("T".to_owned(), 0);
         let mut p = props(&[("TIMER_DELIVER_MS", "999999")]);
         assert_eq!(
-            s.defer(&mut t, &mut q, &mut p, 0, now).expect("past"),
+            {
+                let h = is_half(&p);
+                s.defer(&mut t, &mut q, &mut p, 0, h, now)
+            }
+            .expect("past"),
             Deferral::Now
         );
         let far = (now + TIMER_MAX_DELAY_MS + 1).to_string();
         let mut p = props(&[("TIMER_DELIVER_MS", far.as_str())]);
         assert!(matches!(
-            s.defer(&mut t, &mut q, &mut p, 0, now),
+            {
+                let h = is_half(&p);
+                s.defer(&mut t, &mut q, &mut p, 0, h, now)
+            },
             Err(ScheduleError::TimerTooFar { .. })
         ));
         let edge = (now + TIMER_MAX_DELAY_MS).to_string();
         let mut p = props(&[("TIMER_DELIVER_MS", edge.as_str())]);
-        assert!(s.defer(&mut t, &mut q, &mut p, 0, now).is_ok());
+        assert!({
+            let h = is_half(&p);
+            s.defer(&mut t, &mut q, &mut p, 0, h, now)
+        }
+        .is_ok());
         let (mut t, mut q) = ("T".to_owned(), 0);
         let mut p = props(&[("TIMER_DELAY_MS", "soon")]);
-        let err = s
-            .defer(&mut t, &mut q, &mut p, 0, now)
-            .expect_err("not a number");
-        assert_eq!(Refusal::from(err).code, response::MESSAGE_ILLEGAL);
+        let err = {
+            let h = is_half(&p);
+            s.defer(&mut t, &mut q, &mut p, 0, h, now)
+        }
+        .expect_err("not a number");
+        assert!(matches!(err, ScheduleError::BadTimerProperty { .. }));
         let mut p = props(&[("TIMER_DELIVER_MS", "2000000"), ("TIMER_OUT_MS", "5")]);
         assert_eq!(
-            s.defer(&mut t, &mut q, &mut p, 0, now)
-                .expect("redelivered"),
+            {
+                let h = is_half(&p);
+                s.defer(&mut t, &mut q, &mut p, 0, h, now)
+            }
+            .expect("redelivered"),
             Deferral::Now
         );
     }

@@ -18,18 +18,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmq_protocol::message::properties;
 use rmq_protocol::message::stored::parse_view;
 use tokio_util::sync::CancellationToken;
 
+use super::deliver::{redelivery, reput, Delivery, Reput};
 use super::progress::TimerCheckpoint;
-use super::{
-    already_delivered, redelivery, reput, Reput, PERSIST_INTERVAL, RETRY_BACKOFF, TIMER_TOPIC,
-};
-use crate::broker::{now_ms, BrokerInner};
+use super::{already_delivered, PERSIST_INTERVAL, RETRY_BACKOFF, TIMER_TOPIC};
+use crate::broker::clock::now_ms;
 use crate::store::{GetMessageStatus, MessageStore};
 
 /// Index key: delivery time (epoch ms), then queue offset (a total order).
@@ -182,11 +180,7 @@ impl Wheel {
     }
 
     /// Re-puts every due entry in key order; returns a back-off when the store refused one.
-    async fn deliver_due(
-        &mut self,
-        store: &MessageStore,
-        stop: &CancellationToken,
-    ) -> Option<Duration> {
+    async fn deliver_due(&mut self, d: &Delivery, stop: &CancellationToken) -> Option<Duration> {
         while !stop.is_cancelled() {
             let Some((&key, &p)) = self.pending.first_key_value() else {
                 break;
@@ -197,7 +191,7 @@ impl Wheel {
             }
             self.pending.remove(&key);
             self.offsets.remove(&key.1);
-            if deliver(store, key, p, now).await == Reput::Retry {
+            if deliver(d, key, p, now).await == Reput::Retry {
                 self.insert(key, p);
                 return Some(RETRY_BACKOFF);
             }
@@ -263,7 +257,8 @@ fn entry(rec: &bytes::Bytes) -> Option<(Key, i64)> {
 }
 
 /// Re-puts one due timer message to its real topic.
-async fn deliver(store: &MessageStore, key: Key, p: Pending, now: i64) -> Reput {
+async fn deliver(d: &Delivery, key: Key, p: Pending, now: i64) -> Reput {
+    let store = &d.store;
     let Some(rec) = store.message_at(p.phys) else {
         tracing::error!(
             phys = p.phys,
@@ -296,15 +291,15 @@ async fn deliver(store: &MessageStore, key: Key, p: Pending, now: i64) -> Reput 
     }) else {
         return Reput::Dropped;
     };
-    reput(store, msg).await
+    reput(&d.write, msg).await
 }
 
 /// Runs the timer until `stop`, then saves its checkpoint.
-pub(super) async fn run(inner: Arc<BrokerInner>, stop: CancellationToken) {
-    let sched = &inner.schedule;
+pub async fn run(d: Delivery, stop: CancellationToken) {
+    let sched = &d.schedule;
     let cp = sched.timer_start;
     let path = sched.timer_checkpoint_path.clone();
-    let store = inner.store.clone();
+    let store = d.store.clone();
     let now = now_ms();
     let mut wheel = match tokio::task::spawn_blocking(move || Wheel::rebuild(&store, cp, path, now))
         .await
@@ -316,8 +311,8 @@ pub(super) async fn run(inner: Arc<BrokerInner>, stop: CancellationToken) {
         }
     };
     loop {
-        wheel.index_new(&inner.store, None);
-        let backoff = wheel.deliver_due(&inner.store, &stop).await;
+        wheel.index_new(&d.store, None);
+        let backoff = wheel.deliver_due(&d, &stop).await;
         wheel.save(false).await;
         if stop.is_cancelled() {
             break;

@@ -2,8 +2,6 @@
 //! `TransactionalMessageBridge`): half records, the real message restored from one, op records, and the
 //! check-back request.
 
-use std::net::SocketAddr;
-
 use bytes::{Bytes, BytesMut};
 use rmq_protocol::codes::request;
 use rmq_protocol::headers::CheckTransactionStateRequestHeader;
@@ -14,8 +12,9 @@ use rmq_protocol::message::sysflag::{
 };
 use rmq_protocol::RemotingCommand;
 
-use super::{TransactionError, HALF_TOPIC, OP_REMOVE_TAG, OP_TOPIC};
-use crate::store::MessageToStore;
+use super::error::TransactionError;
+use super::names::{HALF_TOPIC, OP_REMOVE_TAG, OP_TOPIC};
+use crate::broker::service::write::{Message, Props};
 
 /// Whether a send's properties make it a half message (Java decides by `TRAN_MSG` alone).
 pub fn is_half(props: &Properties) -> bool {
@@ -33,19 +32,22 @@ pub(crate) fn immunity_secs(value: Option<&str>) -> Option<i64> {
 
 /// Turns a prepared send into its half record (notes §4.5): the real topic and queue go into `REAL_TOPIC` /
 /// `REAL_QID`, UNIQ_KEY is copied to `__transactionId__`, and the record goes to `RMQ_SYS_TRANS_HALF_TOPIC`
-/// queue 0 with transaction type NOT_TYPE, so the store queues it there and nowhere else.
-pub fn half_message(mut msg: MessageToStore) -> MessageToStore {
-    let mut props = Properties::parse(&msg.properties);
+/// queue 0 with transaction type NOT_TYPE, so the store queues it there and nowhere else. Works on the
+/// parsed properties, which the write service encodes once afterwards.
+pub fn make_half(
+    topic: &mut String,
+    queue_id: &mut i32,
+    sys_flag: &mut i32,
+    props: &mut Properties,
+) {
     if let Some(uniq) = props.get(properties::UNIQ_KEY).map(str::to_owned) {
         props.insert(properties::TRANSACTION_ID, uniq);
     }
-    props.insert(properties::REAL_TOPIC, msg.topic.clone());
-    props.insert(properties::REAL_QUEUE_ID, msg.queue_id.to_string());
-    msg.properties = props.encode();
-    msg.topic = HALF_TOPIC.to_owned();
-    msg.queue_id = 0;
-    msg.sys_flag = reset_transaction_value(msg.sys_flag, TRANSACTION_NOT_TYPE);
-    msg
+    props.insert(properties::REAL_TOPIC, topic.as_str());
+    props.insert(properties::REAL_QUEUE_ID, queue_id.to_string());
+    *topic = HALF_TOPIC.to_owned();
+    *queue_id = 0;
+    *sys_flag = reset_transaction_value(*sys_flag, TRANSACTION_NOT_TYPE);
 }
 
 /// A half record read back and checked to be one.
@@ -106,7 +108,7 @@ impl HalfRecord {
 
     /// The message as it becomes visible on commit: topic and queue restored, transaction type COMMIT,
     /// `preparedTransactionOffset` = the half record's offset, bookkeeping properties removed.
-    pub(crate) fn committed(&self) -> MessageToStore {
+    pub(crate) fn committed(&self) -> Message {
         let mut props = self.msg.properties.clone();
         for key in [
             properties::REAL_TOPIC,
@@ -116,12 +118,12 @@ impl HalfRecord {
         ] {
             props.remove(key);
         }
-        MessageToStore {
+        Message {
             topic: self.real_topic.clone(),
             queue_id: self.real_queue_id,
             flag: self.msg.flag,
             body: self.msg.body.clone(),
-            properties: props.encode(),
+            properties: Props::Parsed(props),
             sys_flag: reset_transaction_value(self.msg.sys_flag, TRANSACTION_COMMIT_TYPE),
             born_timestamp: self.msg.born_timestamp,
             born_host: self.msg.born_host,
@@ -133,15 +135,15 @@ impl HalfRecord {
     /// The record kept in `TRANS_CHECK_MAX_TIME_TOPIC` queue 0 when checks are exhausted (as Java's
     /// `DefaultTransactionalMessageCheckListener`): the half message unchanged apart from topic, queue and
     /// the final check count.
-    pub(crate) fn discarded(&self, topic: &str, check_times: u32) -> MessageToStore {
+    pub(crate) fn discarded(&self, topic: &str, check_times: u32) -> Message {
         let mut props = self.msg.properties.clone();
         props.insert(properties::TRANSACTION_CHECK_TIMES, check_times.to_string());
-        MessageToStore {
+        Message {
             topic: topic.to_owned(),
             queue_id: 0,
             flag: self.msg.flag,
             body: self.msg.body.clone(),
-            properties: props.encode(),
+            properties: Props::Parsed(props),
             sys_flag: reset_transaction_value(self.msg.sys_flag, TRANSACTION_NOT_TYPE),
             born_timestamp: self.msg.born_timestamp,
             born_host: self.msg.born_host,
@@ -191,24 +193,20 @@ impl HalfRecord {
 
 /// The op record that marks half message `half_offset` as done (notes §4.5): topic
 /// `RMQ_SYS_TRANS_OP_HALF_TOPIC`, the half queue's id (0), tag `d`, body = the offset in decimal and a comma.
-pub(crate) fn op_message(
-    half_offset: i64,
-    store_host: SocketAddr,
-    uniq_key: String,
-) -> MessageToStore {
+/// The write service stamps its UNIQ_KEY, born time and born host (the broker itself).
+pub(crate) fn op_message(half_offset: i64) -> Message {
     let mut props = Properties::new();
     props.insert(properties::TAGS, OP_REMOVE_TAG);
     props.insert(properties::WAIT_STORE_MSG_OK, "false");
-    props.insert(properties::UNIQ_KEY, uniq_key);
-    MessageToStore {
+    Message {
         topic: OP_TOPIC.to_owned(),
         queue_id: 0,
         flag: 0,
         body: Bytes::from(format!("{half_offset},")),
-        properties: props.encode(),
+        properties: Props::Parsed(props),
         sys_flag: 0,
-        born_timestamp: crate::broker::now_ms(),
-        born_host: store_host,
+        born_timestamp: 0,
+        born_host: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
         reconsume_times: 0,
         prepared_transaction_offset: 0,
     }
@@ -225,7 +223,15 @@ pub(crate) fn parse_op_body(body: &[u8]) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MessageToStore;
     use rmq_protocol::message::stored::{body_crc, encode_stored, StoredRecord};
+
+    fn half_message(mut m: MessageToStore) -> MessageToStore {
+        let mut props = Properties::parse(&m.properties);
+        make_half(&mut m.topic, &mut m.queue_id, &mut m.sys_flag, &mut props);
+        m.properties = props.encode();
+        m
+    }
 
     fn send(props: &str) -> MessageToStore {
         MessageToStore {
@@ -301,12 +307,13 @@ mod tests {
         let h = HalfRecord::parse(&raw, 4096).expect("half");
         assert_eq!(h.producer_group(), Some("pg"));
         let c = h.committed();
+        let c_props = c.properties.clone().encode();
         assert_eq!((c.topic.as_str(), c.queue_id), ("Orders", 3));
         assert_eq!(c.sys_flag, 0x8 | 0x2);
         assert_eq!(c.prepared_transaction_offset, 4096);
         assert_eq!(c.flag, 7);
         assert_eq!(&c.body[..], b"hello");
-        let p = Properties::parse(&c.properties);
+        let p = Properties::parse(&c_props);
         assert_eq!(p.get("REAL_TOPIC"), None);
         assert_eq!(p.get("TRAN_MSG"), None);
         assert_eq!(p.get("TAGS"), Some("A"));
@@ -340,7 +347,7 @@ mod tests {
 
     #[test]
     fn op_bodies() {
-        let op = op_message(42, "127.0.0.1:1".parse().expect("addr"), "K".into());
+        let op = op_message(42);
         assert_eq!(&op.body[..], b"42,");
         assert_eq!(parse_op_body(&op.body), vec![42]);
         assert_eq!(parse_op_body(b"1,2,x,,3"), vec![1, 2, 3]);

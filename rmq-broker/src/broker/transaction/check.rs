@@ -8,42 +8,90 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 use super::bridge::HalfRecord;
+use super::names::CHECK_MAX_TIME_TOPIC;
+use super::service::TransactionService;
 use super::state::{ClaimOutcome, PendingHalf};
-use super::{pick, CHECK_MAX_TIME_TOPIC};
-use crate::broker::{now_ms, BrokerInner};
+use crate::broker::client_manager::ClientManager;
+use crate::broker::clock::now_ms;
+use crate::broker::service::write::Origin;
+use crate::broker::service::ServiceError;
+use crate::broker::topic_config::TopicConfigManager;
+use crate::config::BrokerConfig;
 use crate::store::StoreError;
+
+/// The settings of the check service (`transaction*` keys and `fileReservedTime`).
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    /// `transactionCheckInterval`, ms.
+    pub interval_ms: u64,
+    /// `transactionTimeOut`, ms.
+    pub time_out_ms: u64,
+    /// `transactionCheckMax`.
+    pub check_max: u32,
+    /// `fileReservedTime`, hours.
+    pub file_reserved_hours: u64,
+    /// `brokerName`, named in check requests.
+    pub broker_name: String,
+}
+
+impl CheckSettings {
+    /// The check settings of `config`.
+    pub fn new(config: &BrokerConfig) -> Self {
+        CheckSettings {
+            interval_ms: config.transaction_check_interval,
+            time_out_ms: config.transaction_time_out,
+            check_max: config.transaction_check_max,
+            file_reserved_hours: config.file_reserved_time,
+            broker_name: config.broker_name.clone(),
+        }
+    }
+}
+
+/// What the check service works with: the transaction table, the producers to ask, and the topic table (for
+/// `TRANS_CHECK_MAX_TIME_TOPIC`).
+#[derive(Debug, Clone)]
+pub struct Checker {
+    /// The transaction table.
+    pub transactions: Arc<TransactionService>,
+    /// Connected producers.
+    pub clients: Arc<ClientManager>,
+    /// The topic table.
+    pub topics: Arc<TopicConfigManager>,
+    /// Settings.
+    pub settings: CheckSettings,
+}
 
 /// Runs check rounds every `transactionCheckInterval` until `stop`, then saves the state file.
 ///
 /// A timer rather than a wake-up per message: like Java, a message is checked at most once per interval, and
 /// an idle broker costs one scan of an empty queue tail per interval.
-pub async fn run(inner: Arc<BrokerInner>, stop: CancellationToken) {
-    let every = Duration::from_millis(inner.config.transaction_check_interval.max(1));
+pub async fn run(checker: Checker, stop: CancellationToken) {
+    let every = Duration::from_millis(checker.settings.interval_ms.max(1));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tick.tick() => round(&inner).await,
+            _ = tick.tick() => round(&checker).await,
         }
     }
-    if let Err(e) = inner.transactions.persist(&inner.store) {
+    if let Err(e) = checker.transactions.persist() {
         warn!(error = %e, "saving the transaction state at shutdown failed");
     }
 }
 
 /// One pass: pick up new half messages, check or discard the due ones, save the state file.
-pub async fn round(inner: &BrokerInner) {
+pub async fn round(inner: &Checker) {
     let svc = &inner.transactions;
-    svc.scan(&inner.store);
-    let cfg = &inner.config;
+    svc.scan();
+    let cfg = &inner.settings;
     let now = now_ms();
-    let timeout = i64::try_from(cfg.transaction_time_out).unwrap_or(i64::MAX);
+    let timeout = i64::try_from(cfg.time_out_ms).unwrap_or(i64::MAX);
     let reserved_ms =
-        i64::try_from(cfg.file_reserved_time.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+        i64::try_from(cfg.file_reserved_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
     let due = svc.state.lock().due(now, timeout);
     for (offset, p) in due {
-        let half = match inner.store.message_at(p.phys_offset) {
+        let half = match svc.store.message_at(p.phys_offset) {
             Some(raw) => match HalfRecord::parse(&raw, p.phys_offset) {
                 Ok(h) => h,
                 Err(e) => {
@@ -63,7 +111,7 @@ pub async fn round(inner: &BrokerInner) {
                 continue;
             }
         };
-        if p.check_times >= cfg.transaction_check_max {
+        if p.check_times >= cfg.check_max {
             let why = format!("no outcome after {} checks", p.check_times);
             discard(inner, offset, &p, Some(&half), &why).await;
         } else if now - p.born_timestamp > reserved_ms {
@@ -79,14 +127,14 @@ pub async fn round(inner: &BrokerInner) {
             send_check(inner, &half, n);
         }
     }
-    if let Err(e) = svc.persist(&inner.store) {
+    if let Err(e) = svc.persist() {
         warn!(error = %e, "saving the transaction state failed");
     }
 }
 
 /// Sends CHECK_TRANSACTION_STATE to one live producer connection of the message's group. The check was
 /// already counted: as in Java, a round with no producer online uses up one of the `transactionCheckMax`.
-fn send_check(inner: &BrokerInner, half: &HalfRecord, check_times: u32) {
+fn send_check(inner: &Checker, half: &HalfRecord, check_times: u32) {
     let offset = half.msg.queue_offset;
     let Some(group) = half.producer_group() else {
         warn!(
@@ -101,7 +149,7 @@ fn send_check(inner: &BrokerInner, half: &HalfRecord, check_times: u32) {
         .into_iter()
         .filter(|c| !c.connection.is_closed())
         .collect();
-    let Some(channel) = pick(&inner.transactions, &channels) else {
+    let Some(channel) = inner.transactions.pick(&channels) else {
         warn!(
             group,
             half_offset = offset,
@@ -110,7 +158,7 @@ fn send_check(inner: &BrokerInner, half: &HalfRecord, check_times: u32) {
         );
         return;
     };
-    let cmd = match half.check_request(&inner.config.broker_name, check_times) {
+    let cmd = match half.check_request(&inner.settings.broker_name, check_times) {
         Ok(c) => c,
         Err(e) => {
             error!(half_offset = offset, error = %e, "cannot build the transaction check request");
@@ -133,31 +181,31 @@ fn send_check(inner: &BrokerInner, half: &HalfRecord, check_times: u32) {
 /// Gives up on a half message: keeps a copy in `TRANS_CHECK_MAX_TIME_TOPIC` (when its record still exists),
 /// writes its op record and logs it.
 async fn discard(
-    inner: &BrokerInner,
+    inner: &Checker,
     offset: i64,
     p: &PendingHalf,
     half: Option<&HalfRecord>,
     why: &str,
 ) {
     let svc = &inner.transactions;
-    if svc.claim(offset, &inner.store) != ClaimOutcome::Claimed {
+    if svc.claim(offset) != ClaimOutcome::Claimed {
         return;
     }
     if let Some(h) = half {
         if inner.topics.get(CHECK_MAX_TIME_TOPIC).is_none() {
-            match inner.topics.create_system_managed(CHECK_MAX_TIME_TOPIC, 1) {
-                Ok(_) => inner.topics_changed(),
-                Err(e) => {
-                    warn!(error = %e, "cannot save the TRANS_CHECK_MAX_TIME_TOPIC topic config")
-                }
+            if let Err(e) = inner.topics.create_system_managed(CHECK_MAX_TIME_TOPIC, 1) {
+                warn!(error = %e, "cannot save the TRANS_CHECK_MAX_TIME_TOPIC topic config")
             }
         }
-        match inner
-            .store
-            .put_message(h.discarded(CHECK_MAX_TIME_TOPIC, p.check_times))
+        match svc
+            .write
+            .put(
+                Origin::CheckDiscard,
+                h.discarded(CHECK_MAX_TIME_TOPIC, p.check_times),
+            )
             .await
         {
-            Ok(_) | Err(StoreError::FlushTimeout) => {}
+            Ok(_) | Err(ServiceError::Store(StoreError::FlushTimeout)) => {}
             Err(e) => {
                 svc.abandon(offset);
                 error!(half_offset = offset, error = %e, "cannot move an unresolved half message to TRANS_CHECK_MAX_TIME_TOPIC; will retry");
@@ -165,7 +213,7 @@ async fn discard(
             }
         }
     }
-    svc.finish(inner, offset).await;
+    svc.finish(offset).await;
     let (topic, uniq, group) = half.map_or((None, None, None), |h| {
         (
             Some(h.real_topic.clone()),

@@ -1,0 +1,266 @@
+//! The admin service: what operator tools read and change (topic and group tables, runtime info, broker
+//! config, stats, rebalance locks, message queries, offset resets).
+//!
+//! Topic and group administration and broker introspection are typed methods here. The stats, lock, query and
+//! reset-offset codecs in [`processor`](crate::broker::processor) still hold their logic and read these
+//! collaborators directly; giving them typed requests and outcomes is the next step.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use rmq_protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
+
+use super::ServiceError;
+use crate::broker::clock::now_ms;
+use crate::broker::subscription_group::SubscriptionGroupConfig;
+use crate::broker::topic_config::{self, TBW102};
+
+use crate::broker::client_manager::ClientManager;
+use crate::broker::consumer_offset::ConsumerOffsetManager;
+use crate::broker::counters::BrokerStats;
+use crate::broker::rebalance_lock::RebalanceLockManager;
+use crate::broker::subscription_group::SubscriptionGroupManager;
+use crate::broker::topic_config::TopicConfigManager;
+use crate::config::BrokerConfig;
+use crate::store::MessageStore;
+
+/// The collaborators of the admin requests.
+#[derive(Debug)]
+pub struct AdminService {
+    /// The effective configuration (GET_BROKER_CONFIG, runtime info).
+    pub(crate) config: Arc<BrokerConfig>,
+    /// Topic table.
+    pub(crate) topics: Arc<TopicConfigManager>,
+    /// Consumer-group table.
+    pub(crate) groups: Arc<SubscriptionGroupManager>,
+    /// Committed offsets.
+    pub(crate) offsets: Arc<ConsumerOffsetManager>,
+    /// The store.
+    pub(crate) store: Arc<MessageStore>,
+    /// Runtime counters.
+    pub(crate) stats: Arc<BrokerStats>,
+    /// Connected clients.
+    pub(crate) clients: Arc<ClientManager>,
+    /// Ordered-consumption queue locks.
+    pub(crate) locks: RebalanceLockManager,
+    /// Start time, epoch ms.
+    pub(crate) boot_timestamp: i64,
+}
+
+/// The collaborators an [`AdminService`] is built from.
+#[derive(Debug)]
+pub struct AdminDeps {
+    /// The effective configuration.
+    pub config: Arc<BrokerConfig>,
+    /// Topic table.
+    pub topics: Arc<TopicConfigManager>,
+    /// Consumer-group table.
+    pub groups: Arc<SubscriptionGroupManager>,
+    /// Committed offsets.
+    pub offsets: Arc<ConsumerOffsetManager>,
+    /// The store.
+    pub store: Arc<MessageStore>,
+    /// Runtime counters.
+    pub stats: Arc<BrokerStats>,
+    /// Connected clients.
+    pub clients: Arc<ClientManager>,
+    /// Start time, epoch ms.
+    pub boot_timestamp: i64,
+}
+
+impl AdminService {
+    /// An admin service over its collaborators (it owns the rebalance locks).
+    pub fn new(deps: AdminDeps) -> Self {
+        AdminService {
+            locks: RebalanceLockManager::new(std::time::Duration::from_millis(
+                deps.config.rebalance_lock_max_live_time,
+            )),
+            config: deps.config,
+            topics: deps.topics,
+            groups: deps.groups,
+            offsets: deps.offsets,
+            store: deps.store,
+            stats: deps.stats,
+            clients: deps.clients,
+            boot_timestamp: deps.boot_timestamp,
+        }
+    }
+}
+
+impl AdminService {
+    /// Creates or replaces a topic (UPDATE_AND_CREATE_TOPIC) with the attributes in `attributes`
+    /// (`+key=value,...`, replacing `cfg.attributes`); a change re-registers with the name servers.
+    ///
+    /// # Errors
+    /// A bad or system topic name, queue counts outside 1..=1024, malformed attributes, or a table that cannot
+    /// be saved.
+    pub fn create_topic(&self, mut cfg: TopicConfig, attributes: &str) -> Result<(), ServiceError> {
+        topic_config::validate_topic(&cfg.topic_name).map_err(ServiceError::InvalidParameter)?;
+        if cfg.topic_name == TBW102 || topic_config::is_system_topic(&cfg.topic_name) {
+            return Err(ServiceError::InvalidParameter(format!(
+                "The topic[{}] is conflict with system topic.",
+                cfg.topic_name
+            )));
+        }
+        let (r, w) = (cfg.read_queue_nums, cfg.write_queue_nums);
+        if r <= 0 || w <= 0 || r > 1024 || w > 1024 {
+            return Err(ServiceError::InvalidParameter(format!(
+                "readQueueNums {r} and writeQueueNums {w} must be between 1 and 1024"
+            )));
+        }
+        cfg.attributes = parse_attributes(attributes)?;
+        self.topics.upsert(cfg)?;
+        Ok(())
+    }
+
+    /// Forgets a topic, its committed offsets and its consume queues (DELETE_TOPIC_IN_BROKER).
+    ///
+    /// # Errors
+    /// A system topic, or a table that cannot be saved.
+    pub fn delete_topic(&self, topic: &str) -> Result<(), ServiceError> {
+        if topic_config::is_system_topic(topic) {
+            return Err(ServiceError::InvalidParameter(format!(
+                "The topic[{topic}] is conflict with system topic."
+            )));
+        }
+        self.topics.delete(topic)?;
+        self.offsets.remove_topic(topic);
+        self.store.delete_topic(topic);
+        Ok(())
+    }
+
+    /// The whole topic table with its version.
+    pub fn topics(&self) -> TopicConfigSerializeWrapper {
+        self.topics.wrapper()
+    }
+
+    /// One topic's config.
+    ///
+    /// # Errors
+    /// [`ServiceError::NoSuchTopic`] when the broker has no such topic.
+    pub fn topic(&self, topic: &str) -> Result<TopicConfig, ServiceError> {
+        self.topics.get(topic).ok_or_else(|| {
+            ServiceError::NoSuchTopic(format!("No topic in this broker. topic: {topic}"))
+        })
+    }
+
+    /// The version of the topic table (also reported with the group table and the broker config).
+    pub fn data_version(&self) -> DataVersion {
+        self.topics.data_version()
+    }
+
+    /// Counters and store figures for GET_BROKER_RUNTIME_INFO, under Java's key names where they exist.
+    pub fn runtime_info(&self) -> HashMap<String, String> {
+        let stats = self.store.stats();
+        let (producers, consumers) = self.clients.counts();
+        let mut table = HashMap::new();
+        let mut put = |k: &str, v: String| {
+            table.insert(k.to_string(), v);
+        };
+        put(
+            "brokerVersionDesc",
+            format!("rmq {}", env!("CARGO_PKG_VERSION")),
+        );
+        put(
+            "brokerVersion",
+            rmq_protocol::command::CURRENT_VERSION.to_string(),
+        );
+        put("bootTimestamp", self.boot_timestamp.to_string());
+        put("runtime", format!("{} ms", now_ms() - self.boot_timestamp));
+        put(
+            "msgPutTotalTodayNow",
+            self.stats.put_messages.load(Ordering::Relaxed).to_string(),
+        );
+        put(
+            "msgGetTotalTodayNow",
+            self.stats.got_messages.load(Ordering::Relaxed).to_string(),
+        );
+        put(
+            "putBytesTotal",
+            self.stats.put_bytes.load(Ordering::Relaxed).to_string(),
+        );
+        put(
+            "commitLogMinOffset",
+            stats.commit_log_min_offset.to_string(),
+        );
+        put(
+            "commitLogMaxOffset",
+            stats.commit_log_max_offset.to_string(),
+        );
+        put("commitLogFlushedOffset", stats.flushed_offset.to_string());
+        put(
+            "commitLogDiskRatio",
+            format!("{:.4}", stats.disk_used_ratio),
+        );
+        put("producerConnections", producers.to_string());
+        put("consumerConnections", consumers.to_string());
+        put(
+            "flushDiskType",
+            format!("{:?}", self.config.flush_disk_type),
+        );
+        put("brokerName", self.config.broker_name.clone());
+        put("clusterName", self.config.broker_cluster_name.clone());
+        table
+    }
+
+    /// The effective configuration as key/value pairs (GET_BROKER_CONFIG).
+    pub fn config_properties(&self) -> Vec<(String, String)> {
+        self.config.to_properties()
+    }
+
+    /// Creates or replaces a consumer group (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).
+    ///
+    /// # Errors
+    /// A group name outside 1..=120 characters, or a table that cannot be saved.
+    pub fn upsert_group(&self, cfg: SubscriptionGroupConfig) -> Result<(), ServiceError> {
+        if cfg.group_name.is_empty() || cfg.group_name.len() > 120 {
+            return Err(ServiceError::InvalidParameter(
+                "groupName must be 1 to 120 characters".to_owned(),
+            ));
+        }
+        self.groups.upsert(cfg)?;
+        Ok(())
+    }
+
+    /// Every consumer group.
+    pub fn groups(&self) -> Vec<SubscriptionGroupConfig> {
+        self.groups.all()
+    }
+
+    /// Deletes a consumer group, and its committed offsets when `clean_offsets`.
+    ///
+    /// # Errors
+    /// A table that cannot be saved.
+    pub fn delete_group(&self, group: &str, clean_offsets: bool) -> Result<(), ServiceError> {
+        self.groups.delete(group)?;
+        if clean_offsets {
+            self.offsets.remove_group(group);
+        }
+        Ok(())
+    }
+}
+
+/// Parses `+key=value,+k2=v2` (a leading `-key` deletes, which on create means "absent").
+fn parse_attributes(text: &str) -> Result<HashMap<String, String>, ServiceError> {
+    let mut out = HashMap::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if let Some(kv) = item.strip_prefix('+') {
+            match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => {
+                    out.insert(k.to_string(), v.to_string());
+                }
+                _ => {
+                    return Err(ServiceError::InvalidParameter(format!(
+                        "attribute `{item}` must look like +key=value"
+                    )))
+                }
+            }
+        } else if !item.starts_with('-') {
+            return Err(ServiceError::InvalidParameter(format!(
+                "attribute `{item}` must start with + or -"
+            )));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,21 @@
+//! The broker's typed services: what a request *does*, independent of how it arrived. A codec (today the
+//! remoting processors in [`super::processor`], later gRPC) decodes a request into a service's typed request,
+//! calls the service and encodes its typed outcome; errors are [`ServiceError`]s, which each codec maps to
+//! its wire codes in one place.
+//!
+//! - [`write`]: every message the broker stores, client sends and internal re-puts alike.
+//! - [`pull`]: reads for consumers, with long polling.
+//! - [`offset`]: committed consumer offsets and queue offsets.
+//! - [`client`]: the registry of connected producers and consumers.
+//! - [`admin`]: operator requests (topic and group tables, runtime info, stats, locks, queries).
+//! - Transactions: [`TransactionService`](crate::broker::transaction::TransactionService).
+//! - [`error`]: the services' error type.
+
+pub mod admin;
+pub mod client;
+pub mod error;
+pub mod offset;
+pub mod pull;
+pub mod write;
+
+pub use error::ServiceError;
