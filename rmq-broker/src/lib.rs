@@ -24,6 +24,7 @@
 //! - [`config`]: broker.conf keys, defaults and validation.
 //! - [`metrics`]: the Prometheus endpoint (`metricsExporterType=PROM`, off by default).
 //! - [`persist`]: atomic JSON state files.
+//! - [`error`]: [`BrokerError`], why a broker or name server did not start or stopped.
 #![warn(missing_docs)]
 
 pub mod broker;

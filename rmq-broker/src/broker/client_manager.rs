@@ -1,7 +1,7 @@
 //! Who is connected: producer and consumer groups, their channels, and consumer subscriptions from heartbeats.
 //!
 //! A consumer group's membership drives rebalancing on the clients, so any change of its client-id set is
-//! reported to the caller, which then sends NOTIFY_CONSUMER_IDS_CHANGED to the group (notes §2.3.4).
+//! reported to the caller, which then sends NOTIFY_CONSUMER_IDS_CHANGED to the group (docs/protocol.md §2.3.4).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Held pulls (notes §4.9): a pull that finds nothing new waits here until a message arrives on its queue or
+//! Held pulls (docs/protocol.md §4.9): a pull that finds nothing new waits here until a message arrives on its queue or
 //! its suspend time passes; the store wakes it through [`StoreObserver::on_dispatch`].
 
 use std::collections::HashMap;

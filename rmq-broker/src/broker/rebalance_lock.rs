@@ -1,4 +1,4 @@
-//! Ordered-consumption locks (notes §4.10): one owner per (group, queue) at a time, so an orderly consumer
+//! Ordered-consumption locks (docs/protocol.md §4.10): one owner per (group, queue) at a time, so an orderly consumer
 //! group never processes a queue from two clients at once. A lock not renewed for `rebalanceLockMaxLiveTime`
 //! (60 s) expires, so a crashed owner's queues move on.
 

@@ -1,6 +1,6 @@
 //! Registration with every name server in `namesrvAddr`: at start, every `registerNameServerPeriod`, and at
 //! once after a topic change. One kept-open connection per name server, because a name server drops a broker's
-//! routes when its registering connection closes (notes §5.5).
+//! routes when its registering connection closes (docs/protocol.md §5.5).
 
 use std::sync::Arc;
 use std::time::Duration;

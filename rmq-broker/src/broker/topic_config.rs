@@ -14,18 +14,15 @@ use tokio::sync::Notify;
 
 use crate::persist::{self, PersistError};
 
-/// Auto-create template topic (notes §4.1).
-pub const TBW102: &str = "TBW102";
+use rmq_protocol::topic::{self as names, NameError};
+pub use rmq_protocol::topic::{
+    DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, TBW102, TOPIC_MAX_LENGTH,
+};
+
 /// Topic Java tools use to check a broker.
 pub const SELF_TEST_TOPIC: &str = "SELF_TEST_TOPIC";
 /// Topic where Java consumers report offset-moved events.
 pub const OFFSET_MOVED_EVENT: &str = "OFFSET_MOVED_EVENT";
-/// Prefix of per-group retry topics.
-pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
-/// Prefix of per-group dead-letter topics.
-pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
-/// Longest topic name a client may use (retry topics may reach 255).
-pub const TOPIC_MAX_LENGTH: usize = 127;
 /// Suffix of the request-reply topic, `<cluster>_REPLY_TOPIC` (Java's `MixAll.REPLY_TOPIC_POSTFIX`).
 pub const REPLY_TOPIC_POSTFIX: &str = "REPLY_TOPIC";
 
@@ -35,46 +32,31 @@ pub fn reply_topic(cluster: &str) -> String {
     format!("{cluster}_{REPLY_TOPIC_POSTFIX}")
 }
 
-/// Checks a topic name against RocketMQ's rules: `^[%|a-zA-Z0-9_-]+$`, at most 127 characters.
+/// Checks a topic name against RocketMQ's rule (`rmq_protocol::topic`: `^[%|a-zA-Z0-9_-]+$`, 127 characters,
+/// 255 for retry and dead-letter topics), with the remarks Java's `TopicValidator` answers.
 pub fn validate_topic(topic: &str) -> Result<(), String> {
-    if topic.trim().is_empty() {
-        return Err("The specified topic is blank.".into());
-    }
-    let max = if topic.starts_with(RETRY_GROUP_TOPIC_PREFIX)
-        || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX)
-    {
-        255
-    } else {
-        TOPIC_MAX_LENGTH
-    };
-    if topic.len() > max {
-        return Err(format!(
-            "The specified topic is longer than topic max length {max}: {} characters.",
-            topic.len()
-        ));
-    }
-    if !topic
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
-    {
-        return Err(format!(
+    names::check_topic(topic).map_err(|e| match e {
+        NameError::Blank => "The specified topic is blank.".to_string(),
+        NameError::TooLong { max, len } => {
+            format!("The specified topic is longer than topic max length {max}: {len} characters.")
+        }
+        NameError::BadChar(_) => format!(
             "The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
-        ));
-    }
-    Ok(())
+        ),
+    })
 }
 
 /// Topics the broker owns itself; clients may not send to them directly.
 pub fn is_system_topic(topic: &str) -> bool {
-    matches!(
-        topic,
-        "SCHEDULE_TOPIC_XXXX"
-            | "RMQ_SYS_TRANS_HALF_TOPIC"
-            | "RMQ_SYS_TRANS_OP_HALF_TOPIC"
-            | "TRANS_CHECK_MAX_TIME_TOPIC"
-            | "rmq_sys_wheel_timer"
-            | TBW102
-    )
+    [
+        names::SCHEDULE_TOPIC,
+        names::TRANS_HALF_TOPIC,
+        names::TRANS_OP_HALF_TOPIC,
+        names::TRANS_CHECK_MAX_TIME_TOPIC,
+        names::TIMER_TOPIC,
+        names::TBW102,
+    ]
+    .contains(&topic)
 }
 
 /// The topic table with its version.
@@ -158,7 +140,7 @@ impl TopicConfigManager {
         self.table.read().values().cloned().collect()
     }
 
-    /// Creates `topic` from the template `default_topic` on first send (notes §4.1): the template must exist and
+    /// Creates `topic` from the template `default_topic` on first send (docs/protocol.md §4.1): the template must exist and
     /// carry INHERIT; queues = min(requested, template's write queues); perm = template's minus INHERIT.
     pub fn create_on_send(
         &self,

@@ -11,9 +11,9 @@ use prometheus_client::metrics::MetricType;
 
 use crate::broker::client_manager::ClientManager;
 use crate::broker::consumer_offset::ConsumerOffsetManager;
-use crate::broker::topic_config::RETRY_GROUP_TOPIC_PREFIX;
 use crate::remoting::ConnectionCount;
 use crate::store::MessageStore;
+use rmq_protocol::topic::is_retry_topic;
 
 /// What a scrape reads: small handles on the broker's state, not the broker. The store is held weakly: the
 /// exporter must not keep a stopped broker's store alive, and a scrape racing with its drop just sees no
@@ -136,7 +136,7 @@ fn encode_lag(
     store: &MessageStore,
 ) -> Result<(), fmt::Error> {
     let mut rows = offsets.snapshot();
-    rows.retain(|r| !r.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX));
+    rows.retain(|r| !is_retry_topic(&r.topic));
     rows.sort_by(|a, b| (&a.group, &a.topic, a.queue_id).cmp(&(&b.group, &b.topic, b.queue_id)));
     let mut family = encoder.encode_descriptor(
         "rocketmq_consumer_lag_messages",

@@ -18,7 +18,7 @@ use super::route_info::{Registration, RouteInfo};
 use crate::config::NamesrvConfig;
 use crate::remoting::{Connection, RequestHandler};
 
-/// Requesters from this version on get standard JSON routes (V4_9_4, notes §4.11).
+/// Requesters from this version on get standard JSON routes (V4_9_4, docs/protocol.md §4.11).
 const STANDARD_JSON_VERSION: i32 = 401;
 /// Brokers older than this send no parsable RegisterBrokerBody (V3_0_11).
 const REGISTER_BODY_VERSION: i32 = 37;

@@ -40,7 +40,7 @@ pub fn next_request_opaque() -> i32 {
 /// A live client connection, as handlers see it: who it is and a way to push frames to it.
 ///
 /// Cheap to clone; the broker keeps clones to send NOTIFY_CONSUMER_IDS_CHANGED and other broker → client
-/// requests over the client's own connection (notes §1.6).
+/// requests over the client's own connection (docs/protocol.md §1.6).
 #[derive(Clone, Debug)]
 pub struct Connection {
     id: u64,

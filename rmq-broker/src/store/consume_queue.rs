@@ -1,4 +1,4 @@
-//! ConsumeQueue: the per topic/queue list of where each message sits in the CommitLog (notes §3.7).
+//! ConsumeQueue: the per topic/queue list of where each message sits in the CommitLog (docs/protocol.md §3.7).
 //!
 //! Entry `n` (the queue offset) lives at byte `n × 20`, in files of `entries_per_file × 20` bytes named by
 //! their 20-digit start byte offset under `<root>/consumequeue/<topic>/<queueId>/`:

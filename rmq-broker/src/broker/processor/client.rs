@@ -1,5 +1,5 @@
 //! Client management: HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP and CHECK_CLIENT_CONFIG
-//! (notes §2.3.4): the remoting codecs of [`ClientService`] (which also sends the NOTIFY_CONSUMER_IDS_CHANGED
+//! (docs/protocol.md §2.3.4): the remoting codecs of [`ClientService`] (which also sends the NOTIFY_CONSUMER_IDS_CHANGED
 //! push that makes a group rebalance at once).
 
 use std::collections::HashMap;

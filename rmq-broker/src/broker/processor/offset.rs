@@ -1,4 +1,4 @@
-//! Offset requests: committed consumer offsets and queue min/max/time lookups (notes §2.3.3).
+//! Offset requests: committed consumer offsets and queue min/max/time lookups (docs/protocol.md §2.3.3).
 
 use rmq_protocol::headers::{
     CommandHeader, GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader,

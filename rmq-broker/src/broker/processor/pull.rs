@@ -1,5 +1,5 @@
 //! PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361): the remoting codec of
-//! [`PullService::pull`](crate::broker::service::pull::PullService::pull) (long polling: notes §2.3.2, §4.9).
+//! [`PullService::pull`](crate::broker::service::pull::PullService::pull) (long polling: docs/protocol.md §2.3.2, §4.9).
 
 use std::time::Duration;
 
@@ -51,7 +51,7 @@ pub async fn process(pulls: &PullService, req: &RemotingCommand) -> Reply {
     Ok(respond(req, out.result, requested))
 }
 
-/// Maps a store status to the pull response code (notes §2.3.2).
+/// Maps a store status to the pull response code (docs/protocol.md §2.3.2).
 fn response_code(result: &GetMessageResult, requested_offset: i64) -> i32 {
     match result.status {
         GetMessageStatus::Found => response::SUCCESS,

@@ -26,7 +26,7 @@ impl Refusal {
 /// What a processor returns.
 pub type Reply = Result<RemotingCommand, Refusal>;
 
-/// Stored records back to back, the body layout of pull and query responses (notes §3.1).
+/// Stored records back to back, the body layout of pull and query responses (docs/protocol.md §3.1).
 pub(crate) fn concat_records(records: &[bytes::Bytes]) -> bytes::Bytes {
     let mut body = bytes::BytesMut::with_capacity(records.iter().map(|r| r.len()).sum());
     for r in records {

@@ -1,4 +1,4 @@
-//! END_TRANSACTION (37): a producer's commit or rollback of a half message (notes §2.3.5, §4.5).
+//! END_TRANSACTION (37): a producer's commit or rollback of a half message (docs/protocol.md §2.3.5, §4.5).
 //!
 //! Producers send it oneway, so a failure is only visible in the broker log: it is logged at warn with the
 //! producer's address. A request sent with a response expected gets the usual code and remark.

@@ -1,4 +1,4 @@
-//! Scheduled delivery: RocketMQ's 18 delay levels and 5.x arbitrary delivery times (notes §3.5, §4.4).
+//! Scheduled delivery: RocketMQ's 18 delay levels and 5.x arbitrary delivery times (docs/protocol.md §3.5, §4.4).
 //!
 //! # How a message is deferred
 //! [`Schedule::defer`] runs on every put the broker makes for a client (send, send-back, DLQ resend) before the

@@ -15,7 +15,8 @@ use crate::broker::client_manager::{ClientChannel, ClientManager, ConsumerRegist
 use crate::broker::clock::now_ms;
 use crate::broker::filter::{is_sql92, SelectorCache};
 use crate::broker::subscription_group::SubscriptionGroupManager;
-use crate::broker::topic_config::{TopicConfigManager, RETRY_GROUP_TOPIC_PREFIX};
+use crate::broker::topic_config::TopicConfigManager;
+use rmq_protocol::topic::retry_topic;
 
 /// A client's heartbeat: who it is and which groups it plays in.
 #[derive(Debug, Clone)]
@@ -75,7 +76,7 @@ impl ClientService {
             }
             let group = consumer.group_name.clone();
             if let Some(cfg) = self.groups.find_or_create(&group)? {
-                let retry = format!("{RETRY_GROUP_TOPIC_PREFIX}{group}");
+                let retry = retry_topic(&group);
                 if self.topics.get(&retry).is_none() {
                     self.topics
                         .create_system_managed(&retry, cfg.retry_queue_nums.max(1))?;

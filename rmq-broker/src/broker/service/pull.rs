@@ -1,5 +1,5 @@
 //! The pull service: reads for PULL_MESSAGE / LITE_PULL_MESSAGE (and later gRPC ReceiveMessage), with
-//! long polling (notes §2.3.2, §4.9).
+//! long polling (docs/protocol.md §2.3.2, §4.9).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -241,7 +241,7 @@ impl PullService {
         Ok(PullOutcome { result })
     }
 
-    /// Pre-checks of notes §2.3.2, in Java's order; returns the filter to apply.
+    /// Pre-checks of docs/protocol.md §2.3.2, in Java's order; returns the filter to apply.
     fn check(&self, req: &PullRequest) -> Result<MessageFilter, ServiceError> {
         if !perm::is_readable(self.policy.broker_permission) {
             return Err(ServiceError::Forbidden(format!(

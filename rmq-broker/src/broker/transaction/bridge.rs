@@ -30,7 +30,7 @@ pub(crate) fn immunity_secs(value: Option<&str>) -> Option<i64> {
         .filter(|s| *s >= 0)
 }
 
-/// Turns a prepared send into its half record (notes §4.5): the real topic and queue go into `REAL_TOPIC` /
+/// Turns a prepared send into its half record (docs/protocol.md §4.5): the real topic and queue go into `REAL_TOPIC` /
 /// `REAL_QID`, UNIQ_KEY is copied to `__transactionId__`, and the record goes to `RMQ_SYS_TRANS_HALF_TOPIC`
 /// queue 0 with transaction type NOT_TYPE, so the store queues it there and nowhere else. Works on the
 /// parsed properties, which the write service encodes once afterwards.
@@ -152,7 +152,7 @@ impl HalfRecord {
         }
     }
 
-    /// CHECK_TRANSACTION_STATE (39, oneway) for this half message (notes §2.3.5): the header names the half
+    /// CHECK_TRANSACTION_STATE (39, oneway) for this half message (docs/protocol.md §2.3.5): the header names the half
     /// record by queue and CommitLog offset; the body is the record re-encoded with topic and queue restored
     /// to `REAL_TOPIC` / `REAL_QID` and the current check count.
     pub(crate) fn check_request(
@@ -191,7 +191,7 @@ impl HalfRecord {
     }
 }
 
-/// The op record that marks half message `half_offset` as done (notes §4.5): topic
+/// The op record that marks half message `half_offset` as done (docs/protocol.md §4.5): topic
 /// `RMQ_SYS_TRANS_OP_HALF_TOPIC`, the half queue's id (0), tag `d`, body = the offset in decimal and a comma.
 /// The write service stamps its UNIQ_KEY, born time and born host (the broker itself).
 pub(crate) fn op_message(half_offset: i64) -> Message {

@@ -1,4 +1,4 @@
-//! Transactional messages (notes §4.5), the RocketMQ way: half messages are ordinary records in a system
+//! Transactional messages (docs/protocol.md §4.5), the RocketMQ way: half messages are ordinary records in a system
 //! topic, outcomes are ordinary records in another, so the store needs no special support and a restart
 //! rebuilds everything from the two queues.
 //!

@@ -1,4 +1,4 @@
-//! Retry and dead letters (notes §2.3.5, §4.3): a consumer's send-back, the DLQ rule for plain sends to
+//! Retry and dead letters (docs/protocol.md §2.3.5, §4.3): a consumer's send-back, the DLQ rule for plain sends to
 //! `%RETRY%group`, and the resend of a dead letter to its original topic.
 //!
 //! A failed message is re-stored in `%RETRY%group` with `DELAY` = the next level, so it goes through the
@@ -15,23 +15,15 @@ use super::request::{Message, Origin, Props, SendRequest};
 use super::service::WriteService;
 use crate::broker::service::ServiceError;
 use crate::broker::subscription_group::SubscriptionGroupConfig;
-use crate::broker::topic_config::{DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 use crate::store::PutResult;
+use rmq_protocol::topic::{group_of_retry_topic, is_dlq_topic};
 
 /// `MQVersion.Version.V3_4_9.ordinal()`: requesters from this version on send `maxReconsumeTimes`.
 pub const V3_4_9: i32 = 121;
 /// Queues of a `%DLQ%group` topic (Java's `DLQ_NUMS_PER_GROUP`).
 pub const DLQ_NUMS_PER_GROUP: i32 = 1;
 
-/// `%RETRY%group`.
-pub fn retry_topic(group: &str) -> String {
-    format!("{RETRY_GROUP_TOPIC_PREFIX}{group}")
-}
-
-/// `%DLQ%group`.
-pub fn dlq_topic(group: &str) -> String {
-    format!("{DLQ_GROUP_TOPIC_PREFIX}{group}")
-}
+pub use rmq_protocol::topic::{dlq_topic, retry_topic};
 
 /// A consumer's CONSUMER_SEND_MSG_BACK: the message it failed to consume.
 #[derive(Debug, Clone)]
@@ -147,7 +139,7 @@ impl WriteService {
                 req.offset
             )));
         };
-        if !m.topic.starts_with(DLQ_GROUP_TOPIC_PREFIX) {
+        if !is_dlq_topic(&m.topic) {
             return Err(ServiceError::InvalidParameter(format!(
                 "the message at offset {} is in topic {}, not a dead-letter queue",
                 req.offset, m.topic
@@ -207,11 +199,7 @@ impl WriteService {
         req: &SendRequest,
         msg: &mut Message,
     ) -> Result<(), ServiceError> {
-        let Some(group) = msg
-            .topic
-            .strip_prefix(RETRY_GROUP_TOPIC_PREFIX)
-            .map(str::to_owned)
-        else {
+        let Some(group) = group_of_retry_topic(&msg.topic).map(str::to_owned) else {
             return Ok(());
         };
         let Some(cfg) = self.groups.get(&group) else {

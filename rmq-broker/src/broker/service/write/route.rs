@@ -6,7 +6,8 @@ use rmq_protocol::message::sysflag::perm;
 
 use super::service::WriteService;
 use crate::broker::service::ServiceError;
-use crate::broker::topic_config::{self, RETRY_GROUP_TOPIC_PREFIX};
+use crate::broker::topic_config;
+use rmq_protocol::topic::group_of_retry_topic;
 
 /// The checked destination of a send.
 #[derive(Debug, Clone)]
@@ -94,7 +95,7 @@ impl WriteService {
         default_topic: &str,
         default_topic_queue_nums: i32,
     ) -> Result<TopicConfig, ServiceError> {
-        let created = if let Some(group) = topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX) {
+        let created = if let Some(group) = group_of_retry_topic(topic) {
             let Some(g) = self.groups.find_or_create(group)? else {
                 return Err(ServiceError::GroupNotExist {
                     group: group.to_owned(),

@@ -14,11 +14,12 @@ use crate::broker::counters::BrokerStats;
 use crate::broker::schedule::{Deferral, Schedule};
 use crate::broker::service::ServiceError;
 use crate::broker::subscription_group::SubscriptionGroupManager;
-use crate::broker::topic_config::{TopicConfigManager, RETRY_GROUP_TOPIC_PREFIX};
+use crate::broker::topic_config::TopicConfigManager;
 use crate::broker::transaction::bridge;
 use crate::config::BrokerConfig;
 use crate::metrics::RequestMetrics;
 use crate::store::{MessageStore, MessageToStore};
+use rmq_protocol::topic::is_retry_topic;
 
 /// The configuration the write path reads, copied out of [`BrokerConfig`] at start.
 #[derive(Debug, Clone)]
@@ -165,7 +166,7 @@ impl WriteService {
                 })
             }
             Payload::Batch { messages, uniq_key } => {
-                if req.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+                if is_retry_topic(&req.topic) {
                     return Err(ServiceError::IllegalMessage(
                         "retry group topic is not supported for batching",
                     ));
