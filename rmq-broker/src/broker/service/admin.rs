@@ -1,15 +1,16 @@
 //! The admin service: what operator tools read and change (topic and group tables, runtime info, broker
 //! config, stats, rebalance locks, message queries, offset resets).
 //!
-//! Topic and group administration and broker introspection are typed methods here. The stats, lock, query and
-//! reset-offset codecs in [`processor`](crate::broker::processor) still hold their logic and read these
-//! collaborators directly; giving them typed requests and outcomes is the next step.
+//! Topic and group administration, broker introspection, rebalance locks and message queries are typed methods
+//! here. The stats and reset-offset codecs in [`processor`](crate::broker::processor) still hold their logic
+//! and read these collaborators directly; giving them typed requests and outcomes is the next step.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use rmq_protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
+use bytes::Bytes;
+use rmq_protocol::body::{DataVersion, MessageQueue, TopicConfig, TopicConfigSerializeWrapper};
 
 use super::ServiceError;
 use crate::broker::clock::now_ms;
@@ -23,7 +24,24 @@ use crate::broker::rebalance_lock::RebalanceLockManager;
 use crate::broker::subscription_group::SubscriptionGroupManager;
 use crate::broker::topic_config::TopicConfigManager;
 use crate::config::BrokerConfig;
-use crate::store::MessageStore;
+use crate::store::{MessageStore, QueryMessageResult};
+
+/// A QUERY_MESSAGE: messages of a topic by key (or by unique key, which names one message).
+#[derive(Debug, Clone)]
+pub struct MessageQuery {
+    /// The topic.
+    pub topic: String,
+    /// The business key, or the UNIQ_KEY when `unique`.
+    pub key: String,
+    /// Most messages to return.
+    pub max: usize,
+    /// `key` is a UNIQ_KEY (Java's `_UNIQUE_KEY_QUERY`): at most one hit, later ones are retries of it.
+    pub unique: bool,
+    /// Stored at or after, epoch ms.
+    pub begin: i64,
+    /// Stored at or before, epoch ms.
+    pub end: i64,
+}
 
 /// The collaborators of the admin requests.
 #[derive(Debug)]
@@ -263,4 +281,45 @@ fn parse_attributes(text: &str) -> Result<HashMap<String, String>, ServiceError>
         }
     }
     Ok(out)
+}
+
+/// Rebalance locks and message lookups (LOCK/UNLOCK_BATCH_MQ, QUERY_MESSAGE, VIEW_MESSAGE_BY_ID).
+impl AdminService {
+    /// Locks for `client` the queues of `group` it may own (free, expired or already its own); returns the
+    /// ones it holds afterwards.
+    pub fn lock_queues(
+        &self,
+        group: &str,
+        queues: &[MessageQueue],
+        client: &str,
+    ) -> Vec<MessageQueue> {
+        self.locks.try_lock_batch(group, queues, client)
+    }
+
+    /// Releases `client`'s locks on the listed queues of `group` (others' locks stay).
+    pub fn unlock_queues(&self, group: &str, queues: &[MessageQueue], client: &str) {
+        self.locks.unlock_batch(group, queues, client);
+    }
+
+    /// Messages matching `q`, newest first; [`ServiceError::NotFound`] when there is none.
+    pub fn query_messages(&self, q: &MessageQuery) -> Result<QueryMessageResult, ServiceError> {
+        let max = if q.unique { 1 } else { q.max.max(1) };
+        let result = self
+            .store
+            .query_messages(&q.topic, &q.key, max, q.begin, q.end);
+        if result.messages.is_empty() {
+            return Err(ServiceError::NotFound(format!(
+                "can not find message, maybe time range not correct (topic {}, key {})",
+                q.topic, q.key
+            )));
+        }
+        Ok(result)
+    }
+
+    /// The stored record starting at CommitLog offset `offset` (an offset message id).
+    pub fn message_at(&self, offset: i64) -> Result<Bytes, ServiceError> {
+        self.store.message_at(offset).ok_or_else(|| {
+            ServiceError::System(format!("can not find message by the offset, {offset}"))
+        })
+    }
 }
