@@ -2,8 +2,8 @@
 //! config, stats, rebalance locks, message queries, offset resets).
 //!
 //! Topic and group administration, broker introspection, rebalance locks and message queries are typed methods
-//! here. The stats and reset-offset codecs in [`processor`](crate::broker::processor) still hold their logic
-//! and read these collaborators directly; giving them typed requests and outcomes is the next step.
+//! here; queue and group read-outs are in [`stats`](super::stats), the offset reset in
+//! [`offset_reset`](super::offset_reset).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

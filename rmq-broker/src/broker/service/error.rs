@@ -97,6 +97,12 @@ pub enum ServiceError {
     /// What the request names does not exist (the text says what).
     #[error("{0}")]
     NotFound(String),
+    /// No consumer of the group is connected.
+    #[error("the consumer group[{group}] not online")]
+    ConsumerNotOnline {
+        /// The group.
+        group: String,
+    },
     /// The broker cannot do it right now or hit an internal problem (the text says what).
     #[error("{0}")]
     System(String),

@@ -5,9 +5,10 @@
 //!
 //! - [`write`]: every message the broker stores, client sends and internal re-puts alike.
 //! - [`pull`]: reads for consumers, with long polling.
-//! - [`offset`]: committed consumer offsets and queue offsets.
+//! - [`offset`]: committed consumer offsets and queue offsets; [`offset_reset`] an operator's reset of them.
 //! - [`client`]: the registry of connected producers and consumers.
-//! - [`admin`]: operator requests (topic and group tables, runtime info, stats, locks, queries).
+//! - [`admin`]: operator requests (topic and group tables, runtime info, locks, queries); [`stats`] its
+//!   queue and group read-outs.
 //! - Transactions: [`TransactionService`](crate::broker::transaction::TransactionService).
 //! - [`error`]: the services' error type.
 
@@ -15,7 +16,9 @@ pub mod admin;
 pub mod client;
 pub mod error;
 pub mod offset;
+pub mod offset_reset;
 pub mod pull;
+pub mod stats;
 pub mod write;
 
 pub use error::ServiceError;
