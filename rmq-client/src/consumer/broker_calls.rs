@@ -21,15 +21,26 @@ use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
 use crate::message::decompress_in_place;
 
-/// What a pull returned.
+/// What a pull returned: the three answers a consumer continues from differently.
 #[derive(Debug)]
-pub(crate) enum PullOutcome {
+pub enum PullOutcome {
     /// Messages (already decompressed), and where to continue.
-    Found { msgs: Vec<MessageExt>, next: i64 },
+    Found {
+        /// The messages, in queue order.
+        msgs: Vec<MessageExt>,
+        /// The offset to pull next.
+        next: i64,
+    },
     /// Nothing new (or nothing matched the filter): continue at `next`.
-    Empty { next: i64 },
+    Empty {
+        /// The offset to pull next.
+        next: i64,
+    },
     /// The requested offset is outside the queue: continue at `next`.
-    OffsetMoved { next: i64 },
+    OffsetMoved {
+        /// The offset the broker suggests instead.
+        next: i64,
+    },
 }
 
 impl ClientInstance {
@@ -217,8 +228,8 @@ impl ClientInstance {
         }
     }
 
-    /// One (long-polling) pull.
-    pub(crate) async fn pull(
+    /// One (long-polling) pull; public so test harnesses can read a queue without a consumer.
+    pub async fn pull(
         &self,
         header: PullMessageRequestHeader,
         mq: &MessageQueue,

@@ -9,7 +9,7 @@
 //! - `broker_calls`, `offsets`: the broker requests consumers make, and where progress is kept.
 
 pub mod allocate;
-pub(crate) mod broker_calls;
+pub mod broker_calls;
 mod consume;
 mod fastjson;
 pub mod lite_pull;
