@@ -1118,7 +1118,7 @@ impl Admin {
     ///
     /// # Errors
     /// [`ClientError::Protocol`] for an id that is not an offset message id (a UNIQ_KEY is not: use
-    /// [`SendResult::offset_msg_id`](crate::SendResult::offset_msg_id)), or the broker's refusal.
+    /// [`SendResult::offset_msg_id`](crate::producer::SendResult::offset_msg_id)), or the broker's refusal.
     pub async fn view_message(&self, offset_msg_id: &str) -> Result<MessageExt> {
         let (store_host, offset) = decode_offset_msg_id(offset_msg_id)?;
         let addr = store_host.to_string();

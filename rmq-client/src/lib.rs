@@ -13,9 +13,14 @@
 //! - [`remoting`]: one TCP connection per address, requests matched to responses, and the pool of them;
 //! - [`route`]: topic routes turned into the queues a producer writes and a consumer reads;
 //! - [`instance`]: [`ClientInstance`], the shared connections, routes, heartbeats and registered clients;
-//! - [`producer`]: [`Producer`] (send, retry, fault tolerance) and [`TransactionProducer`];
-//! - [`consumer`]: [`PushConsumer`], [`LitePullConsumer`] and their building blocks;
+//! - [`producer`] (`producer/`): [`Producer`] (send, retry, fault tolerance) and [`TransactionProducer`];
+//! - [`consumer`] (`consumer/`): what both consumers share (listener, subscription, allocation, offsets,
+//!   broker calls), with [`PushConsumer`] in `consumer/push/` and [`LitePullConsumer`] in `consumer/lite_pull/`;
 //! - [`admin`]: [`Admin`], the operator requests `mqadmin` makes.
+//!
+//! Modules depend on each other without circles: `error` and `config` at the bottom, then `message`,
+//! `remoting`, `route`, `instance`, and on top `producer`, `consumer` and `admin`. Each `mod.rs` only declares
+//! its children and re-exports them.
 #![warn(missing_docs)]
 
 pub mod admin;

@@ -1,270 +1,42 @@
-//! Which queues this member consumes: allocation on start, every 20 s and on membership notices; queues that
-//! move away are dropped cleanly (offset committed, orderly lock released).
-
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
+//! Which queues of a topic this member takes, the same for push and lite pull consumers: all of them when
+//! broadcasting, else the group's strategy over the route's queues and the members the broker knows.
 
 use rmq_protocol::body::MessageQueue;
-use tokio_util::sync::CancellationToken;
 
-use super::offsets::OffsetBackend;
-use super::process_queue::ProcessQueue;
-use super::push::{ConsumeFromWhere, MessageModel, PushInner};
+use super::allocate::AllocateStrategy;
+use super::model::MessageModel;
 use crate::error::Result;
 use crate::instance::ClientInstance;
 use crate::route::subscribe_queues;
 
-/// A queue this member consumes: its buffer, and the token that stops its pull task.
-#[derive(Debug)]
-pub(crate) struct OwnedQueue {
-    pub(crate) mq: MessageQueue,
-    pub(crate) pq: Arc<ProcessQueue>,
-    pub(crate) cancel: CancellationToken,
-}
-
-/// Where a queue a consumer just took starts: the group's committed offset, else the `from` rule (retry
-/// topics always from their start, as Java `computePullFromWhere`). Shared by the push and lite pull consumers.
-pub(crate) async fn start_offset(
+/// This member's share of `topic`'s readable queues; `None` while the broker lists no member of `group` (its
+/// heartbeat has not arrived): the caller keeps what it has until the next round.
+///
+/// # Errors
+/// No route for `topic`, or the member list could not be asked.
+pub(crate) async fn allocate_topic(
     instance: &ClientInstance,
-    offsets: &OffsetBackend,
     group: &str,
-    from: ConsumeFromWhere,
-    mq: &MessageQueue,
-) -> Result<i64> {
-    if let Some(o) = offsets.read_stored(instance, group, mq).await? {
-        if o >= 0 {
-            return Ok(o);
-        }
-    }
-    let retry = mq.topic.starts_with("%RETRY%");
-    match from {
-        ConsumeFromWhere::FirstOffset => Ok(0),
-        ConsumeFromWhere::LastOffset if retry => Ok(0),
-        ConsumeFromWhere::LastOffset => instance.max_offset(mq).await,
-        ConsumeFromWhere::Timestamp(_) if retry => instance.max_offset(mq).await,
-        ConsumeFromWhere::Timestamp(ts) => instance.search_offset(mq, ts).await,
-    }
-}
-
-/// How long a dropped orderly queue waits for its running batch before unlocking (Java: 1 s).
-const ORDERLY_DROP_WAIT: Duration = Duration::from_secs(1);
-
-impl PushInner {
-    fn locks_queues(&self) -> bool {
-        self.opts.orderly && self.opts.message_model == MessageModel::Clustering
-    }
-
-    /// Re-allocates every subscribed topic (serialised: one rebalance at a time).
-    pub(crate) async fn rebalance_all(self: Arc<Self>) {
-        let _one_at_a_time = self.rebalance_lock.lock().await;
-        if self.stopping.is_cancelled() {
-            return;
-        }
-        let mut topics: Vec<&String> = self.subscriptions.keys().collect();
-        topics.sort();
-        for topic in topics {
-            if let Err(e) = self.clone().rebalance_topic(topic).await {
-                tracing::debug!(group = %self.group, %topic, error = %e, "rebalance skipped this round");
+    model: MessageModel,
+    strategy: &dyn AllocateStrategy,
+    topic: &str,
+) -> Result<Option<Vec<MessageQueue>>> {
+    let route = instance.route(topic).await?;
+    let mqs = subscribe_queues(topic, &route);
+    match model {
+        MessageModel::Broadcasting => Ok(Some(mqs)),
+        MessageModel::Clustering => {
+            let mut cids = instance.consumer_ids(topic, group).await?;
+            if cids.is_empty() {
+                return Ok(None);
             }
+            cids.sort();
+            Ok(Some(strategy.allocate(
+                group,
+                instance.client_id(),
+                &mqs,
+                &cids,
+            )))
         }
-    }
-
-    async fn rebalance_topic(self: Arc<Self>, topic: &str) -> Result<()> {
-        let route = self.instance.route(topic).await?;
-        let mqs = subscribe_queues(topic, &route);
-        let allocated: Vec<MessageQueue> = match self.opts.message_model {
-            MessageModel::Broadcasting => mqs,
-            MessageModel::Clustering => {
-                let mut cids = self.instance.consumer_ids(topic, &self.group).await?;
-                if cids.is_empty() {
-                    return Ok(());
-                }
-                cids.sort();
-                self.opts
-                    .allocate
-                    .allocate(&self.group, self.instance.client_id(), &mqs, &cids)
-            }
-        };
-        let wanted: HashSet<&MessageQueue> = allocated.iter().collect();
-        let current: Vec<MessageQueue> = self
-            .queues
-            .lock()
-            .keys()
-            .filter(|mq| mq.topic == topic)
-            .cloned()
-            .collect();
-        for mq in current.iter().filter(|mq| !wanted.contains(mq)) {
-            tracing::info!(group = %self.group, queue = ?mq, "queue moved to another member; dropping it");
-            self.drop_queue(mq, true).await;
-        }
-        let held: HashSet<&MessageQueue> = current.iter().collect();
-        let mut added: Vec<MessageQueue> = allocated
-            .iter()
-            .filter(|mq| !held.contains(mq))
-            .cloned()
-            .collect();
-        if added.is_empty() {
-            return Ok(());
-        }
-        if self.locks_queues() {
-            added = self.lock_new(added).await;
-        }
-        for mq in added {
-            let offset = match self.start_offset(&mq).await {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::warn!(group = %self.group, queue = ?mq, error = %e, "no start offset; retrying next rebalance");
-                    continue;
-                }
-            };
-            let pq = Arc::new(ProcessQueue::new());
-            if self.locks_queues() {
-                pq.set_locked(true);
-                pq.set_last_lock_timestamp(tokio::time::Instant::now());
-            }
-            self.offsets.update(&mq, offset, false);
-            let owned = Arc::new(OwnedQueue {
-                mq: mq.clone(),
-                pq,
-                cancel: self.stopping.child_token(),
-            });
-            tracing::info!(group = %self.group, queue = ?mq, offset, "consuming queue");
-            self.queues.lock().insert(mq, owned.clone());
-            tokio::spawn(super::pull::pull_loop(self.clone(), owned, offset));
-        }
-        Ok(())
-    }
-
-    /// Locks new queues on their brokers; returns the ones now held (the rest are tried next rebalance).
-    async fn lock_new(&self, mqs: Vec<MessageQueue>) -> Vec<MessageQueue> {
-        let mut by_broker: BTreeMap<String, Vec<MessageQueue>> = BTreeMap::new();
-        for mq in mqs {
-            by_broker
-                .entry(mq.broker_name.clone())
-                .or_default()
-                .push(mq);
-        }
-        let mut held = Vec::new();
-        for (broker, mqs) in by_broker {
-            match self.instance.lock_queues(&self.group, &broker, mqs).await {
-                Ok(locked) => held.extend(locked),
-                Err(e) => tracing::debug!(group = %self.group, %broker, error = %e, "lock failed"),
-            }
-        }
-        held
-    }
-
-    /// Renews the broker locks of every owned queue (orderly clustering, every 20 s).
-    pub(crate) async fn lock_all(&self) {
-        let owned: Vec<Arc<OwnedQueue>> = self.queues.lock().values().cloned().collect();
-        let mut by_broker: BTreeMap<String, Vec<MessageQueue>> = BTreeMap::new();
-        for o in &owned {
-            by_broker
-                .entry(o.mq.broker_name.clone())
-                .or_default()
-                .push(o.mq.clone());
-        }
-        for (broker, mqs) in by_broker {
-            let locked: HashSet<MessageQueue> = match self
-                .instance
-                .lock_queues(&self.group, &broker, mqs)
-                .await
-            {
-                Ok(l) => l.into_iter().collect(),
-                Err(e) => {
-                    tracing::debug!(group = %self.group, %broker, error = %e, "lock renewal failed");
-                    continue;
-                }
-            };
-            for o in owned.iter().filter(|o| o.mq.broker_name == broker) {
-                let ok = locked.contains(&o.mq);
-                o.pq.set_locked(ok);
-                if ok {
-                    o.pq.set_last_lock_timestamp(tokio::time::Instant::now());
-                }
-            }
-        }
-    }
-
-    /// Where a newly assigned queue starts: the committed offset, else the ConsumeFromWhere rule.
-    async fn start_offset(&self, mq: &MessageQueue) -> Result<i64> {
-        start_offset(
-            &self.instance,
-            &self.offsets,
-            &self.group,
-            self.opts.consume_from_where,
-            mq,
-        )
-        .await
-    }
-
-    /// Stops consuming `mq`: no more pulls, its offset committed (if `commit`), its orderly lock released.
-    pub(crate) async fn drop_queue(&self, mq: &MessageQueue, commit: bool) {
-        let Some(owned) = self.queues.lock().remove(mq) else {
-            return;
-        };
-        owned.pq.set_dropped(true);
-        owned.cancel.cancel();
-        if self.locks_queues() {
-            // Let a running batch finish so its offset is committed before another member takes the lock.
-            let _ = tokio::time::timeout(ORDERLY_DROP_WAIT, owned.pq.consume_lock().lock()).await;
-        }
-        if commit {
-            self.offsets
-                .persist(&self.instance, &self.group, std::slice::from_ref(mq))
-                .await;
-        }
-        self.offsets.remove(mq);
-        if self.locks_queues() {
-            self.instance
-                .unlock_queues(&self.group, &mq.broker_name, vec![mq.clone()])
-                .await;
-        }
-        owned.pq.clear();
-    }
-
-    /// Commits the offsets of every owned queue.
-    pub(crate) async fn persist_offsets(&self) {
-        let mut mqs: Vec<MessageQueue> = self.queues.lock().keys().cloned().collect();
-        mqs.sort();
-        self.offsets
-            .persist(&self.instance, &self.group, &mqs)
-            .await;
-    }
-
-    /// Drops every queue (shutdown).
-    pub(crate) async fn release_all_queues(&self) {
-        let mqs: Vec<MessageQueue> = self.queues.lock().keys().cloned().collect();
-        for mq in mqs {
-            self.drop_queue(&mq, true).await;
-        }
-    }
-
-    /// An operator moved the group's offsets: restart the affected queues from the new positions.
-    pub(crate) async fn reset_offsets(
-        self: Arc<Self>,
-        topic: &str,
-        offsets: Vec<(MessageQueue, i64)>,
-    ) {
-        {
-            let _one_at_a_time = self.rebalance_lock.lock().await;
-            for (mq, offset) in &offsets {
-                self.drop_queue(mq, false).await;
-                if self.opts.message_model == MessageModel::Clustering {
-                    if let Err(e) = self
-                        .instance
-                        .update_consumer_offset(&self.group, mq, *offset)
-                        .await
-                    {
-                        tracing::warn!(group = %self.group, queue = ?mq, error = %e, "reset offset not committed");
-                    }
-                } else {
-                    self.offsets.update(mq, *offset, false);
-                }
-            }
-            tracing::info!(group = %self.group, %topic, queues = offsets.len(), "offsets reset by an operator");
-        }
-        self.rebalance_signal.notify_one();
     }
 }

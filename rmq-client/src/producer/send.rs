@@ -9,7 +9,9 @@ use rmq_protocol::codes::{request as req, response};
 use rmq_protocol::headers::{SendMessageRequestHeader, SendMessageResponseHeader};
 use rmq_protocol::message::{batch, properties as keys, sysflag};
 
-use super::{ProducerInner, SendResult, SendStatus, Target};
+use super::inner::ProducerInner;
+use super::result::{SendResult, SendStatus};
+use super::target::Target;
 use crate::error::{ClientError, Result};
 use crate::message::{check_topic, compress, Message, MessageExt};
 use crate::route::PublishInfo;
