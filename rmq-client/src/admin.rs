@@ -42,7 +42,6 @@ use rmq_protocol::headers::{
 use rmq_protocol::message::sysflag::{perm, pull as pull_flag};
 use rmq_protocol::message::{decode_all, decode_offset_msg_id, properties as keys};
 use rmq_protocol::{ProtocolError, RemotingCommand};
-use serde::Deserialize;
 
 use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
@@ -99,7 +98,7 @@ impl TopicSpec {
     }
 }
 
-pub use rmq_protocol::body::SubscriptionGroupConfig;
+pub use rmq_protocol::body::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 
 /// One queue of a topic: what is stored and when it was last written (Java `TopicOffset`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -647,18 +646,13 @@ impl Admin {
         broker_addr: &str,
         group: &str,
     ) -> Result<Option<SubscriptionGroupConfig>> {
-        #[derive(Deserialize, Default)]
-        #[serde(rename_all = "camelCase", default)]
-        struct Wrapper {
-            subscription_group_table: HashMap<String, SubscriptionGroupConfig>,
-        }
         let resp = self
             .call(
                 broker_addr,
                 RemotingCommand::request(request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG, HashMap::new()),
             )
             .await?;
-        let mut w: Wrapper = body::from_json(&resp.body)?;
+        let mut w: SubscriptionGroupWrapper = body::from_json(&resp.body)?;
         Ok(w.subscription_group_table.remove(group))
     }
 

@@ -1,7 +1,8 @@
 //! The Apache RocketMQ "remoting" protocol, as spoken by RocketMQ 4.x/5.x name servers, brokers and clients.
 //!
-//! Shared by `rmq-broker` and `rmq-runtime`, so both sides of every conversation use one codec. No sockets here:
-//! only bytes in, typed values out, and back.
+//! Shared by `rmq-broker` and `rmq-client`, so both sides of every conversation use one codec, and it is their
+//! common crate (as Java's `rocketmq-common`) for what both need besides: matching responses to requests and
+//! writing state files atomically. No sockets here: bytes in, typed values out, and back.
 //!
 //! # Layout
 //! - [`codes`]: request and response codes (`i32` constants, so unknown codes survive a round trip).
@@ -13,6 +14,8 @@
 //! - [`message`]: stored message layout, batch bodies, properties, message ids, sys flags, tag hash.
 //! - [`lenient`]: how every header and body is read the way Java reads it (the rule table).
 //! - [`error`]: the one error type, [`ProtocolError`].
+//! - [`pending`]: requests waiting for their response on a connection, matched by `opaque`.
+//! - [`persist`]: atomic replacement of a state file (temp file, fsync, rename).
 //!
 //! Facts come from `shared/research/remoting-protocol-notes.md` (cited as "notes §n").
 #![warn(missing_docs)]
@@ -26,6 +29,8 @@ pub mod header;
 pub mod headers;
 pub mod lenient;
 pub mod message;
+pub mod pending;
+pub mod persist;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};
 pub use error::{ProtocolError, Result};

@@ -14,7 +14,6 @@
 
 pub mod allocate;
 pub mod broker_calls;
-mod fastjson;
 pub mod listener;
 pub mod lite_pull;
 mod membership;
