@@ -40,7 +40,7 @@ export RMQ_CPP_PYTHON
 
 # Two builds: naming an example limits a build to it, so the binaries need their own.
 cargo build --release --quiet -p rmq-admin -p rmq-broker
-cargo build --release --quiet -p rmq-runtime --example cluster_smoke
+cargo build --release --quiet -p rmq-client --example cluster_smoke
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 ADMIN="$TARGET_DIR/release/rmq-admin"
 SMOKE="$TARGET_DIR/release/examples/cluster_smoke"

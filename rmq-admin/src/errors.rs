@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use rmq_runtime::ClientError;
+use rmq_client::ClientError;
 
 /// The one-line message for `err`, from a command run against the name servers `namesrvs`.
 pub async fn describe(err: &anyhow::Error, namesrvs: &[String], timeout: Duration) -> String {

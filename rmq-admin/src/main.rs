@@ -1,5 +1,5 @@
 //! `rmq-admin`: RocketMQ's mqadmin commands (camelCase names, mqadmin's short flags) over
-//! `rmq_runtime::admin::Admin`, for rmq's bundled broker and Apache RocketMQ clusters alike.
+//! `rmq_client::admin::Admin`, for rmq's bundled broker and Apache RocketMQ clusters alike.
 //!
 //! Layout:
 //! - `cli`: the clap definitions, one variant per command;
@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use rmq_runtime::{Admin, ClientConfig};
+use rmq_client::{Admin, ClientConfig};
 
 use crate::cli::Cli;
 use crate::commands::Ctx;

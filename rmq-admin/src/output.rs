@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use anyhow::Result;
+use rmq_client::MessageExt;
 use rmq_protocol::message::properties as keys;
-use rmq_runtime::MessageExt;
 use serde::Serialize;
 
 use crate::table::{key_values, Table};

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmq_broker::embedded::EmbeddedBroker;
-use rmq_protocol::body::MessageQueue;
-use rmq_runtime::{
+use rmq_client::{
     ConsumeContext, ConsumeFromWhere, ConsumeOutcome, Message, MessageExt, MessageSelector,
     Producer, ProducerOptions, PushConsumer, PushConsumerOptions,
 };
+use rmq_protocol::body::MessageQueue;
 use serde_json::Value;
 
 const CLUSTER: &str = "DefaultCluster";

@@ -2,8 +2,8 @@
 //! creates the topic on every master so the queue count is the same on every broker compared.
 
 use anyhow::{Context, Result};
-use rmq_runtime::admin::TopicSpec;
-use rmq_runtime::{Admin, ClientConfig};
+use rmq_client::admin::TopicSpec;
+use rmq_client::{Admin, ClientConfig};
 
 use crate::broker_proc::BrokerProcess;
 use crate::cli::Target;
@@ -17,7 +17,7 @@ pub struct Setup {
     _broker: Option<BrokerProcess>,
     /// The broker whose memory is reported.
     pub broker_pid: Option<u32>,
-    serialize: rmq_runtime::protocol::command::SerializeType,
+    serialize: rmq_client::protocol::command::SerializeType,
 }
 
 impl Setup {
@@ -49,9 +49,9 @@ impl Setup {
             _broker: broker,
             broker_pid,
             serialize: match target.serialize {
-                crate::cli::Serialize::Json => rmq_runtime::protocol::command::SerializeType::Json,
+                crate::cli::Serialize::Json => rmq_client::protocol::command::SerializeType::Json,
                 crate::cli::Serialize::Rocketmq => {
-                    rmq_runtime::protocol::command::SerializeType::RocketMq
+                    rmq_client::protocol::command::SerializeType::RocketMq
                 }
             },
         };

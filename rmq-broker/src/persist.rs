@@ -1,8 +1,7 @@
-//! Atomic JSON state files (topics, subscription groups, consumer offsets): write a temp file, fsync, rename.
-//!
-//! A crash leaves either the old file or the new one, never a torn mix.
+//! JSON state files (topics, subscription groups, consumer offsets), replaced atomically with
+//! [`rmq_protocol::persist::write_atomic`] (temp file, fsync, rename): a crash leaves either the old file or the
+//! new one, never a torn mix.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -34,31 +33,14 @@ pub enum PersistError {
 
 /// Writes `value` as JSON to `path` atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), PersistError> {
-    let io = |source| PersistError::Io {
-        path: path.display().to_string(),
-        source,
-    };
     let json = serde_json::to_vec_pretty(value).map_err(|source| PersistError::Corrupt {
         path: path.display().to_string(),
         source,
     })?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&json).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent() {
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    rmq_protocol::persist::write_atomic(path, &json).map_err(|e| PersistError::Io {
+        path: path.display().to_string(),
+        source: e.source,
+    })
 }
 
 /// Reads JSON from `path`; `Ok(None)` when the file does not exist.

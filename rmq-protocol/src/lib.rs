@@ -1,7 +1,8 @@
 //! The Apache RocketMQ "remoting" protocol, as spoken by RocketMQ 4.x/5.x name servers, brokers and clients.
 //!
-//! Shared by `rmq-broker` and `rmq-runtime`, so both sides of every conversation use one codec. No sockets here:
-//! only bytes in, typed values out, and back.
+//! Shared by `rmq-broker` and `rmq-client`, so both sides of every conversation use one codec, and it is their
+//! common crate (as Java's `rocketmq-common`) for what both need besides: matching responses to requests and
+//! writing state files atomically. No sockets here: bytes in, typed values out, and back.
 //!
 //! # Layout
 //! - [`codes`]: request and response codes (`i32` constants, so unknown codes survive a round trip).
@@ -14,6 +15,8 @@
 //! - [`topic`]: the topic and group name rule, retry/DLQ topic names, system topics.
 //! - [`lenient`]: how every header and body is read the way Java reads it (the rule table).
 //! - [`error`]: the one error type, [`ProtocolError`].
+//! - [`pending`]: requests waiting for their response on a connection, matched by `opaque`.
+//! - [`persist`]: atomic replacement of a state file (temp file, fsync, rename).
 //!
 //! Facts come from `docs/protocol.md` in the repository (cited as "docs/protocol.md §n"), which names the Java
 //! classes each was read from.
@@ -28,6 +31,8 @@ pub mod header;
 pub mod headers;
 pub mod lenient;
 pub mod message;
+pub mod pending;
+pub mod persist;
 pub mod topic;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};

@@ -1,45 +1,55 @@
-//! rmq's runtime: the RocketMQ client, `RocketMqTemplate`, the listener container, config and idempotency.
+//! rmq's runtime: RocketMQ for Rust services the way Spring Boot users know it, on top of [`rmq_client`].
 //!
-//! The client half mirrors the Java client: one [`ClientInstance`] per process and name-server list shares
-//! connections, routes and heartbeats among every [`Producer`] and consumer. It works unchanged against the
-//! bundled rmq broker and an Apache RocketMQ cluster.
+//! This crate is the Spring-style layer: settings, the [`Application`] and its listener container,
+//! [`RocketMqTemplate`], listener traits and macros, the test harness and the idempotency guard. The RocketMQ
+//! client itself (connections, [`ClientInstance`], [`Producer`], consumers, [`Admin`]) lives in `rmq-client`;
+//! its modules are re-exported here under their old names (`rmq_runtime::producer`, `rmq_runtime::consumer`,
+//! ...) so an application needs one dependency.
+//!
+//! # Layout
+//! - [`app`]: [`Application`] and its builder: settings, beans, templates, the container, the embedded broker.
+//! - [`settings`]: application.{toml,yaml,properties} with environment overrides and `${...}` placeholders,
+//!   rocketmq-spring's keys checked.
+//! - [`container`]: listeners resolved against settings (the attribute table of `rmq-listener-attrs`),
+//!   validated together, and run on one push consumer per group.
+//! - [`listener`]: what `#[rocketmq_listener]` registers, argument extraction ([`FromMessage`]) and
+//!   [`ListenerError`].
+//! - [`transaction_listener`]: [`LocalTransactionListener`] and its binding to the context.
+//! - [`template`]: [`RocketMqTemplate`], rocketmq-spring's `RocketMQTemplate`.
+//! - [`context`]: [`AppContext`], what handlers see (beans, templates, settings, codec).
+//! - [`codec`]: how payloads become bodies and back.
+//! - [`testing`]: the test harness over a fresh embedded broker (feature `embedded`).
+//! - [`idempotency`]: the consumer-log guard (feature `idempotency`).
 #![warn(missing_docs)]
 
-pub mod admin;
 pub mod app;
 pub mod codec;
-pub mod config;
-pub mod consumer;
 pub mod container;
 pub mod context;
-pub mod error;
 #[cfg(feature = "idempotency")]
 pub mod idempotency;
-pub mod instance;
 pub mod listener;
-pub mod message;
-pub mod producer;
-pub mod remoting;
-pub mod route;
 pub mod settings;
 pub mod template;
 #[cfg(feature = "embedded")]
 pub mod testing;
 pub mod transaction_listener;
 
-pub use admin::Admin;
-pub use app::{Application, ApplicationBuilder};
-pub use config::ClientConfig;
-pub use consumer::{
-    ConsumeContext, ConsumeFromWhere, ConsumeOutcome, LitePullConsumer, LitePullConsumerOptions,
-    MessageListener, MessageModel, MessageSelector, PushConsumer, PushConsumerOptions,
+pub use rmq_client as client;
+/// The native client's modules, under the paths they had when they lived in this crate.
+pub use rmq_client::{
+    admin, config, consumer, error, instance, message, producer, remoting, route,
 };
+pub use rmq_client::{
+    Admin, ClientConfig, ClientError, ClientInstance, ConsumeContext, ConsumeFromWhere,
+    ConsumeOutcome, LitePullConsumer, LitePullConsumerOptions, Message, MessageExt,
+    MessageListener, MessageModel, MessageSelector, Producer, ProducerOptions, PushConsumer,
+    PushConsumerOptions, Result, SendResult, SendStatus, TransactionProducer,
+};
+
+pub use app::{Application, ApplicationBuilder};
 pub use context::AppContext;
-pub use error::{ClientError, Result};
-pub use instance::ClientInstance;
 pub use listener::{Bean, FromMessage, Headers, Json, ListenerError};
-pub use message::{Message, MessageExt};
-pub use producer::{Producer, ProducerOptions, SendResult, SendStatus, TransactionProducer};
 pub use rmq_macros as macros;
 pub use rmq_macros::{rocketmq_listener, rocketmq_transaction_listener};
 pub use template::{Outgoing, RocketMqTemplate};

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
+use rmq_client::admin::{ConsumerProgress, SubscriptionGroupConfig, TopicSpec};
+use rmq_client::consumer::{dlq_topic, retry_topic};
+use rmq_client::ClientError;
 use rmq_protocol::body::MessageQueue;
 use rmq_protocol::codes::response;
-use rmq_runtime::admin::{ConsumerProgress, SubscriptionGroupConfig, TopicSpec};
-use rmq_runtime::consumer::{dlq_topic, retry_topic};
-use rmq_runtime::ClientError;
 use serde::Serialize;
 
 use super::Ctx;

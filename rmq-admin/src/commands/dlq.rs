@@ -5,8 +5,8 @@
 //! as in RocketMQ: resending twice delivers twice.
 
 use anyhow::{bail, Result};
-use rmq_runtime::consumer::dlq_topic;
-use rmq_runtime::ClientError;
+use rmq_client::consumer::dlq_topic;
+use rmq_client::ClientError;
 use serde::Serialize;
 
 use super::{read_range, tools_group, Ctx};

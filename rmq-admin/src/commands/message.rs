@@ -4,8 +4,8 @@
 //! `DefaultMQPullConsumer` and never store its offsets), so looking at a topic never moves a group.
 
 use anyhow::{anyhow, bail, Result};
+use rmq_client::{ClientError, Message, Producer, ProducerOptions, SendStatus};
 use rmq_protocol::body::MessageQueue;
-use rmq_runtime::{ClientError, Message, Producer, ProducerOptions, SendStatus};
 use serde::Serialize;
 
 use super::{read_range, tools_group, topic_queues, Ctx};

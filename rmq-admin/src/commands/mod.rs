@@ -8,9 +8,9 @@ pub mod message;
 pub mod topic;
 
 use anyhow::{bail, Result};
+use rmq_client::admin::{TopicStatus, TOOLS_CONSUMER_GROUP};
+use rmq_client::{Admin, ClientConfig, MessageExt};
 use rmq_protocol::body::MessageQueue;
-use rmq_runtime::admin::{TopicStatus, TOOLS_CONSUMER_GROUP};
-use rmq_runtime::{Admin, ClientConfig, MessageExt};
 
 use crate::cli::{Command, Target};
 use crate::output::Output;

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Result};
+use rmq_client::admin::TopicSpec;
 use rmq_protocol::message::sysflag::perm;
-use rmq_runtime::admin::TopicSpec;
 use serde::Serialize;
 
 use super::Ctx;

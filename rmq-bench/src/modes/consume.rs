@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use rmq_runtime::consumer::push::{
+use rmq_client::consumer::PushConsumer;
+use rmq_client::consumer::{
     ConsumeContext, ConsumeFromWhere, ConsumeOutcome, MessageSelector, PushConsumerOptions,
 };
-use rmq_runtime::consumer::PushConsumer;
-use rmq_runtime::{ClientConfig, MessageExt};
+use rmq_client::{ClientConfig, MessageExt};
 
 use crate::modes::send::now_micros;
 use crate::stats::{Latencies, Meter};

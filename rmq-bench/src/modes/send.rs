@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use rmq_runtime::producer::{LocalTransactionState, TransactionProducer};
-use rmq_runtime::{Message, MessageExt, Producer, ProducerOptions};
+use rmq_client::producer::{LocalTransactionState, TransactionProducer};
+use rmq_client::{Message, MessageExt, Producer, ProducerOptions};
 
 use crate::cli::{ProduceArgs, SendMode};
 use crate::stats::Meter;
@@ -65,7 +65,7 @@ impl SendLoad {
     pub async fn new(
         args: &ProduceArgs,
         kind: Kind,
-        client: rmq_runtime::ClientConfig,
+        client: rmq_client::ClientConfig,
     ) -> Result<Arc<SendLoad>> {
         let mut opts = ProducerOptions::new("benchmark_producer", client.namesrv_addr.clone());
         opts.client = client;
@@ -197,6 +197,6 @@ impl SendLoad {
     }
 }
 
-fn commit(_: rmq_runtime::SendResult) -> BoxFuture<'static, LocalTransactionState> {
+fn commit(_: rmq_client::SendResult) -> BoxFuture<'static, LocalTransactionState> {
     Box::pin(async { LocalTransactionState::Commit })
 }

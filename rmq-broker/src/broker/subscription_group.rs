@@ -5,17 +5,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
+use rmq_protocol::body::SubscriptionGroupWrapper;
 
 use crate::persist::{self, PersistError};
 
 pub use rmq_protocol::body::SubscriptionGroupConfig;
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Stored {
-    subscription_group_table: HashMap<String, SubscriptionGroupConfig>,
-}
 
 /// The group table.
 #[derive(Debug)]
@@ -29,7 +23,7 @@ impl SubscriptionGroupManager {
     /// Loads `<config_dir>/subscriptionGroup.json`.
     pub fn load(config_dir: PathBuf, auto_create: bool) -> Result<Self, PersistError> {
         let path = config_dir.join("subscriptionGroup.json");
-        let stored: Stored = persist::read_json(&path)?.unwrap_or_default();
+        let stored: SubscriptionGroupWrapper = persist::read_json(&path)?.unwrap_or_default();
         Ok(SubscriptionGroupManager {
             path,
             auto_create,
@@ -86,8 +80,9 @@ impl SubscriptionGroupManager {
     }
 
     fn persist(&self) -> Result<(), PersistError> {
-        let stored = Stored {
+        let stored = SubscriptionGroupWrapper {
             subscription_group_table: self.table.read().clone(),
+            data_version: None,
         };
         persist::write_json(&self.path, &stored)
     }

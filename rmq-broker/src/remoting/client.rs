@@ -1,16 +1,13 @@
 //! A small pipelined remoting client for the broker's own outbound calls (registration with name servers).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use parking_lot::Mutex;
 use rmq_protocol::frame::RemotingCodec;
+use rmq_protocol::pending::{Opaques, PendingRequests, WaitError};
 use rmq_protocol::RemotingCommand;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 /// Why an outbound call failed.
@@ -42,15 +39,13 @@ pub enum ClientError {
     },
 }
 
-type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>>;
-
 /// One connection with requests matched to responses by `opaque`.
 #[derive(Debug)]
 pub struct RemotingClient {
     addr: String,
     tx: mpsc::Sender<RemotingCommand>,
-    pending: Pending,
-    next_opaque: AtomicI32,
+    pending: PendingRequests,
+    opaques: Opaques,
 }
 
 impl RemotingClient {
@@ -65,7 +60,7 @@ impl RemotingClient {
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::channel::<RemotingCommand>(1024);
-        let pending: Pending = Arc::default();
+        let pending = PendingRequests::new();
         let sink = FramedWrite::new(wr, RemotingCodec::with_max_frame_len(max_frame_len));
         tokio::spawn(rmq_protocol::frame::write_queued(sink, rx));
         let reader_pending = pending.clone();
@@ -73,19 +68,17 @@ impl RemotingClient {
         tokio::spawn(async move {
             while let Some(Ok(cmd)) = frames.next().await {
                 if cmd.is_response() {
-                    if let Some(waiter) = reader_pending.lock().remove(&cmd.opaque) {
-                        let _ = waiter.send(cmd);
-                    }
+                    reader_pending.complete(cmd);
                 }
             }
             // Fail every waiter at once instead of letting each hit its timeout.
-            reader_pending.lock().clear();
+            reader_pending.fail_all();
         });
         Ok(RemotingClient {
             addr: addr.to_string(),
             tx,
             pending,
-            next_opaque: AtomicI32::new(1),
+            opaques: Opaques::new(),
         })
     }
 
@@ -105,28 +98,22 @@ impl RemotingClient {
         mut cmd: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, ClientError> {
-        let opaque = self.next_opaque.fetch_add(1, Ordering::Relaxed);
-        cmd.opaque = opaque;
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().insert(opaque, tx);
+        // Dropping the waiter on an early return removes its entry.
+        let waiter = self.pending.register(self.opaques.next());
+        cmd.opaque = waiter.opaque();
         if self.tx.send(cmd).await.is_err() {
-            self.pending.lock().remove(&opaque);
             return Err(ClientError::Closed {
                 addr: self.addr.clone(),
             });
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(_)) => Err(ClientError::Closed {
+        waiter.wait(timeout).await.map_err(|e| match e {
+            WaitError::Closed => ClientError::Closed {
                 addr: self.addr.clone(),
-            }),
-            Err(_) => {
-                self.pending.lock().remove(&opaque);
-                Err(ClientError::Timeout {
-                    addr: self.addr.clone(),
-                    timeout,
-                })
-            }
-        }
+            },
+            WaitError::Timeout(timeout) => ClientError::Timeout {
+                addr: self.addr.clone(),
+                timeout,
+            },
+        })
     }
 }

@@ -5,7 +5,6 @@
 //! send behind it, and responses go out in completion order, matched by `opaque` on the client. A malformed
 //! frame closes only its own connection. The writer batches whatever is queued into one flush.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,11 +13,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use parking_lot::Mutex;
 use rmq_protocol::frame::RemotingCodec;
+use rmq_protocol::pending::{Opaques, PendingRequests, WaitError};
 use rmq_protocol::RemotingCommand;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -30,11 +29,11 @@ const OUTBOUND_QUEUE: usize = 4096;
 const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
-static NEXT_REQUEST_OPAQUE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
+static REQUEST_OPAQUES: Opaques = Opaques::new();
 
 /// A fresh `opaque` for a request the server sends to a client (NOTIFY_CONSUMER_IDS_CHANGED, check-backs).
 pub fn next_request_opaque() -> i32 {
-    NEXT_REQUEST_OPAQUE.fetch_add(1, Ordering::Relaxed)
+    REQUEST_OPAQUES.next()
 }
 
 /// A live client connection, as handlers see it: who it is and a way to push frames to it.
@@ -47,7 +46,7 @@ pub struct Connection {
     peer: SocketAddr,
     tx: mpsc::Sender<RemotingCommand>,
     /// Broker → client requests waiting for their response, by opaque.
-    pending: Arc<Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>>,
+    pending: PendingRequests,
 }
 
 /// Why [`Connection::invoke`] got no response.
@@ -101,27 +100,20 @@ impl Connection {
         mut cmd: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, InvokeError> {
-        let opaque = next_request_opaque();
-        cmd.opaque = opaque;
+        // Dropping the waiter on an early return removes its entry.
+        let waiter = self.pending.register(next_request_opaque());
+        cmd.opaque = waiter.opaque();
         cmd.flag &= !rmq_protocol::command::FLAG_ONEWAY;
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().insert(opaque, tx);
-        let closed = InvokeError::Closed { peer: self.peer };
         if self.tx.try_send(cmd).is_err() {
-            self.pending.lock().remove(&opaque);
-            return Err(closed);
+            return Err(InvokeError::Closed { peer: self.peer });
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(_)) => Err(closed),
-            Err(_) => {
-                self.pending.lock().remove(&opaque);
-                Err(InvokeError::Timeout {
-                    peer: self.peer,
-                    timeout,
-                })
-            }
-        }
+        waiter.wait(timeout).await.map_err(|e| match e {
+            WaitError::Closed => InvokeError::Closed { peer: self.peer },
+            WaitError::Timeout(timeout) => InvokeError::Timeout {
+                peer: self.peer,
+                timeout,
+            },
+        })
     }
 }
 
@@ -221,7 +213,7 @@ async fn run_connection<H: RequestHandler>(
         id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
         peer,
         tx,
-        pending: Arc::default(),
+        pending: PendingRequests::new(),
     };
     tracker.spawn(rmq_protocol::frame::write_queued(
         FramedWrite::new(wr, RemotingCodec::with_max_frame_len(max_frame_len)),
@@ -244,11 +236,9 @@ async fn run_connection<H: RequestHandler>(
                 Some(Ok(cmd)) => {
                     if cmd.is_response() {
                         // The answer to a Connection::invoke; anything else (late or unasked) is ignored.
-                        match conn.pending.lock().remove(&cmd.opaque) {
-                            Some(waiter) => {
-                                let _ = waiter.send(cmd);
-                            }
-                            None => debug!(%peer, code = cmd.code, opaque = cmd.opaque, "unexpected response frame ignored"),
+                        let (code, opaque) = (cmd.code, cmd.opaque);
+                        if !conn.pending.complete(cmd) {
+                            debug!(%peer, code, opaque, "unexpected response frame ignored");
                         }
                         continue;
                     }
@@ -274,7 +264,7 @@ async fn run_connection<H: RequestHandler>(
     };
     let _ = tokio::time::timeout(DRAIN_DEADLINE, drain).await;
     // Fail every invoke still waiting: its response can no longer come.
-    conn.pending.lock().clear();
+    conn.pending.fail_all();
     handler.on_close(&conn);
     debug!(%peer, id = conn.id, "connection closed");
 }

@@ -30,5 +30,5 @@ pub use client::*;
 pub use json::{from_json, quote_bare_integer_keys, quote_object_keys, to_json, try_to_json};
 pub use register::RegisterBrokerBody;
 pub use route::*;
-pub use subscription::SubscriptionGroupConfig;
+pub use subscription::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 pub use topic::*;

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::topic::DataVersion;
+
 /// A consumer group's settings on a broker, with Java's JSON names: the broker's persisted table, the body of
 /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP and the entries of GET_ALL_SUBSCRIPTIONGROUP_CONFIG. `Default` is Java's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,4 +68,16 @@ impl SubscriptionGroupConfig {
             ..SubscriptionGroupConfig::default()
         }
     }
+}
+
+/// A broker's whole group table (Java `SubscriptionGroupWrapper`): the body of GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+/// which admin reads, and the broker's persisted `subscriptionGroup.json`, so both sides name the keys once.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionGroupWrapper {
+    /// Group name → settings.
+    pub subscription_group_table: HashMap<String, SubscriptionGroupConfig>,
+    /// Version of the table; the broker's answer carries it, its file does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_version: Option<DataVersion>,
 }

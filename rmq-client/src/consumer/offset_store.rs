@@ -38,14 +38,15 @@
 //! from scratch (which would re-consume or skip messages) when neither is usable.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock};
-use rmq_protocol::body::MessageQueue;
+use rmq_protocol::body::{quote_object_keys, MessageQueue};
+use rmq_protocol::persist::{sibling, write_atomic};
 
-use super::fastjson::{self, Value};
+use serde_json::Value;
 
 /// Overrides where broadcasting consumers keep their offsets (Java's `rocketmq.client.localOffsetStoreDir`).
 pub const OFFSETS_DIR_ENV: &str = "ROCKETMQ_OFFSETS_DIR";
@@ -289,12 +290,6 @@ fn check_name(what: &'static str, value: &str) -> Result<(), OffsetStoreError> {
     Ok(())
 }
 
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OffsetStoreError + '_ {
     move |source| OffsetStoreError::Io {
         path: path.to_owned(),
@@ -380,22 +375,13 @@ fn save(path: &Path, contents: &str) -> Result<(), OffsetStoreError> {
     replace(path, contents.as_bytes())
 }
 
-/// Writes `bytes` to `path` so a reader sees the old or the new contents, never a mix: tmp file, fsync,
-/// rename, fsync of the directory.
+/// Writes `bytes` to `path` so a reader sees the old or the new contents, never a mix (rmq-protocol's
+/// [`write_atomic`]: tmp file, fsync, rename, fsync of the directory).
 fn replace(path: &Path, bytes: &[u8]) -> Result<(), OffsetStoreError> {
-    let tmp = sibling(path, ".tmp");
-    let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
-    file.write_all(bytes).map_err(io_err(&tmp))?;
-    file.sync_all().map_err(io_err(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io_err(path))?;
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))?;
-    }
-    Ok(())
+    write_atomic(path, bytes).map_err(|e| OffsetStoreError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// fastjson's pretty form of `OffsetSerializeWrapper` (see the module docs).
@@ -418,10 +404,13 @@ pub(crate) fn encode(offsets: &BTreeMap<MessageQueue, i64>) -> String {
     format!("{{\n\t\"offsetTable\":{{{}\n\t}}\n}}", entries.join(","))
 }
 
-/// Reads an `OffsetSerializeWrapper` in fastjson's object-key form, pretty or compact.
+/// Reads an `OffsetSerializeWrapper` in fastjson's object-key form, pretty or compact: rmq-protocol's
+/// [`quote_object_keys`] (the one reader of that dialect) makes it standard JSON, then every field is checked
+/// strictly, so a damaged file is reported (and its backup used) rather than read as something else.
 pub(crate) fn decode(text: &str) -> Result<BTreeMap<MessageQueue, i64>, String> {
-    let doc = fastjson::parse(text).map_err(|e| e.to_string())?;
-    if !matches!(doc, Value::Object(_)) {
+    let standard = quote_object_keys(text.as_bytes());
+    let doc: Value = serde_json::from_slice(&standard).map_err(|e| e.to_string())?;
+    if !doc.is_object() {
         return Err("top level is not an object".to_owned());
     }
     let entries = match doc.get("offsetTable") {
@@ -432,29 +421,29 @@ pub(crate) fn decode(text: &str) -> Result<BTreeMap<MessageQueue, i64>, String> 
     let mut offsets = BTreeMap::new();
     for (key, value) in entries {
         let mq = queue_from(key)?;
-        let offset = match value {
-            Value::Number(n) => n.as_i64(),
-            _ => None,
-        }
-        .ok_or_else(|| format!("offset of {mq:?} is not an integer"))?;
+        let offset = value
+            .as_i64()
+            .ok_or_else(|| format!("offset of {mq:?} is not an integer"))?;
         offsets.insert(mq, offset);
     }
     Ok(offsets)
 }
 
-fn queue_from(key: &Value) -> Result<MessageQueue, String> {
-    if !matches!(key, Value::Object(_)) {
-        return Err("offsetTable key is not a queue object".to_owned());
-    }
+/// The queue of one `offsetTable` key: the JSON text of a queue object, as [`quote_object_keys`] left it.
+fn queue_from(key: &str) -> Result<MessageQueue, String> {
+    let key = serde_json::from_str::<Value>(key)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or("offsetTable key is not a queue object")?;
     let text = |name: &str| match key.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
         _ => Err(format!("offsetTable key without a string `{name}`")),
     };
-    let queue_id = match key.get("queueId") {
-        Some(Value::Number(n)) => n.as_i64().and_then(|id| i32::try_from(id).ok()),
-        _ => None,
-    }
-    .ok_or("offsetTable key without an integer `queueId`")?;
+    let queue_id = key
+        .get("queueId")
+        .and_then(Value::as_i64)
+        .and_then(|id| i32::try_from(id).ok())
+        .ok_or("offsetTable key without an integer `queueId`")?;
     Ok(MessageQueue {
         topic: text("topic")?,
         broker_name: text("brokerName")?,
@@ -563,7 +552,7 @@ mod tests {
                 r#"{"offsetTable":{{"topic":"T","brokerName":"b","queueId":0}:"x"}}"#,
                 "not an integer",
             ),
-            (r#"{"offsetTable":{{"topic":"T""#, "at byte 28"),
+            (r#"{"offsetTable":{{"topic":"T""#, "line 1 column"),
         ] {
             let err = decode(text).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");

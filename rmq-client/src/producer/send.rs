@@ -1,5 +1,6 @@
 //! The send path: queue choice, the SEND request, retries on another broker, batches and request-reply.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -9,7 +10,9 @@ use rmq_protocol::codes::{request as req, response};
 use rmq_protocol::headers::{SendMessageRequestHeader, SendMessageResponseHeader};
 use rmq_protocol::message::{batch, properties as keys, sysflag};
 
-use super::{ProducerInner, SendResult, SendStatus, Target};
+use super::inner::ProducerInner;
+use super::result::{SendResult, SendStatus};
+use super::target::Target;
 use crate::error::{ClientError, Result};
 use crate::message::{check_topic, compress, Message, MessageExt};
 use crate::route::PublishInfo;
@@ -158,47 +161,70 @@ impl ProducerInner {
     ) -> Result<SendResult> {
         self.check(&msg)?;
         let prepared = self.prepare(&mut msg);
+        self.with_retries(
+            &prepared.topic,
+            target.as_ref(),
+            retries,
+            |queue, remaining| self.send_one(&prepared, queue, remaining),
+        )
+        .await
+    }
+
+    /// The retry loop of every sync send, single or batch: chooses a queue of `topic` (skipping the broker
+    /// that just failed), runs `attempt` on it with what is left of the send timeout, and tries again after a
+    /// retryable failure, up to `retries` more times, refetching the route first (a failure may mean a stale
+    /// one). Latencies and failures feed the fault tracker.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        topic: &str,
+        target: Option<&Target>,
+        retries: u32,
+        mut attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut(MessageQueue, Duration) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
         let deadline = Instant::now() + self.opts.send_timeout;
         let mut last_failed: Option<String> = None;
         let mut last_err = None;
-        for attempt in 0..=retries {
+        for n in 0..=retries {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 break;
             }
-            if attempt > 0 {
-                // A failed send may mean a stale route: refetch before choosing again.
-                let _ = self.instance.update_route(&prepared.topic).await;
+            if n > 0 {
+                let _ = self.instance.update_route(topic).await;
             }
-            let info = self.publish_info(&prepared.topic).await?;
-            let queue = self.select(&info, target.as_ref(), last_failed.as_deref())?;
+            let info = self.publish_info(topic).await?;
+            let queue = self.select(&info, target, last_failed.as_deref())?;
+            let broker = queue.broker_name.clone();
             let started = Instant::now();
-            match self.send_one(&prepared, &queue, remaining).await {
+            match attempt(queue, remaining).await {
                 Ok(result) => {
-                    self.fault
-                        .record(&queue.broker_name, started.elapsed(), false);
+                    self.fault.record(&broker, started.elapsed(), false);
                     return Ok(result);
                 }
                 Err(e) if e.is_retryable() => {
-                    tracing::debug!(broker = %queue.broker_name, attempt, error = %e, "send failed; retrying");
-                    self.fault
-                        .record(&queue.broker_name, started.elapsed(), true);
-                    last_failed = Some(queue.broker_name.clone());
+                    tracing::debug!(%broker, attempt = n, error = %e, "send failed; retrying");
+                    self.fault.record(&broker, started.elapsed(), true);
+                    last_failed = Some(broker);
                     last_err = Some(e);
                 }
                 Err(e) => return Err(e),
             }
         }
         Err(last_err.unwrap_or(ClientError::Timeout {
-            addr: prepared.topic.clone(),
+            addr: topic.to_string(),
             timeout: self.opts.send_timeout,
         }))
     }
 
+    /// One SEND of a prepared message to `queue`.
     async fn send_one(
         &self,
         p: &Prepared,
-        queue: &MessageQueue,
+        queue: MessageQueue,
         timeout: Duration,
     ) -> Result<SendResult> {
         let addr = self
@@ -206,7 +232,7 @@ impl ProducerInner {
             .master_addr_for(&queue.broker_name, &p.topic)
             .await?;
         let cmd = self
-            .header(p, queue, false)
+            .header(p, &queue, false)
             .to_command(p.code)
             .with_body(p.body.clone());
         let resp = self.instance.invoke_raw(&addr, cmd, timeout).await?;
@@ -229,9 +255,8 @@ impl ProducerInner {
             msg_id: p.uniq_id.clone(),
             offset_msg_id: h.msg_id,
             queue: MessageQueue {
-                topic: queue.topic.clone(),
-                broker_name: queue.broker_name.clone(),
                 queue_id: h.queue_id,
+                ..queue
             },
             queue_offset: h.queue_offset,
             transaction_id: h.transaction_id,
@@ -318,68 +343,50 @@ impl ProducerInner {
             uniq_id: ids.join(","),
             code: req::SEND_BATCH_MESSAGE,
         };
-        let deadline = Instant::now() + self.opts.send_timeout;
-        let mut last_failed: Option<String> = None;
-        let mut last_err = None;
-        for attempt in 0..=self.opts.retry_times_when_send_failed {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                break;
-            }
-            let info = self.publish_info(&prepared.topic).await?;
-            let queue = self.select(&info, None, last_failed.as_deref())?;
-            let started = Instant::now();
-            let addr = self
-                .instance
-                .master_addr_for(&queue.broker_name, &prepared.topic)
-                .await?;
-            let cmd = self
-                .header(&prepared, &queue, true)
-                .to_command(req::SEND_BATCH_MESSAGE)
-                .with_body(prepared.body.clone());
-            let outcome = self.instance.invoke(&addr, cmd, remaining).await;
-            match outcome {
-                Ok(resp) => {
-                    self.fault
-                        .record(&queue.broker_name, started.elapsed(), false);
-                    let h: SendMessageResponseHeader = resp.decode_header()?;
-                    let offset_ids: Vec<&str> = h.msg_id.split(',').collect();
-                    return Ok(ids
-                        .iter()
-                        .enumerate()
-                        .map(|(i, id)| SendResult {
-                            status: SendStatus::SendOk,
-                            msg_id: id.clone(),
-                            offset_msg_id: offset_ids
-                                .get(i)
-                                .copied()
-                                .unwrap_or_default()
-                                .to_string(),
-                            queue: MessageQueue {
-                                topic: queue.topic.clone(),
-                                broker_name: queue.broker_name.clone(),
-                                queue_id: h.queue_id,
-                            },
-                            queue_offset: h.queue_offset + i as i64,
-                            transaction_id: None,
-                            region_id: resp.ext_fields.get(keys::MSG_REGION).cloned(),
-                        })
-                        .collect());
-                }
-                Err(e) if e.is_retryable() => {
-                    tracing::debug!(broker = %queue.broker_name, attempt, error = %e, "batch send failed; retrying");
-                    self.fault
-                        .record(&queue.broker_name, started.elapsed(), true);
-                    last_failed = Some(queue.broker_name.clone());
-                    last_err = Some(e);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_err.unwrap_or(ClientError::Timeout {
-            addr: prepared.topic.clone(),
-            timeout: self.opts.send_timeout,
-        }))
+        let retries = self.opts.retry_times_when_send_failed;
+        self.with_retries(&prepared.topic, None, retries, |queue, remaining| {
+            self.send_batch_once(&prepared, &ids, queue, remaining)
+        })
+        .await
+    }
+
+    /// One SEND_BATCH_MESSAGE of an encoded chunk to `queue`; one result per message id, in order.
+    async fn send_batch_once(
+        &self,
+        p: &Prepared,
+        ids: &[String],
+        queue: MessageQueue,
+        timeout: Duration,
+    ) -> Result<Vec<SendResult>> {
+        let addr = self
+            .instance
+            .master_addr_for(&queue.broker_name, &p.topic)
+            .await?;
+        let cmd = self
+            .header(p, &queue, true)
+            .to_command(req::SEND_BATCH_MESSAGE)
+            .with_body(p.body.clone());
+        let resp = self.instance.invoke(&addr, cmd, timeout).await?;
+        let h: SendMessageResponseHeader = resp.decode_header()?;
+        let offset_ids: Vec<&str> = h.msg_id.split(',').collect();
+        let region_id = resp.ext_fields.get(keys::MSG_REGION);
+        Ok(ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| SendResult {
+                status: SendStatus::SendOk,
+                msg_id: id.clone(),
+                offset_msg_id: offset_ids.get(i).copied().unwrap_or_default().to_string(),
+                queue: MessageQueue {
+                    topic: queue.topic.clone(),
+                    broker_name: queue.broker_name.clone(),
+                    queue_id: h.queue_id,
+                },
+                queue_offset: h.queue_offset + i as i64,
+                transaction_id: None,
+                region_id: region_id.cloned(),
+            })
+            .collect())
     }
 
     pub(crate) async fn request(

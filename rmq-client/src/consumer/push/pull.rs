@@ -1,16 +1,19 @@
-//! One pull task per owned queue: long polling, flow control, and hand-off to the consume service.
+//! One pull task per queue a push consumer owns: long polling, flow control, and hand-off to the consume
+//! service.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmq_protocol::body::SubscriptionData;
 use rmq_protocol::headers::PullMessageRequestHeader;
-use rmq_protocol::message::{properties as keys, sysflag::pull as pull_flag};
-use tokio_util::sync::CancellationToken;
+use rmq_protocol::message::sysflag::pull as pull_flag;
 
-use super::broker_calls::PullOutcome;
-use super::push::{MessageModel, PushInner};
-use super::rebalance::OwnedQueue;
+use super::consume::submit;
+use super::inner::{OwnedQueue, PushInner};
+use crate::consumer::broker_calls::PullOutcome;
+use crate::consumer::model::MessageModel;
+use crate::consumer::pause::pause;
+use crate::consumer::pull_request::{delivered, pull_header};
+use crate::consumer::topics::retry_topic;
 use crate::message::MessageExt;
 
 /// Pause while a queue is over its flow-control thresholds (Java: 50 ms).
@@ -20,40 +23,6 @@ const ERROR_PAUSE: Duration = Duration::from_secs(3);
 /// Pause while an orderly queue waits for its broker lock.
 const UNLOCKED_PAUSE: Duration = Duration::from_millis(500);
 
-/// Waits `d` unless `token` fires first; true when it fired.
-pub(crate) async fn pause(token: &CancellationToken, d: Duration) -> bool {
-    tokio::select! {
-        _ = token.cancelled() => true,
-        _ = tokio::time::sleep(d) => false,
-    }
-}
-
-/// What a consumer hands on from a pulled batch: messages whose tag really is subscribed (the broker filters
-/// by tag hash, so collisions are checked here), with retries shown under their original topic (Java
-/// `resetRetryTopic`: they arrive on %RETRY%group).
-pub(crate) fn delivered<'a>(
-    msgs: Vec<MessageExt>,
-    sub: &'a SubscriptionData,
-    retry_topic: &'a str,
-) -> impl Iterator<Item = MessageExt> + 'a {
-    let filter_tags =
-        sub.expression_type == "TAG" && sub.sub_string != "*" && !sub.tags_set.is_empty();
-    msgs.into_iter()
-        .filter(move |m| {
-            !filter_tags
-                || m.tags()
-                    .is_some_and(|t| sub.tags_set.iter().any(|s| s == t))
-        })
-        .map(move |mut m| {
-            if m.topic == retry_topic {
-                if let Some(original) = m.property(keys::RETRY_TOPIC).map(str::to_string) {
-                    m.topic = original;
-                }
-            }
-            m
-        })
-}
-
 /// Pulls `owned` from `offset` until the queue is dropped or the consumer stops.
 pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut offset: i64) {
     let mq = &owned.mq;
@@ -62,7 +31,7 @@ pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut
     };
     let opts = &inner.opts;
     let clustering = opts.message_model == MessageModel::Clustering;
-    let retry_topic = super::push::retry_topic(&inner.group);
+    let retry_topic = retry_topic(&inner.group);
     let hold = opts.broker_suspend_max_time;
     loop {
         if owned.cancel.is_cancelled() || owned.pq.is_dropped() {
@@ -90,20 +59,11 @@ pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut
             None
         };
         let header = PullMessageRequestHeader {
-            consumer_group: inner.group.clone(),
-            topic: mq.topic.clone(),
-            queue_id: mq.queue_id,
-            queue_offset: offset,
             max_msg_nums: opts.pull_batch_size,
             sys_flag: pull_flag::build(commit.is_some(), true, true, false),
             commit_offset: commit.unwrap_or(0),
             suspend_timeout_millis: hold.as_millis() as i64,
-            subscription: Some(sub.sub_string.clone()),
-            sub_version: sub.sub_version,
-            expression_type: Some(sub.expression_type.clone()),
-            max_msg_bytes: None,
-            request_source: None,
-            proxy_forward_client_id: None,
+            ..pull_header(&inner.group, mq, offset, &sub)
         };
         pq.set_last_pull_timestamp(tokio::time::Instant::now());
         let outcome = tokio::select! {
@@ -122,7 +82,7 @@ pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut
                     continue;
                 }
                 let dispatch = pq.put_messages(&msgs);
-                super::consume::submit(&inner, &owned, msgs, dispatch);
+                submit(&inner, &owned, msgs, dispatch);
             }
             Ok(PullOutcome::Empty { next }) => {
                 offset = next;

@@ -5,7 +5,7 @@
 //! CHECK_TRANSACTION_STATE, ...) to the [`InboundHandler`], answering them unless they are oneway.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -13,9 +13,10 @@ use futures::future::BoxFuture;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use rmq_protocol::frame::RemotingCodec;
+use rmq_protocol::pending::{Opaques, PendingRequests, WaitError};
 use rmq_protocol::RemotingCommand;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::error::{ClientError, Result};
@@ -28,7 +29,7 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Opaques are unique per process so a response can never be matched to another connection's waiter.
-static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(1);
+static OPAQUES: Opaques = Opaques::new();
 
 /// Receives requests a server sends to the client; returns the response for two-way requests.
 pub trait InboundHandler: Send + Sync + 'static {
@@ -40,14 +41,12 @@ pub trait InboundHandler: Send + Sync + 'static {
     ) -> BoxFuture<'static, Option<RemotingCommand>>;
 }
 
-type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>>;
-
 /// One TCP connection with requests matched to responses by `opaque`.
 #[derive(Debug)]
 pub struct Connection {
     addr: String,
     tx: mpsc::Sender<RemotingCommand>,
-    pending: Pending,
+    pending: PendingRequests,
     // Set by the reader when the peer closes or sends garbage, so callers stop using this connection at once.
     closed: Arc<AtomicBool>,
 }
@@ -77,7 +76,7 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::channel::<RemotingCommand>(4096);
-        let pending: Pending = Arc::default();
+        let pending = PendingRequests::new();
         let sink = FramedWrite::new(wr, RemotingCodec::with_max_frame_len(MAX_FRAME_LEN));
         tokio::spawn(rmq_protocol::frame::write_queued(sink, rx));
         let closed = Arc::new(AtomicBool::new(false));
@@ -96,9 +95,7 @@ impl Connection {
                     }
                 };
                 if cmd.is_response() {
-                    if let Some(waiter) = reader_pending.lock().remove(&cmd.opaque) {
-                        let _ = waiter.send(cmd);
-                    }
+                    reader_pending.complete(cmd);
                     continue;
                 }
                 let Some(handler) = handler.upgrade() else {
@@ -119,7 +116,7 @@ impl Connection {
             }
             // Fail every waiter now instead of letting each hit its timeout.
             reader_closed.store(true, Ordering::Release);
-            reader_pending.lock().clear();
+            reader_pending.fail_all();
         });
         Ok(Connection {
             addr: addr.to_string(),
@@ -145,19 +142,17 @@ impl Connection {
         mut cmd: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand> {
-        let opaque = NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed) & i32::MAX;
-        cmd.opaque = opaque;
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().insert(opaque, tx);
+        // Registered before sending so a fast answer is not lost; dropping the waiter on any early return
+        // removes its entry.
+        let waiter = self.pending.register(OPAQUES.next());
+        cmd.opaque = waiter.opaque();
         if self.closed.load(Ordering::Acquire) {
-            self.pending.lock().remove(&opaque);
             return Err(ClientError::Closed {
                 addr: self.addr.clone(),
             });
         }
         let sent = tokio::time::timeout(timeout, self.tx.send(cmd)).await;
         if !matches!(sent, Ok(Ok(()))) {
-            self.pending.lock().remove(&opaque);
             return Err(match sent {
                 Err(_) => ClientError::Timeout {
                     addr: self.addr.clone(),
@@ -168,24 +163,20 @@ impl Connection {
                 },
             });
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(_)) => Err(ClientError::Closed {
+        waiter.wait(timeout).await.map_err(|e| match e {
+            WaitError::Closed => ClientError::Closed {
                 addr: self.addr.clone(),
-            }),
-            Err(_) => {
-                self.pending.lock().remove(&opaque);
-                Err(ClientError::Timeout {
-                    addr: self.addr.clone(),
-                    timeout,
-                })
-            }
-        }
+            },
+            WaitError::Timeout(timeout) => ClientError::Timeout {
+                addr: self.addr.clone(),
+                timeout,
+            },
+        })
     }
 
     /// Sends a request marked oneway; returns once it is queued for writing.
     pub async fn invoke_oneway(&self, mut cmd: RemotingCommand) -> Result<()> {
-        cmd.opaque = NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        cmd.opaque = OPAQUES.next();
         self.tx
             .send(cmd.into_oneway())
             .await

@@ -33,18 +33,17 @@ use rmq_protocol::body::{
 use rmq_protocol::codes::{request, response};
 use rmq_protocol::headers::{
     CreateTopicRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsRequestHeader,
-    GetConsumerConnectionListRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
-    GetMinOffsetRequestHeader, GetMinOffsetResponseHeader, GetTopicStatsInfoRequestHeader,
-    PullMessageRequestHeader, PullMessageResponseHeader, QueryConsumerOffsetRequestHeader,
-    QueryConsumerOffsetResponseHeader, QueryMessageRequestHeader, SearchOffsetRequestHeader,
-    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
+    GetConsumerConnectionListRequestHeader, GetTopicStatsInfoRequestHeader,
+    PullMessageRequestHeader, QueryMessageRequestHeader, ViewMessageRequestHeader,
 };
 use rmq_protocol::message::sysflag::{perm, pull as pull_flag};
 use rmq_protocol::message::{decode_all, decode_offset_msg_id, properties as keys};
 use rmq_protocol::{ProtocolError, RemotingCommand};
-use serde::Deserialize;
 
 use crate::config::ClientConfig;
+use crate::consumer::broker_calls::PullOutcome;
+use crate::consumer::pull_request::pull_header;
+use crate::consumer::selector::{subscription_data, MessageSelector};
 use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
 use crate::message::{check_topic, decompress_in_place, MessageExt};
@@ -99,7 +98,7 @@ impl TopicSpec {
     }
 }
 
-pub use rmq_protocol::body::SubscriptionGroupConfig;
+pub use rmq_protocol::body::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 
 /// One queue of a topic: what is stored and when it was last written (Java `TopicOffset`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -571,32 +570,11 @@ impl Admin {
     }
 
     async fn max_offset(&self, addr: &str, queue: &MessageQueue) -> Result<i64> {
-        let header = GetMaxOffsetRequestHeader {
-            topic: queue.topic.clone(),
-            queue_id: queue.queue_id,
-            committed: Some(true),
-        };
-        let resp = self
-            .call(
-                addr,
-                RemotingCommand::request_with(request::GET_MAX_OFFSET, &header),
-            )
-            .await?;
-        Ok(resp.decode_header::<GetMaxOffsetResponseHeader>()?.offset)
+        self.instance.max_offset_at(addr, queue, Some(true)).await
     }
 
     async fn min_offset(&self, addr: &str, queue: &MessageQueue) -> Result<i64> {
-        let header = GetMinOffsetRequestHeader {
-            topic: queue.topic.clone(),
-            queue_id: queue.queue_id,
-        };
-        let resp = self
-            .call(
-                addr,
-                RemotingCommand::request_with(request::GET_MIN_OFFSET, &header),
-            )
-            .await?;
-        Ok(resp.decode_header::<GetMinOffsetResponseHeader>()?.offset)
+        self.instance.min_offset_at(addr, queue).await
     }
 
     // ---- groups ----
@@ -647,18 +625,13 @@ impl Admin {
         broker_addr: &str,
         group: &str,
     ) -> Result<Option<SubscriptionGroupConfig>> {
-        #[derive(Deserialize, Default)]
-        #[serde(rename_all = "camelCase", default)]
-        struct Wrapper {
-            subscription_group_table: HashMap<String, SubscriptionGroupConfig>,
-        }
         let resp = self
             .call(
                 broker_addr,
                 RemotingCommand::request(request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG, HashMap::new()),
             )
             .await?;
-        let mut w: Wrapper = body::from_json(&resp.body)?;
+        let mut w: SubscriptionGroupWrapper = body::from_json(&resp.body)?;
         Ok(w.subscription_group_table.remove(group))
     }
 
@@ -876,26 +849,9 @@ impl Admin {
         group: &str,
         queue: &MessageQueue,
     ) -> Result<Option<i64>> {
-        let header = QueryConsumerOffsetRequestHeader {
-            consumer_group: group.to_string(),
-            topic: queue.topic.clone(),
-            queue_id: queue.queue_id,
-            set_zero_if_not_found: Some(false),
-        };
-        match self
-            .call(
-                addr,
-                RemotingCommand::request_with(request::QUERY_CONSUMER_OFFSET, &header),
-            )
+        self.instance
+            .query_consumer_offset_at(addr, group, queue, Some(false))
             .await
-        {
-            Ok(resp) => Ok(Some(
-                resp.decode_header::<QueryConsumerOffsetResponseHeader>()?
-                    .offset,
-            )),
-            Err(e) if e.response_code() == Some(response::QUERY_NOT_FOUND) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// `group`'s committed offset on each read queue of `topic`, `None` where it has committed nothing
@@ -930,28 +886,9 @@ impl Admin {
             .instance
             .master_addr_for(&queue.broker_name, &queue.topic)
             .await?;
-        self.search_offset_at(&addr, queue, timestamp_ms).await
-    }
-
-    async fn search_offset_at(
-        &self,
-        addr: &str,
-        queue: &MessageQueue,
-        timestamp_ms: i64,
-    ) -> Result<i64> {
-        let search = SearchOffsetRequestHeader {
-            topic: queue.topic.clone(),
-            queue_id: queue.queue_id,
-            timestamp: timestamp_ms,
-            boundary_type: None,
-        };
-        let resp = self
-            .call(
-                addr,
-                RemotingCommand::request_with(request::SEARCH_OFFSET_BY_TIMESTAMP, &search),
-            )
-            .await?;
-        Ok(resp.decode_header::<SearchOffsetResponseHeader>()?.offset)
+        self.instance
+            .search_offset_at(&addr, queue, timestamp_ms)
+            .await
     }
 
     /// Moves `group`'s committed offsets on `topic` to the first message stored at or after `timestamp_ms`
@@ -979,20 +916,15 @@ impl Admin {
                 .consumer_offset(&addr, group, &queue)
                 .await?
                 .unwrap_or(0);
-            let timestamp_offset = self.search_offset_at(&addr, &queue, timestamp_ms).await?;
+            let timestamp_offset = self
+                .instance
+                .search_offset_at(&addr, &queue, timestamp_ms)
+                .await?;
             let mut rollback_offset = consumer_offset;
             if force || timestamp_offset <= consumer_offset {
-                let update = UpdateConsumerOffsetRequestHeader {
-                    consumer_group: group.to_string(),
-                    topic: queue.topic.clone(),
-                    queue_id: queue.queue_id,
-                    commit_offset: timestamp_offset,
-                };
-                self.call(
-                    &addr,
-                    RemotingCommand::request_with(request::UPDATE_CONSUMER_OFFSET, &update),
-                )
-                .await?;
+                self.instance
+                    .update_consumer_offset_at(&addr, group, &queue, timestamp_offset)
+                    .await?;
                 rollback_offset = timestamp_offset;
             }
             out.push(RollbackStats {
@@ -1118,7 +1050,7 @@ impl Admin {
     ///
     /// # Errors
     /// [`ClientError::Protocol`] for an id that is not an offset message id (a UNIQ_KEY is not: use
-    /// [`SendResult::offset_msg_id`](crate::SendResult::offset_msg_id)), or the broker's refusal.
+    /// [`SendResult::offset_msg_id`](crate::producer::SendResult::offset_msg_id)), or the broker's refusal.
     pub async fn view_message(&self, offset_msg_id: &str) -> Result<MessageExt> {
         let (store_host, offset) = decode_offset_msg_id(offset_msg_id)?;
         let addr = store_host.to_string();
@@ -1215,56 +1147,36 @@ impl Admin {
         offset: i64,
         max_nums: i32,
     ) -> Result<PulledMessages> {
+        let everything = subscription_data(&queue.topic, &MessageSelector::all(), 0)?;
         let header = PullMessageRequestHeader {
-            consumer_group: group.to_string(),
-            topic: queue.topic.clone(),
-            queue_id: queue.queue_id,
-            queue_offset: offset,
             max_msg_nums: max_nums,
             sys_flag: pull_flag::SUBSCRIPTION,
             commit_offset: 0,
             suspend_timeout_millis: 0,
-            subscription: Some("*".to_string()),
-            sub_version: 0,
-            expression_type: Some("TAG".to_string()),
-            ..PullMessageRequestHeader::default()
+            ..pull_header(group, queue, offset, &everything)
         };
-        let resp = self
+        let timeout = self.instance.config().request_timeout;
+        match self
             .instance
-            .invoke_raw(
-                addr,
-                RemotingCommand::request_with(request::PULL_MESSAGE, &header),
-                self.instance.config().request_timeout,
-            )
-            .await?;
-        let next_offset = |resp: &RemotingCommand| {
-            resp.decode_header::<PullMessageResponseHeader>()
-                .map_or(offset, |h| h.next_begin_offset)
-        };
-        match resp.code {
-            response::SUCCESS => {
-                let mut messages = decode_all(&resp.body);
-                if messages.is_empty() {
+            .pull_at(addr, request::PULL_MESSAGE, header, timeout)
+            .await?
+        {
+            PullOutcome::Found { mut msgs, next } => {
+                if msgs.is_empty() {
                     return Err(bad_body("PULL_MESSAGE", "FOUND without a message record"));
                 }
-                for m in &mut messages {
+                for m in &mut msgs {
                     decompress_in_place(m)?;
                 }
-                let last = messages.last().map_or(offset, |m| m.queue_offset + 1);
+                let last = msgs.last().map_or(offset, |m| m.queue_offset + 1);
                 Ok(PulledMessages {
-                    next_offset: next_offset(&resp).max(last),
-                    messages,
+                    next_offset: next.max(last),
+                    messages: msgs,
                 })
             }
-            response::PULL_NOT_FOUND
-            | response::PULL_OFFSET_MOVED
-            | response::PULL_RETRY_IMMEDIATELY => Ok(PulledMessages {
+            PullOutcome::Empty { next } | PullOutcome::OffsetMoved { next } => Ok(PulledMessages {
                 messages: Vec::new(),
-                next_offset: next_offset(&resp),
-            }),
-            _ => ensure_success(addr, resp).map(|_| PulledMessages {
-                messages: Vec::new(),
-                next_offset: offset,
+                next_offset: next,
             }),
         }
     }

@@ -1,60 +1,24 @@
-//! Which queues this member consumes: allocation on start, every 20 s and on membership notices; queues that
-//! move away are dropped cleanly (offset committed, orderly lock released).
+//! Which queues this push consumer consumes: allocation on start, every 20 s and on membership notices; queues
+//! that move away are dropped cleanly (offset committed, orderly lock released).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_protocol::body::MessageQueue;
-use tokio_util::sync::CancellationToken;
 
-use super::offsets::OffsetBackend;
-use super::process_queue::ProcessQueue;
-use super::push::{ConsumeFromWhere, MessageModel, PushInner};
+use super::inner::{OwnedQueue, PushInner};
+use super::pull::pull_loop;
+use crate::consumer::model::MessageModel;
+use crate::consumer::offsets::start_offset;
+use crate::consumer::process_queue::ProcessQueue;
+use crate::consumer::rebalance::allocate_topic;
 use crate::error::Result;
-use crate::instance::ClientInstance;
-use crate::route::subscribe_queues;
-
-/// A queue this member consumes: its buffer, and the token that stops its pull task.
-#[derive(Debug)]
-pub(crate) struct OwnedQueue {
-    pub(crate) mq: MessageQueue,
-    pub(crate) pq: Arc<ProcessQueue>,
-    pub(crate) cancel: CancellationToken,
-}
-
-/// Where a queue a consumer just took starts: the group's committed offset, else the `from` rule (retry
-/// topics always from their start, as Java `computePullFromWhere`). Shared by the push and lite pull consumers.
-pub(crate) async fn start_offset(
-    instance: &ClientInstance,
-    offsets: &OffsetBackend,
-    group: &str,
-    from: ConsumeFromWhere,
-    mq: &MessageQueue,
-) -> Result<i64> {
-    if let Some(o) = offsets.read_stored(instance, group, mq).await? {
-        if o >= 0 {
-            return Ok(o);
-        }
-    }
-    let retry = mq.topic.starts_with("%RETRY%");
-    match from {
-        ConsumeFromWhere::FirstOffset => Ok(0),
-        ConsumeFromWhere::LastOffset if retry => Ok(0),
-        ConsumeFromWhere::LastOffset => instance.max_offset(mq).await,
-        ConsumeFromWhere::Timestamp(_) if retry => instance.max_offset(mq).await,
-        ConsumeFromWhere::Timestamp(ts) => instance.search_offset(mq, ts).await,
-    }
-}
 
 /// How long a dropped orderly queue waits for its running batch before unlocking (Java: 1 s).
 const ORDERLY_DROP_WAIT: Duration = Duration::from_secs(1);
 
 impl PushInner {
-    fn locks_queues(&self) -> bool {
-        self.opts.orderly && self.opts.message_model == MessageModel::Clustering
-    }
-
     /// Re-allocates every subscribed topic (serialised: one rebalance at a time).
     pub(crate) async fn rebalance_all(self: Arc<Self>) {
         let _one_at_a_time = self.rebalance_lock.lock().await;
@@ -71,20 +35,16 @@ impl PushInner {
     }
 
     async fn rebalance_topic(self: Arc<Self>, topic: &str) -> Result<()> {
-        let route = self.instance.route(topic).await?;
-        let mqs = subscribe_queues(topic, &route);
-        let allocated: Vec<MessageQueue> = match self.opts.message_model {
-            MessageModel::Broadcasting => mqs,
-            MessageModel::Clustering => {
-                let mut cids = self.instance.consumer_ids(topic, &self.group).await?;
-                if cids.is_empty() {
-                    return Ok(());
-                }
-                cids.sort();
-                self.opts
-                    .allocate
-                    .allocate(&self.group, self.instance.client_id(), &mqs, &cids)
-            }
+        let Some(allocated) = allocate_topic(
+            &self.instance,
+            &self.group,
+            self.opts.message_model,
+            self.opts.allocate.as_ref(),
+            topic,
+        )
+        .await?
+        else {
+            return Ok(());
         };
         let wanted: HashSet<&MessageQueue> = allocated.iter().collect();
         let current: Vec<MessageQueue> = self
@@ -131,7 +91,7 @@ impl PushInner {
             });
             tracing::info!(group = %self.group, queue = ?mq, offset, "consuming queue");
             self.queues.lock().insert(mq, owned.clone());
-            tokio::spawn(super::pull::pull_loop(self.clone(), owned, offset));
+            tokio::spawn(pull_loop(self.clone(), owned, offset));
         }
         Ok(())
     }

@@ -1,10 +1,12 @@
-//! Where a push consumer keeps its progress: the broker (clustering) or a local file (broadcasting).
+//! Where a consumer keeps its progress (the broker when clustering, a local file when broadcasting), and where
+//! a queue it just took starts.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rmq_protocol::body::MessageQueue;
 
+use super::model::ConsumeFromWhere;
 use super::offset_store::{LocalFileOffsetStore, OffsetTable};
 use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
@@ -104,5 +106,29 @@ impl OffsetBackend {
         if let OffsetBackend::Remote(t) = self {
             t.remove(mq);
         }
+    }
+}
+
+/// Where a queue a consumer just took starts: the group's committed offset, else the `from` rule (retry
+/// topics always from their start, as Java `computePullFromWhere`). Shared by the push and lite pull consumers.
+pub(crate) async fn start_offset(
+    instance: &ClientInstance,
+    offsets: &OffsetBackend,
+    group: &str,
+    from: ConsumeFromWhere,
+    mq: &MessageQueue,
+) -> Result<i64> {
+    if let Some(o) = offsets.read_stored(instance, group, mq).await? {
+        if o >= 0 {
+            return Ok(o);
+        }
+    }
+    let retry = mq.topic.starts_with("%RETRY%");
+    match from {
+        ConsumeFromWhere::FirstOffset => Ok(0),
+        ConsumeFromWhere::LastOffset if retry => Ok(0),
+        ConsumeFromWhere::LastOffset => instance.max_offset(mq).await,
+        ConsumeFromWhere::Timestamp(_) if retry => instance.max_offset(mq).await,
+        ConsumeFromWhere::Timestamp(ts) => instance.search_offset(mq, ts).await,
     }
 }

@@ -1,4 +1,4 @@
-//! Running the listener: concurrently (bounded parallelism, ack by lowest unfinished offset, failures sent back
+//! Running a push consumer's listener: concurrently (bounded parallelism, ack by lowest unfinished offset, failures sent back
 //! for retry) or orderly (one batch at a time per locked queue, failures suspend the queue and redeliver).
 
 use std::panic::AssertUnwindSafe;
@@ -8,10 +8,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::process_queue::REBALANCE_LOCK_MAX_LIVE_TIME;
-use super::pull::pause;
-use super::push::{ConsumeContext, ConsumeOutcome, MessageModel, PushInner};
-use super::rebalance::OwnedQueue;
+use super::inner::{OwnedQueue, PushInner};
+use crate::consumer::listener::{ConsumeContext, ConsumeOutcome};
+use crate::consumer::model::MessageModel;
+use crate::consumer::pause::pause;
+use crate::consumer::process_queue::REBALANCE_LOCK_MAX_LIVE_TIME;
 use crate::message::MessageExt;
 
 /// Wait before consuming again messages whose send-back failed (Java: 5 s).

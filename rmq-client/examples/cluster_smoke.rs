@@ -1,11 +1,11 @@
-//! A smoke test of rmq-runtime against any RocketMQ cluster (the bundled rmq broker, Apache RocketMQ, or another
+//! A smoke test of rmq-client against any RocketMQ cluster (the bundled rmq broker, Apache RocketMQ, or another
 //! implementation): sends messages every way the producer can, consumes them with a push consumer (clustering,
 //! concurrently), an orderly push consumer and a lite pull consumer, checks that every message arrives with
 //! identical content, tries a transactional send (commit and rollback) and a delayed message (level 1), asks
 //! the admin requests, and prints a PASS/FAIL table.
 //!
 //! ```sh
-//! cargo run -p rmq-runtime --example cluster_smoke -- --namesrv 127.0.0.1:9876 --count 3000
+//! cargo run -p rmq-client --example cluster_smoke -- --namesrv 127.0.0.1:9876 --count 3000
 //! ```
 //!
 //! Options: `--namesrv ADDR` (`127.0.0.1:9876`), `--count N` (3000), `--cluster NAME` (the first cluster the
@@ -22,9 +22,9 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use parking_lot::Mutex;
-use rmq_runtime::admin::TopicSpec;
-use rmq_runtime::producer::LocalTransactionState;
-use rmq_runtime::{
+use rmq_client::admin::TopicSpec;
+use rmq_client::producer::LocalTransactionState;
+use rmq_client::{
     Admin, ClientConfig, ConsumeContext, ConsumeFromWhere, ConsumeOutcome, LitePullConsumer,
     LitePullConsumerOptions, Message, MessageExt, MessageSelector, Producer, ProducerOptions,
     PushConsumer, PushConsumerOptions, SendResult, TransactionProducer,
@@ -604,7 +604,7 @@ async fn run(args: &Args) -> Result<bool> {
             loop {
                 match pull.poll(Duration::from_millis(500)).await {
                     Ok(msgs) => sink.record(&msgs),
-                    Err(rmq_runtime::ClientError::Shutdown(_)) => break,
+                    Err(rmq_client::ClientError::Shutdown(_)) => break,
                     Err(e) => {
                         errors += 1;
                         first_error.get_or_insert_with(|| short(e));
@@ -648,7 +648,7 @@ async fn run(args: &Args) -> Result<bool> {
                 }
             }
             Kind::Async => {
-                let results: Vec<(Expected, rmq_runtime::Result<SendResult>)> = stream::iter(batch)
+                let results: Vec<(Expected, rmq_client::Result<SendResult>)> = stream::iter(batch)
                     .map(|e| {
                         let fut = producer.send_async(e.message(&topic));
                         async move { (e, fut.await) }

@@ -12,7 +12,10 @@ use rmq_protocol::headers::{CheckTransactionStateRequestHeader, EndTransactionRe
 use rmq_protocol::message::{decode_offset_msg_id, properties as keys, sysflag};
 use rmq_protocol::RemotingCommand;
 
-use super::{Producer, ProducerInner, ProducerOptions, SendResult, SendStatus};
+use super::handle::Producer;
+use super::inner::ProducerInner;
+use super::options::ProducerOptions;
+use super::result::{SendResult, SendStatus};
 use crate::error::{ClientError, Result};
 use crate::instance::ProducerHook;
 use crate::message::{Message, MessageExt};

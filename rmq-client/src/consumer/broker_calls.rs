@@ -1,4 +1,5 @@
-//! The broker requests a consumer makes: offsets, group membership, queue locks, pulls and send-backs.
+//! The broker requests a consumer makes (offsets, group membership, queue locks, pulls and send-backs), each
+//! also addressable to one broker (`*_at`), which is how admin makes the same requests.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,15 +22,26 @@ use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
 use crate::message::decompress_in_place;
 
-/// What a pull returned.
+/// What a pull returned: the three answers a consumer continues from differently.
 #[derive(Debug)]
-pub(crate) enum PullOutcome {
+pub enum PullOutcome {
     /// Messages (already decompressed), and where to continue.
-    Found { msgs: Vec<MessageExt>, next: i64 },
+    Found {
+        /// The messages, in queue order.
+        msgs: Vec<MessageExt>,
+        /// The offset to pull next.
+        next: i64,
+    },
     /// Nothing new (or nothing matched the filter): continue at `next`.
-    Empty { next: i64 },
+    Empty {
+        /// The offset to pull next.
+        next: i64,
+    },
     /// The requested offset is outside the queue: continue at `next`.
-    OffsetMoved { next: i64 },
+    OffsetMoved {
+        /// The offset the broker suggests instead.
+        next: i64,
+    },
 }
 
 impl ClientInstance {
@@ -51,15 +63,27 @@ impl ClientInstance {
         mq: &MessageQueue,
     ) -> Result<Option<i64>> {
         let addr = self.broker_of(mq).await?;
+        self.query_consumer_offset_at(&addr, group, mq, None).await
+    }
+
+    /// The group's committed offset of `mq` on the broker at `addr`, `None` when it has none (QUERY_NOT_FOUND);
+    /// `set_zero_if_not_found` is sent as given (admin sends `false`, consumers leave it out).
+    pub(crate) async fn query_consumer_offset_at(
+        &self,
+        addr: &str,
+        group: &str,
+        mq: &MessageQueue,
+        set_zero_if_not_found: Option<bool>,
+    ) -> Result<Option<i64>> {
         let header = QueryConsumerOffsetRequestHeader {
             consumer_group: group.to_string(),
             topic: mq.topic.clone(),
             queue_id: mq.queue_id,
-            set_zero_if_not_found: None,
+            set_zero_if_not_found,
         };
         let cmd = RemotingCommand::request_with(request::QUERY_CONSUMER_OFFSET, &header);
         let resp = self
-            .invoke_raw(&addr, cmd, self.config().request_timeout)
+            .invoke_raw(addr, cmd, self.config().request_timeout)
             .await?;
         match resp.code {
             response::SUCCESS => Ok(Some(
@@ -68,7 +92,7 @@ impl ClientInstance {
             )),
             response::QUERY_NOT_FOUND => Ok(None),
             code => Err(ClientError::Broker {
-                addr,
+                addr: addr.to_string(),
                 code,
                 remark: resp.remark.unwrap_or_default(),
             }),
@@ -83,6 +107,18 @@ impl ClientInstance {
         offset: i64,
     ) -> Result<()> {
         let addr = self.broker_of(mq).await?;
+        self.update_consumer_offset_at(&addr, group, mq, offset)
+            .await
+    }
+
+    /// Commits the group's offset of `mq` on the broker at `addr` (admin resets address the master directly).
+    pub(crate) async fn update_consumer_offset_at(
+        &self,
+        addr: &str,
+        group: &str,
+        mq: &MessageQueue,
+        offset: i64,
+    ) -> Result<()> {
         let header = UpdateConsumerOffsetRequestHeader {
             consumer_group: group.to_string(),
             topic: mq.topic.clone(),
@@ -90,7 +126,7 @@ impl ClientInstance {
             commit_offset: offset,
         };
         let cmd = RemotingCommand::request_with(request::UPDATE_CONSUMER_OFFSET, &header);
-        self.invoke(&addr, cmd, self.config().request_timeout)
+        self.invoke(addr, cmd, self.config().request_timeout)
             .await
             .map(|_| ())
     }
@@ -98,14 +134,25 @@ impl ClientInstance {
     /// The queue's max offset (one past its last message).
     pub(crate) async fn max_offset(&self, mq: &MessageQueue) -> Result<i64> {
         let addr = self.broker_of(mq).await?;
+        self.max_offset_at(&addr, mq, None).await
+    }
+
+    /// The queue's max offset on the broker at `addr`; `committed` is sent as given (admin asks for the
+    /// committed one explicitly, consumers take the broker's default).
+    pub(crate) async fn max_offset_at(
+        &self,
+        addr: &str,
+        mq: &MessageQueue,
+        committed: Option<bool>,
+    ) -> Result<i64> {
         let header = GetMaxOffsetRequestHeader {
             topic: mq.topic.clone(),
             queue_id: mq.queue_id,
-            committed: None,
+            committed,
         };
         let cmd = RemotingCommand::request_with(request::GET_MAX_OFFSET, &header);
         let resp = self
-            .invoke(&addr, cmd, self.config().request_timeout)
+            .invoke(addr, cmd, self.config().request_timeout)
             .await?;
         Ok(resp.decode_header::<GetMaxOffsetResponseHeader>()?.offset)
     }
@@ -113,13 +160,18 @@ impl ClientInstance {
     /// The queue's min offset (its first message still stored); where a lite pull consumer's `seek_to_begin` goes.
     pub(crate) async fn min_offset(&self, mq: &MessageQueue) -> Result<i64> {
         let addr = self.broker_of(mq).await?;
+        self.min_offset_at(&addr, mq).await
+    }
+
+    /// The queue's min offset on the broker at `addr`.
+    pub(crate) async fn min_offset_at(&self, addr: &str, mq: &MessageQueue) -> Result<i64> {
         let header = GetMinOffsetRequestHeader {
             topic: mq.topic.clone(),
             queue_id: mq.queue_id,
         };
         let cmd = RemotingCommand::request_with(request::GET_MIN_OFFSET, &header);
         let resp = self
-            .invoke(&addr, cmd, self.config().request_timeout)
+            .invoke(addr, cmd, self.config().request_timeout)
             .await?;
         Ok(resp.decode_header::<GetMinOffsetResponseHeader>()?.offset)
     }
@@ -127,6 +179,16 @@ impl ClientInstance {
     /// The first offset of `mq` stored at or after `timestamp_ms`.
     pub(crate) async fn search_offset(&self, mq: &MessageQueue, timestamp_ms: i64) -> Result<i64> {
         let addr = self.broker_of(mq).await?;
+        self.search_offset_at(&addr, mq, timestamp_ms).await
+    }
+
+    /// The first offset of `mq` stored at or after `timestamp_ms`, asked of the broker at `addr`.
+    pub(crate) async fn search_offset_at(
+        &self,
+        addr: &str,
+        mq: &MessageQueue,
+        timestamp_ms: i64,
+    ) -> Result<i64> {
         let header = SearchOffsetRequestHeader {
             topic: mq.topic.clone(),
             queue_id: mq.queue_id,
@@ -135,7 +197,7 @@ impl ClientInstance {
         };
         let cmd = RemotingCommand::request_with(request::SEARCH_OFFSET_BY_TIMESTAMP, &header);
         let resp = self
-            .invoke(&addr, cmd, self.config().request_timeout)
+            .invoke(addr, cmd, self.config().request_timeout)
             .await?;
         Ok(resp.decode_header::<SearchOffsetResponseHeader>()?.offset)
     }
@@ -217,8 +279,8 @@ impl ClientInstance {
         }
     }
 
-    /// One (long-polling) pull.
-    pub(crate) async fn pull(
+    /// One (long-polling) pull; public so test harnesses can read a queue without a consumer.
+    pub async fn pull(
         &self,
         header: PullMessageRequestHeader,
         mq: &MessageQueue,
@@ -238,30 +300,44 @@ impl ClientInstance {
         timeout: Duration,
     ) -> Result<PullOutcome> {
         let addr = self.broker_of(mq).await?;
+        let mut outcome = self.pull_at(&addr, code, header, timeout).await?;
+        if let PullOutcome::Found { msgs, .. } = &mut outcome {
+            for m in msgs {
+                if let Err(e) = decompress_in_place(m) {
+                    tracing::warn!(error = %e, "delivering a message whose body could not be decompressed as stored");
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// One pull sent as `code` to the broker at `addr`, bodies as stored (the caller decides what an
+    /// undecompressable body means: consumers deliver it, admin reports it).
+    pub(crate) async fn pull_at(
+        &self,
+        addr: &str,
+        code: i32,
+        header: PullMessageRequestHeader,
+        timeout: Duration,
+    ) -> Result<PullOutcome> {
         let cmd = RemotingCommand::request_with(code, &header);
-        let resp = self.invoke_raw(&addr, cmd, timeout).await?;
+        let resp = self.invoke_raw(addr, cmd, timeout).await?;
         let next = |resp: &RemotingCommand| -> Result<i64> {
             Ok(resp
                 .decode_header::<PullMessageResponseHeader>()?
                 .next_begin_offset)
         };
         match resp.code {
-            response::SUCCESS => {
-                let next = next(&resp)?;
-                let mut msgs = decode_all(&resp.body);
-                for m in &mut msgs {
-                    if let Err(e) = decompress_in_place(m) {
-                        tracing::warn!(error = %e, "delivering a message whose body could not be decompressed as stored");
-                    }
-                }
-                Ok(PullOutcome::Found { msgs, next })
-            }
+            response::SUCCESS => Ok(PullOutcome::Found {
+                next: next(&resp)?,
+                msgs: decode_all(&resp.body),
+            }),
             response::PULL_NOT_FOUND | response::PULL_RETRY_IMMEDIATELY => {
                 Ok(PullOutcome::Empty { next: next(&resp)? })
             }
             response::PULL_OFFSET_MOVED => Ok(PullOutcome::OffsetMoved { next: next(&resp)? }),
             code => Err(ClientError::Broker {
-                addr,
+                addr: addr.to_string(),
                 code,
                 remark: resp.remark.unwrap_or_default(),
             }),
