@@ -110,7 +110,10 @@ impl ClientConfig {
     pub fn wrap(&self, name: &str) -> String {
         match &self.namespace {
             Some(ns) if !ns.is_empty() => {
-                for prefix in ["%RETRY%", "%DLQ%"] {
+                for prefix in [
+                    rmq_protocol::topic::RETRY_GROUP_TOPIC_PREFIX,
+                    rmq_protocol::topic::DLQ_GROUP_TOPIC_PREFIX,
+                ] {
                     if let Some(rest) = name.strip_prefix(prefix) {
                         if rest.starts_with(&format!("{ns}%")) {
                             return name.to_string();

@@ -10,7 +10,7 @@ use rmq_protocol::message::{properties as keys, sysflag, Properties};
 use crate::error::{ClientError, Result};
 
 /// Longest topic name a broker accepts (Java `Validators.TOPIC_MAX_LENGTH`).
-pub const TOPIC_MAX_LEN: usize = 127;
+pub const TOPIC_MAX_LEN: usize = rmq_protocol::topic::TOPIC_MAX_LENGTH;
 
 /// A message to send: topic, body, and properties (tags, keys, delay, user properties).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,31 +142,24 @@ impl Message {
     }
 }
 
-/// Refuses a topic a broker would refuse, naming the field (Java `Validators.checkTopic`).
+/// Refuses a topic a broker would refuse, naming the field (Java `Validators.checkTopic`; the rule is
+/// `rmq_protocol::topic`'s).
 pub fn check_topic(topic: &str) -> Result<()> {
-    let bad = |reason: String| {
-        Err(ClientError::InvalidArgument {
+    use rmq_protocol::topic::NameError;
+    rmq_protocol::topic::check_name(topic, TOPIC_MAX_LEN).map_err(|e| {
+        ClientError::InvalidArgument {
             field: "topic",
-            reason,
-        })
-    };
-    if topic.trim().is_empty() {
-        return bad("topic is empty".into());
-    }
-    if topic.len() > TOPIC_MAX_LEN {
-        return bad(format!(
-            "{topic:?} is longer than {TOPIC_MAX_LEN} characters"
-        ));
-    }
-    if let Some(c) = topic
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')))
-    {
-        return bad(format!(
-            "{topic:?} contains {c:?}; only letters, digits, %, |, _ and - are allowed"
-        ));
-    }
-    Ok(())
+            reason: match e {
+                NameError::Blank => "topic is empty".into(),
+                NameError::TooLong { max, .. } => {
+                    format!("{topic:?} is longer than {max} characters")
+                }
+                NameError::BadChar(c) => format!(
+                    "{topic:?} contains {c:?}; only letters, digits, %, |, _ and - are allowed"
+                ),
+            },
+        }
+    })
 }
 
 /// Refuses a message that cannot be sent: bad topic, empty body, or a body over `max_size` bytes.

@@ -123,7 +123,7 @@ pub(crate) async fn start_offset(
             return Ok(o);
         }
     }
-    let retry = mq.topic.starts_with("%RETRY%");
+    let retry = rmq_protocol::topic::is_retry_topic(&mq.topic);
     match from {
         ConsumeFromWhere::FirstOffset => Ok(0),
         ConsumeFromWhere::LastOffset if retry => Ok(0),

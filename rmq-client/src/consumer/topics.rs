@@ -1,11 +1,4 @@
-//! The topics a consumer group owns besides the ones it subscribes to.
+//! The topics a consumer group owns besides the ones it subscribes to (named by `rmq_protocol::topic`, which
+//! the broker uses too: Java's `MixAll.getRetryTopic` and `getDLQTopic`).
 
-/// The group's retry topic (Java `MixAll.getRetryTopic`).
-pub fn retry_topic(group: &str) -> String {
-    format!("%RETRY%{group}")
-}
-
-/// The group's dead-letter topic.
-pub fn dlq_topic(group: &str) -> String {
-    format!("%DLQ%{group}")
-}
+pub use rmq_protocol::topic::{dlq_topic, retry_topic};

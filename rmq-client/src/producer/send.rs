@@ -88,7 +88,7 @@ impl ProducerInner {
     }
 
     fn header(&self, p: &Prepared, queue: &MessageQueue, batch: bool) -> SendMessageRequestHeader {
-        let retry = p.topic.starts_with("%RETRY%");
+        let retry = rmq_protocol::topic::is_retry_topic(&p.topic);
         SendMessageRequestHeader {
             producer_group: self.opts.group.clone(),
             topic: p.topic.clone(),
