@@ -333,9 +333,17 @@ async fn property_filter_disabled() -> Result<()> {
         .await?;
     let c = RawClient::connect(&broker.broker_addr()).await?;
     let topic = setup(&c).await?;
+    // The pull and CHECK_CLIENT_CONFIG both answer SYSTEM_ERROR, as Java's PullMessageProcessor and
+    // ClientManageProcessor do.
     let p = pull(&c, &unique("sqlOff"), &topic, 0, 32, Sub::Header("a > 1")).await?;
-    assert_eq!(p.code, response::NO_PERMISSION);
-    // CHECK_CLIENT_CONFIG answers SYSTEM_ERROR here, as RocketMQ does.
+    assert_eq!(p.code, response::SYSTEM_ERROR, "{:?}", p.remark);
+    assert!(
+        p.remark
+            .as_deref()
+            .is_some_and(|r| r.contains("does not support consumer to filter message by SQL92")),
+        "{:?}",
+        p.remark
+    );
     let r = check_client_config(&c, "SQL92", "a > 1").await?;
     assert_eq!(r.code, response::SYSTEM_ERROR);
     broker.shutdown().await?;

@@ -587,6 +587,19 @@ async fn pull_boundaries_and_tag_filter() {
         .await
         .expect("pull TagA || TagB");
     assert_eq!(p.records.len(), 5);
+    // A queue the topic does not have: SYSTEM_ERROR naming it, as Java's PullMessageProcessor answers.
+    let p = c
+        .pull(&group, &topic, 99, 0, 32)
+        .await
+        .expect("pull an illegal queue");
+    assert_eq!(p.code, rc::SYSTEM_ERROR, "{:?}", p.remark);
+    assert!(
+        p.remark
+            .as_deref()
+            .is_some_and(|r| r.contains("queueId[99] is illegal")),
+        "{:?}",
+        p.remark
+    );
     broker.shutdown().await.expect("shutdown");
 }
 

@@ -273,8 +273,10 @@ impl PullService {
                 req.topic
             )));
         }
+        // SYSTEM_ERROR, as Java's PullMessageProcessor (4.9 and 5.x) answers it (docs/protocol.md §2.3.2); a
+        // consumer retries a failed pull after its back-off either way.
         if req.queue_id < 0 || req.queue_id >= topic.read_queue_nums {
-            return Err(ServiceError::InvalidParameter(format!(
+            return Err(ServiceError::System(format!(
                 "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
                 req.queue_id, req.topic, topic.read_queue_nums
             )));
@@ -319,10 +321,11 @@ impl PullService {
             }
         };
         if is_sql92(&expression_type) {
+            // SYSTEM_ERROR with Java's remark, as PullMessageProcessor and CHECK_CLIENT_CONFIG answer it.
             if !self.policy.enable_property_filter {
-                return Err(ServiceError::Forbidden(
-                    "The broker does not support consumer to filter message by SQL92 (enablePropertyFilter=false)".to_owned(),
-                ));
+                return Err(ServiceError::System(format!(
+                    "The broker does not support consumer to filter message by {expression_type} (enablePropertyFilter=false)"
+                )));
             }
             // Compiled once per subscription version (usually already at the heartbeat); a bad expression is
             // remembered and refused here with its position.
