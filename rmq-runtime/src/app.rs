@@ -11,7 +11,7 @@ use crate::config::ClientConfig;
 use crate::container::{validate, Container, ListenerSpec, ListenerStats, StartError};
 use crate::context::{AppContext, Codec, CodecHandle, DEFAULT_TEMPLATE};
 use crate::producer::{Producer, ProducerOptions, TransactionProducer};
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsError};
 use crate::template::RocketMqTemplate;
 use crate::transaction_listener::{BoundListener, ContextSlot, TransactionListenerDef};
 
@@ -30,6 +30,10 @@ pub struct ApplicationBuilder {
     templates: Vec<(String, String)>,
     transactional: Vec<String>,
     embedded_store: Option<PathBuf>,
+    // The test harness: no `application.*` from the working directory unless `config_dir` names one.
+    no_default_files: bool,
+    // Type names of beans registered as `Arc<T>` through `bean`, for the hint when `Bean<T>` is missing.
+    arc_beans: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for ApplicationBuilder {
@@ -64,9 +68,27 @@ impl ApplicationBuilder {
         self
     }
 
-    /// Registers a bean that handlers extract with `Bean<T>`.
+    /// Registers a bean that handlers extract with `Bean<T>`. For a value you already hold in an `Arc`, use
+    /// [`bean_arc`](Self::bean_arc) (`bean(Arc::new(x))` registers an `Arc<T>` bean, which `Bean<T>` does not
+    /// find; start-up then says so).
     pub fn bean<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        let name = std::any::type_name::<T>();
+        if name.starts_with("alloc::sync::Arc<") {
+            self.arc_beans.push(name);
+        }
         self.beans.insert(TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// Registers a shared value as the bean `Bean<T>` extracts (the same `Arc`, not a copy).
+    pub fn bean_arc<T: Send + Sync + 'static>(mut self, value: Arc<T>) -> Self {
+        self.beans.insert(TypeId::of::<T>(), value);
+        self
+    }
+
+    /// The test harness's start: settings from `set` only, unless `config_dir` names the app's files.
+    pub(crate) fn without_default_config_files(mut self) -> Self {
+        self.no_default_files = true;
         self
     }
 
@@ -117,8 +139,17 @@ impl ApplicationBuilder {
     /// Loads config, validates everything, starts the broker (if embedded), templates and listeners.
     pub async fn start(self) -> Result<Application, StartError> {
         let mut settings = match (self.settings, &self.config_dir) {
-            (Some(s), _) => s,
+            (Some(_), Some(dir)) => {
+                return Err(StartError::Settings(SettingsError::Invalid {
+                    key: "config_dir".into(),
+                    value: dir.display().to_string(),
+                    reason: "given together with .settings(..), which replaces config files; use one of them"
+                        .into(),
+                }))
+            }
+            (Some(s), None) => s,
             (None, Some(dir)) => Settings::load_dir(dir)?,
+            (None, None) if self.no_default_files => Settings::from_pairs(Vec::<(String, String)>::new()),
             (None, None) => Settings::load_dir(".")?,
         };
         for (k, v) in self.overrides {
@@ -209,7 +240,7 @@ impl ApplicationBuilder {
             self.codec,
         ));
         BoundListener::bind(&slot, &ctx);
-        validate(&specs, &ctx)?;
+        validate(&specs, &ctx).map_err(|e| with_arc_bean_hint(e, &self.arc_beans))?;
         let container = Container::start(specs, ctx.clone(), &client, offsets_dir).await?;
         Ok(Application {
             ctx,
@@ -583,5 +614,28 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A missing `Bean<T>` whose `Arc<T>` was registered with `bean`: say what to write instead.
+fn with_arc_bean_hint(e: StartError, arc_beans: &[&'static str]) -> StartError {
+    let StartError::Listener {
+        listener,
+        location,
+        reason,
+    } = e
+    else {
+        return e;
+    };
+    let hint = arc_beans.iter().find_map(|arc| {
+        let inner = arc.strip_prefix("alloc::sync::Arc<")?.strip_suffix('>')?;
+        reason
+            .contains(&format!("Bean<{inner}>"))
+            .then(|| format!("; an Arc<{inner}> is registered: register it with .bean_arc(arc) (or .bean(value)), so Bean<{inner}> finds it"))
+    });
+    StartError::Listener {
+        listener,
+        location,
+        reason: reason + hint.as_deref().unwrap_or_default(),
     }
 }

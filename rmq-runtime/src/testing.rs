@@ -26,7 +26,6 @@ use crate::app::{Application, ApplicationBuilder, EMBEDDED};
 use crate::consumer::broker_calls::PullOutcome;
 use crate::message::MessageExt;
 use crate::route::subscribe_queues;
-use crate::settings::Settings;
 
 /// Why a harness expectation failed.
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +60,13 @@ pub enum HarnessError {
     },
 }
 
-/// An application builder on a fresh embedded broker with no config files (settings only from `.set`).
+/// An application builder on a fresh embedded broker. Settings come only from `.set`, unless
+/// `.config_dir(dir)` names the application's own `application.*` files (their name server is replaced by
+/// the embedded broker, so a test runs the app's real configuration).
 pub fn test_app() -> ApplicationBuilder {
-    ApplicationBuilder::new().settings(Settings::from_pairs([("rocketmq.name-server", EMBEDDED)]))
+    ApplicationBuilder::new()
+        .without_default_config_files()
+        .set("rocketmq.name-server", EMBEDDED)
 }
 
 /// Waits until `listener` has handled `n` messages in total.

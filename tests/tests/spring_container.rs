@@ -200,6 +200,64 @@ async fn placeholders_tag_filter_and_beans_reach_the_handler() {
     app.shutdown().await;
 }
 
+/// The harness runs the app's own application.toml (nested placeholders included) over the embedded broker;
+/// `config_dir` with `settings` is refused; a bean shared as an `Arc` is found through `bean_arc`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_harness_runs_the_apps_own_config_and_shared_beans() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("application.toml"),
+        "[app]\nname = \"shop\"\n[mq.order]\ntopic = \"${app.name}OrderTopic\"\ngroup = \"${app.name}_orders\"\n\
+         [rocketmq]\nname-server = \"10.0.0.1:9876\"\n",
+    )
+    .unwrap();
+    let shared = Arc::new(Seen::default());
+    let app = test_app()
+        .config_dir(dir.path())
+        .bean_arc(shared.clone())
+        .only_listeners(["on_order"])
+        .start()
+        .await
+        .expect("starts on the embedded broker despite the file's name server");
+    app.template()
+        .sync_send("shopOrderTopic:paid", "order-7 paid")
+        .await
+        .unwrap();
+    await_handled(&app, "on_order", 1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        *shared.0.lock(),
+        vec!["order-7 paid"],
+        "the same Arc reached the handler"
+    );
+    assert!(
+        app.consumer("shop_orders").is_some(),
+        "group from the nested placeholder"
+    );
+    app.shutdown().await;
+
+    let both = rmq_runtime::Application::builder()
+        .settings(rmq_runtime::settings::Settings::from_pairs([("a", "b")]))
+        .config_dir(dir.path())
+        .start()
+        .await;
+    let e = both.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("config_dir") && e.contains("settings"), "{e}");
+
+    let arc_registered = test_app()
+        .set("mq.order.topic", "OrderTopic")
+        .bean(Arc::new(Seen::default()))
+        .only_listeners(["on_order"])
+        .start()
+        .await;
+    let e = arc_registered
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains(".bean_arc(arc)"), "{e}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_listener_retries_with_its_delay_then_dead_letters() {
     let app = test_app()
