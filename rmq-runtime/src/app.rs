@@ -192,56 +192,74 @@ impl ApplicationBuilder {
             Some(b) => b.namesrv_addr(),
             None => namesrv.unwrap_or_default(),
         };
-        let mut client = ClientConfig::new(namesrv_addr.clone());
-        client.namespace = settings.get("rocketmq.producer.namespace");
-        client.namesrv_list()?;
+        // Everything after the embedded broker started: on an error the broker is stopped before it is dropped,
+        // so its temp store is removed (dropping a running broker leaves its threads writing into the store
+        // while the directory is deleted).
+        let started = async {
+            let mut client = ClientConfig::new(namesrv_addr.clone());
+            client.namespace = settings.get("rocketmq.producer.namespace");
+            client.namesrv_list()?;
 
-        for name in &self.transactional {
-            if !TransactionListenerDef::all().any(|l| l.template == name) {
-                return Err(StartError::Template {
-                    template: name.clone(),
-                    reason: "declared transactional, but no #[rocketmq_transaction_listener] is bound to it".into(),
-                });
+            for name in &self.transactional {
+                if !TransactionListenerDef::all().any(|l| l.template == name) {
+                    return Err(StartError::Template {
+                        template: name.clone(),
+                        reason: "declared transactional, but no #[rocketmq_transaction_listener] is bound to it".into(),
+                    });
+                }
             }
+            // Transaction listeners see the context once it exists (it holds the templates built here).
+            let slot = ContextSlot::default();
+            let templates = build_templates(
+                &settings,
+                &client,
+                self.templates,
+                &self.codec,
+                self.only.is_some(),
+                &slot,
+            )
+            .await?;
+            let default_template =
+                templates
+                    .get(DEFAULT_TEMPLATE)
+                    .cloned()
+                    .ok_or_else(|| StartError::Template {
+                        template: DEFAULT_TEMPLATE.into(),
+                        reason: "not built".into(),
+                    })?;
+            // Broadcasting consumers keep offsets on local disk. Next to the embedded broker's store by default: a
+            // fresh (temp) store must not meet offsets a previous run left in ~/.rocketmq_offsets.
+            let offsets_dir = settings
+                .get("rocketmq.consumer.local-offset-store-dir")
+                .filter(|d| !d.trim().is_empty())
+                .map(PathBuf::from)
+                .or_else(|| embedded_offsets_dir(embedded.as_ref()));
+            if let Some(puller) = build_pull_consumer(&settings, &client, offsets_dir.clone()).await? {
+                default_template.set_pull_consumer(puller);
+            }
+            let ctx = Arc::new(AppContext::new(
+                self.beans,
+                templates.clone(),
+                settings,
+                self.codec,
+            ));
+            BoundListener::bind(&slot, &ctx);
+            validate(&specs, &ctx).map_err(|e| with_arc_bean_hint(e, &self.arc_beans))?;
+            let container = Container::start(specs, ctx.clone(), &client, offsets_dir).await?;
+            Ok((ctx, default_template, templates, container))
         }
-        // Transaction listeners see the context once it exists (it holds the templates built here).
-        let slot = ContextSlot::default();
-        let templates = build_templates(
-            &settings,
-            &client,
-            self.templates,
-            &self.codec,
-            self.only.is_some(),
-            &slot,
-        )
-        .await?;
-        let default_template =
-            templates
-                .get(DEFAULT_TEMPLATE)
-                .cloned()
-                .ok_or_else(|| StartError::Template {
-                    template: DEFAULT_TEMPLATE.into(),
-                    reason: "not built".into(),
-                })?;
-        // Broadcasting consumers keep offsets on local disk. Next to the embedded broker's store by default: a
-        // fresh (temp) store must not meet offsets a previous run left in ~/.rocketmq_offsets.
-        let offsets_dir = settings
-            .get("rocketmq.consumer.local-offset-store-dir")
-            .filter(|d| !d.trim().is_empty())
-            .map(PathBuf::from)
-            .or_else(|| embedded_offsets_dir(embedded.as_ref()));
-        if let Some(puller) = build_pull_consumer(&settings, &client, offsets_dir.clone()).await? {
-            default_template.set_pull_consumer(puller);
-        }
-        let ctx = Arc::new(AppContext::new(
-            self.beans,
-            templates.clone(),
-            settings,
-            self.codec,
-        ));
-        BoundListener::bind(&slot, &ctx);
-        validate(&specs, &ctx).map_err(|e| with_arc_bean_hint(e, &self.arc_beans))?;
-        let container = Container::start(specs, ctx.clone(), &client, offsets_dir).await?;
+        .await;
+        let (ctx, default_template, templates, container) = match started {
+            Ok(parts) => parts,
+            Err(e) => {
+                if let Some(b) = &embedded {
+                    if let Err(stop) = b.shutdown().await {
+                        tracing::warn!(error = %stop, "embedded broker shutdown after a failed start");
+                    }
+                }
+                return Err(e);
+            }
+        };
         Ok(Application {
             ctx,
             default_template,
