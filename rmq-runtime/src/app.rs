@@ -87,6 +87,7 @@ impl ApplicationBuilder {
     }
 
     /// The test harness's start: settings from `set` only, unless `config_dir` names the app's files.
+    #[cfg(feature = "embedded")]
     pub(crate) fn without_default_config_files(mut self) -> Self {
         self.no_default_files = true;
         self
