@@ -22,6 +22,17 @@ pub enum ClientError {
         /// The timeout that expired.
         timeout: Duration,
     },
+    /// A request-reply send was stored but no reply came in time: no listener of the topic answered (none
+    /// runs, it failed, or it is slower than the timeout).
+    #[error("no reply to request {correlation_id} on topic {topic} within {timeout:?}: no listener answered in time")]
+    NoReply {
+        /// The request's topic.
+        topic: String,
+        /// The request's CORRELATION_ID.
+        correlation_id: String,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
     /// The connection closed before the response arrived.
     #[error("connection to {addr} closed")]
     Closed {

@@ -400,6 +400,7 @@ impl ProducerInner {
             .with_property(keys::REPLY_TO_CLIENT, self.instance.client_id())
             .with_property(keys::TTL, timeout.as_millis().to_string());
         // The broker pushes the reply over a connection it knows from our heartbeat.
+        let request_topic = msg.topic.clone();
         let topic = self.opts.client.wrap(&msg.topic);
         if let Ok(info) = self.publish_info(&topic).await {
             for q in &info.queues {
@@ -423,8 +424,9 @@ impl ProducerInner {
             Ok(Err(_)) => Err(ClientError::Shutdown("client instance")),
             Err(_) => {
                 self.instance.forget_reply(&correlation_id);
-                Err(ClientError::Timeout {
-                    addr: format!("reply to request {correlation_id}"),
+                Err(ClientError::NoReply {
+                    topic: request_topic,
+                    correlation_id,
                     timeout,
                 })
             }
