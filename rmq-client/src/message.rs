@@ -109,14 +109,7 @@ impl Message {
 
     /// The keys, if set.
     pub fn keys(&self) -> Vec<&str> {
-        self.properties
-            .get(keys::KEYS)
-            .map(|k| {
-                k.split(keys::KEY_SEPARATOR)
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
+        keys::split_keys(self.properties.get(keys::KEYS).unwrap_or_default()).collect()
     }
 
     /// One property.

@@ -185,6 +185,12 @@ pub const SYSTEM_KEYS: &[&str] = &[
     BORN_TIMESTAMP,
 ];
 
+/// The keys of a `KEYS` value: split on [`KEY_SEPARATOR`], empty parts skipped (what every reader of KEYS
+/// means by "the message keys").
+pub fn split_keys(value: &str) -> impl Iterator<Item = &str> {
+    value.split(KEY_SEPARATOR).filter(|k| !k.is_empty())
+}
+
 /// Whether `key` is one of Java's system property keys ([`SYSTEM_KEYS`]).
 pub fn is_system(key: &str) -> bool {
     SYSTEM_KEYS.contains(&key)

@@ -416,10 +416,7 @@ impl<'a> RecordView<'a> {
     }
     /// The KEYS property, split on spaces (empty parts skipped).
     pub fn keys(&self) -> impl Iterator<Item = &'a str> {
-        self.property(properties::KEYS)
-            .unwrap_or("")
-            .split(properties::KEY_SEPARATOR)
-            .filter(|k| !k.is_empty())
+        properties::split_keys(self.property(properties::KEYS).unwrap_or(""))
     }
     /// The UNIQ_KEY property.
     pub fn uniq_key(&self) -> Option<&'a str> {

@@ -197,10 +197,7 @@ impl Headers {
 
     /// The message keys (`KEYS`, space-separated).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.get(properties::KEYS)
-            .unwrap_or_default()
-            .split(properties::KEY_SEPARATOR)
-            .filter(|k| !k.is_empty())
+        properties::split_keys(self.get(properties::KEYS).unwrap_or_default())
     }
 
     /// The tag, if the message has one.
