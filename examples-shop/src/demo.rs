@@ -523,6 +523,7 @@ async fn payment(app: &ShopApp, r: &mut DemoReport, order: &TradeOrder) -> Resul
         after.balance == before.balance && after.stock == before.stock,
         "payment changed balance or stock",
     );
+    shop.wait_outbox_sent(&pay.pay_id.to_string(), WAIT).await?;
     let outbox: Vec<OutboxRow> = shop
         .outbox()
         .await?

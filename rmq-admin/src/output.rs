@@ -116,7 +116,7 @@ impl MessageView {
             queue_offset: m.queue_offset,
             commit_log_offset: m.commit_log_offset,
             tags: m.tags().map(str::to_string),
-            keys: m.keys().map(str::to_string),
+            keys: (!m.keys().is_empty()).then(|| m.keys().join(" ")),
             reconsume_times: m.reconsume_times,
             born_timestamp: m.born_timestamp,
             store_timestamp: m.store_timestamp,

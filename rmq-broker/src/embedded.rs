@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use rmq_protocol::clock::Clock;
 use tokio::net::TcpListener;
 
 use crate::broker::Broker;
@@ -75,6 +76,7 @@ pub struct EmbeddedBrokerBuilder {
     namesrv_listen: Option<SocketAddr>,
     namesrv_config: Option<NamesrvConfig>,
     metrics_listen: Option<SocketAddr>,
+    clock: Option<Clock>,
 }
 
 impl EmbeddedBrokerBuilder {
@@ -128,6 +130,13 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
+    /// Runs the broker on `clock` (store timestamps, delay levels, timer messages, transaction checks): a
+    /// test passes a [`Clock::virtual_time`] and moves it with [`Clock::advance`]. Default: the system clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Starts the name server (unless external ones were given) and the broker.
     pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
         let mut config = embedded_defaults();
@@ -158,6 +167,9 @@ impl EmbeddedBrokerBuilder {
         }
         if let Some(addr) = self.metrics_listen {
             config.enable_metrics(addr);
+        }
+        if let Some(clock) = self.clock {
+            config.clock = clock;
         }
         let temp = match &self.store_dir {
             Some(dir) => {

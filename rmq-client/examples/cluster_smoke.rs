@@ -250,11 +250,7 @@ impl Seen {
         let mut map = self.by_key.lock();
         let mut serial = self.serial.lock();
         for m in msgs {
-            let key = m
-                .keys()
-                .and_then(|k| k.split(' ').next())
-                .unwrap_or_default()
-                .to_string();
+            let key = m.keys().first().copied().unwrap_or_default().to_string();
             let props = m
                 .properties
                 .pairs()
@@ -267,7 +263,7 @@ impl Seen {
                 topic: m.topic.clone(),
                 body: m.body.clone(),
                 tags: m.tags().map(str::to_string),
-                keys: m.keys().map(str::to_string),
+                keys: (!m.keys().is_empty()).then(|| m.keys().join(" ")),
                 props,
                 queue_offset: m.queue_offset,
                 at,
@@ -723,7 +719,7 @@ async fn run(args: &Args) -> Result<bool> {
     let tx_result: Result<()> = async {
         let ck = commit_key.clone();
         let tx = TransactionProducer::start(txo, move |m: MessageExt| {
-            let commit = m.keys().is_some_and(|k| k.contains(&ck));
+            let commit = m.keys().iter().any(|k| k.contains(ck.as_str()));
             async move {
                 if commit {
                     LocalTransactionState::Commit

@@ -91,7 +91,7 @@ fn expand_item(attr: TokenStream, item: TokenStream) -> syn::Result<(String, Tok
         #imp
 
         const _: () = {
-            fn __rmq_create() -> ::std::sync::Arc<dyn #rt::transaction_listener::LocalTransactionListener> {
+            fn __rmq_create() -> ::std::sync::Arc<dyn #rt::transaction_listener::ErasedTransactionListener> {
                 #create
             }
             #rt::__private::inventory::submit! {

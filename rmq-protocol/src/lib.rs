@@ -17,12 +17,15 @@
 //! - [`error`]: the one error type, [`ProtocolError`].
 //! - [`pending`]: requests waiting for their response on a connection, matched by `opaque`.
 //! - [`persist`]: atomic replacement of a state file (temp file, fsync, rename).
+//! - [`clock`]: the time messages are stamped with and deliveries wait on: the system clock or a test's
+//!   virtual one.
 //!
 //! Facts come from `docs/protocol.md` in the repository (cited as "docs/protocol.md §n"), which names the Java
 //! classes each was read from.
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod clock;
 pub mod codes;
 pub mod command;
 pub mod error;

@@ -64,7 +64,7 @@ async fn audit(msg: MessageExt, body: String) {
         "[audit] {} tag={} keys={}: {body}",
         msg.msg_id(),
         msg.tags().unwrap_or("-"),
-        msg.keys().unwrap_or("-"),
+        msg.keys().join(","),
     );
 }
 

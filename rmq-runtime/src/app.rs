@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmq_protocol::clock::Clock;
+
 use crate::config::ClientConfig;
 use crate::container::{validate, Container, ListenerSpec, ListenerStats, StartError};
 use crate::context::{AppContext, Codec, CodecHandle, DEFAULT_TEMPLATE};
@@ -34,6 +36,18 @@ pub struct ApplicationBuilder {
     no_default_files: bool,
     // Type names of beans registered as `Arc<T>` through `bean`, for the hint when `Bean<T>` is missing.
     arc_beans: Vec<&'static str>,
+    time: TimeMode,
+}
+
+/// Which clock the embedded broker and the listeners follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum TimeMode {
+    /// The system clock (production, and `real_time()` in tests).
+    #[default]
+    Real,
+    /// A virtual clock moved by `Application::advance`; `auto` also jumps to each next delivery. `asked`:
+    /// chosen explicitly (an error without the embedded broker) rather than the harness default.
+    Virtual { auto: bool, asked: bool },
 }
 
 impl std::fmt::Debug for ApplicationBuilder {
@@ -131,6 +145,36 @@ impl ApplicationBuilder {
         self
     }
 
+    /// Runs the embedded broker and the listeners on a virtual clock that moves with real time and with
+    /// [`Application::advance`] only: delay levels, timer messages, retry back-off, orderly suspensions and
+    /// transaction check rounds then pass when the test says. Needs the embedded broker (refused at start
+    /// otherwise: a remote broker cannot share the clock). Turn on jumping to each next delivery with
+    /// [`Application::auto_advance`].
+    pub fn virtual_time(mut self) -> Self {
+        self.time = TimeMode::Virtual {
+            auto: false,
+            asked: true,
+        };
+        self
+    }
+
+    /// The system clock: a retry really waits its 10 s, 30 s, ... (the harness's default is virtual time that
+    /// jumps to each next delivery).
+    pub fn real_time(mut self) -> Self {
+        self.time = TimeMode::Real;
+        self
+    }
+
+    /// The test harness's default: virtual time with auto-advance (real time against a remote broker).
+    #[cfg(feature = "embedded")]
+    pub(crate) fn for_harness(mut self) -> Self {
+        self.time = TimeMode::Virtual {
+            auto: true,
+            asked: false,
+        };
+        self
+    }
+
     /// Store directory of the embedded broker (default: `rocketmq.embedded.store-dir`, else a temp dir).
     pub fn embedded_store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.embedded_store = Some(dir.into());
@@ -158,6 +202,7 @@ impl ApplicationBuilder {
         }
         settings.check_known_keys()?;
         settings.check_placeholders()?;
+        install_default_subscriber(&settings)?;
 
         // Listeners are resolved and checked before anything connects, so a bad attribute fails fast.
         let mut specs = Vec::new();
@@ -185,9 +230,25 @@ impl ApplicationBuilder {
         let namesrv = settings
             .get("rocketmq.name-server")
             .filter(|s| !s.trim().is_empty());
-        let embedded = match namesrv.as_deref() {
-            None | Some(EMBEDDED) => Some(start_embedded(&settings, self.embedded_store).await?),
-            Some(_) => None,
+        let is_embedded = matches!(namesrv.as_deref(), None | Some(EMBEDDED));
+        let (clock, auto) = match self.time {
+            TimeMode::Real => (Clock::system(), false),
+            TimeMode::Virtual { asked: true, .. } if !is_embedded => {
+                return Err(StartError::Settings(SettingsError::Invalid {
+                    key: "rocketmq.name-server".into(),
+                    value: namesrv.unwrap_or_default(),
+                    reason: "virtual_time() needs the embedded broker: a remote broker cannot follow the test's clock"
+                        .into(),
+                }))
+            }
+            TimeMode::Virtual { .. } if !is_embedded => (Clock::system(), false),
+            TimeMode::Virtual { auto, .. } => (Clock::virtual_time(), auto),
+        };
+        clock.set_auto_advance(auto);
+        let embedded = if is_embedded {
+            Some(start_embedded(&settings, self.embedded_store, &clock).await?)
+        } else {
+            None
         };
         let namesrv_addr = match &embedded {
             Some(b) => b.namesrv_addr(),
@@ -246,7 +307,9 @@ impl ApplicationBuilder {
             ));
             BoundListener::bind(&slot, &ctx);
             validate(&specs, &ctx).map_err(|e| with_arc_bean_hint(e, &self.arc_beans))?;
-            let container = Container::start(specs, ctx.clone(), &client, offsets_dir).await?;
+            log_summary(&namesrv_addr, is_embedded, &clock, &specs, &templates);
+            let container =
+                Container::start(specs, ctx.clone(), &client, offsets_dir, &clock).await?;
             Ok((ctx, default_template, templates, container))
         }
         .await;
@@ -261,6 +324,9 @@ impl ApplicationBuilder {
                 return Err(e);
             }
         };
+        let driver = clock
+            .is_virtual()
+            .then(|| tokio::spawn(clock.clone().drive()));
         Ok(Application {
             ctx,
             default_template,
@@ -268,6 +334,8 @@ impl ApplicationBuilder {
             container,
             embedded,
             namesrv_addr,
+            clock,
+            driver,
         })
     }
 }
@@ -463,6 +531,9 @@ pub struct Application {
     container: Container,
     embedded: Option<Embedded>,
     namesrv_addr: String,
+    clock: Clock,
+    // Moves a virtual clock to each next delivery while auto-advance is on; aborted at shutdown.
+    driver: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -515,6 +586,28 @@ impl Application {
         self.container.consumer(group)
     }
 
+    /// The clock the embedded broker and the listeners follow (virtual under the test harness).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Moves virtual time forward by `by`: whatever was due by then (a delayed message, a retry, an orderly
+    /// queue's suspension, a transaction check round) happens now. Then await its effect as usual
+    /// (`await_handled`, `expect_message`).
+    ///
+    /// # Panics
+    /// When the application runs on real time (`real_time()`, or a remote broker).
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by)
+    }
+
+    /// Under virtual time, whether the clock jumps by itself to each next delivery (a retry, a delay level, a
+    /// timer message, a suspension) as soon as one is waiting: retry chains and long delays take
+    /// milliseconds. On by default in the test harness; off for exact steps with [`advance`](Self::advance).
+    pub fn auto_advance(&self, on: bool) {
+        self.clock.set_auto_advance(on)
+    }
+
     /// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
     pub async fn run_until_signal(self) {
         wait_for_signal().await;
@@ -524,6 +617,9 @@ impl Application {
 
     /// Stops listeners (stop pulls, drain handlers, commit offsets), producers, then the embedded broker.
     pub async fn shutdown(self) {
+        if let Some(d) = &self.driver {
+            d.abort();
+        }
         self.container.shutdown().await;
         futures::future::join_all(self.templates.iter().map(RocketMqTemplate::shutdown)).await;
         if let Some(b) = &self.embedded {
@@ -553,13 +649,14 @@ fn embedded_offsets_dir(_embedded: Option<&Embedded>) -> Option<PathBuf> {
 async fn start_embedded(
     settings: &Settings,
     store: Option<PathBuf>,
+    clock: &Clock,
 ) -> Result<Embedded, StartError> {
     let store = store.or_else(|| {
         settings
             .get("rocketmq.embedded.store-dir")
             .map(PathBuf::from)
     });
-    let mut b = rmq_broker::embedded::EmbeddedBroker::builder();
+    let mut b = rmq_broker::embedded::EmbeddedBroker::builder().clock(clock.clone());
     if let Some(dir) = store {
         b = b.store_dir(dir);
     }
@@ -608,6 +705,7 @@ impl Embedded {
 async fn start_embedded(
     _settings: &Settings,
     _store: Option<PathBuf>,
+    _clock: &Clock,
 ) -> Result<Embedded, StartError> {
     Err(StartError::Broker(
         "rmq-runtime was built without its `embedded` feature; set rocketmq.name-server to a name server".into(),
@@ -633,6 +731,87 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Logs go somewhere even when the application set up no tracing subscriber (as Spring Boot logs to the
+/// console by default): a fmt subscriber to stdout filtered by `RUST_LOG`, INFO when unset. Off with
+/// `rocketmq.logging.default-subscriber = false`; an application's own subscriber always wins. Written with
+/// `print!` (tracing-subscriber's test writer), so inside `cargo test` libtest captures it and shows it for a
+/// failing test only.
+fn install_default_subscriber(settings: &Settings) -> Result<(), StartError> {
+    let key = "rocketmq.logging.default-subscriber";
+    let on = match settings.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => true,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(v) => {
+            return Err(StartError::Settings(SettingsError::Invalid {
+                key: key.into(),
+                value: v,
+                reason: "expected true or false".into(),
+            }))
+        }
+    };
+    if !on || tracing::dispatcher::has_been_set() {
+        return Ok(());
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Another thread may have won the race to install one; either way there is a subscriber now.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+    Ok(())
+}
+
+/// What Spring Boot prints at start: where the application connects, every listener and every template.
+fn log_summary(
+    namesrv: &str,
+    embedded: bool,
+    clock: &Clock,
+    specs: &[ListenerSpec],
+    templates: &HashMap<String, RocketMqTemplate>,
+) {
+    let time = if clock.is_virtual() {
+        "virtual"
+    } else {
+        "system"
+    };
+    if embedded {
+        tracing::info!(name_server = %namesrv, time, "rmq: embedded broker started");
+    } else {
+        tracing::info!(name_server = %namesrv, time, "rmq: connecting to the name server");
+    }
+    for s in specs.iter().filter(|s| s.enabled) {
+        let selector = match &s.selector {
+            crate::consumer::MessageSelector::Tag(t) => format!("TAG {t}"),
+            crate::consumer::MessageSelector::Sql92(e) => format!("SQL92 {e}"),
+        };
+        tracing::info!(
+            listener = s.def.name,
+            topic = %s.topic,
+            group = %s.group,
+            selector = %selector,
+            mode = if s.orderly { "ORDERLY" } else { "CONCURRENTLY" },
+            model = ?s.model,
+            "rmq: listener"
+        );
+    }
+    for s in specs.iter().filter(|s| !s.enabled) {
+        tracing::info!(listener = s.def.name, topic = %s.topic, "rmq: listener disabled");
+    }
+    let mut names: Vec<&String> = templates.keys().collect();
+    names.sort();
+    for name in names {
+        let t = &templates[name];
+        tracing::info!(
+            template = %name,
+            producer_group = %t.producer().group(),
+            transactional = t.is_transactional(),
+            "rmq: template"
+        );
     }
 }
 

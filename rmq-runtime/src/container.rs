@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmq_protocol::clock::Clock;
 use tokio::sync::Notify;
 
 use crate::config::ClientConfig;
@@ -351,6 +352,7 @@ impl Container {
         ctx: Arc<AppContext>,
         base: &ClientConfig,
         offsets_dir: Option<std::path::PathBuf>,
+        clock: &Clock,
     ) -> Result<Container, StartError> {
         let mut by_group: BTreeMap<String, Vec<ListenerSpec>> = BTreeMap::new();
         for s in specs.into_iter().filter(|s| s.enabled) {
@@ -372,6 +374,7 @@ impl Container {
             if let Some(dir) = &offsets_dir {
                 opts.offsets_dir = dir.clone();
             }
+            opts.clock = clock.clone();
             opts.message_model = first.model;
             opts.orderly = first.orderly;
             if first.max_reconsume_times >= 0 {
@@ -451,6 +454,7 @@ async fn dispatch(
         return ConsumeOutcome::RETRY_LATER;
     };
     let n = msgs.len() as u64;
+    let ids: Vec<String> = msgs.iter().map(MessageExt::msg_id).collect();
     let request = msgs
         .first()
         .filter(|m| {
@@ -491,7 +495,14 @@ async fn dispatch(
         Err(e) => {
             stats.record(false, n);
             if e.is_dead_letter() {
-                tracing::warn!(listener = spec.def.name, error = %e, "handler refused the message; dead-lettering");
+                tracing::warn!(
+                    listener = spec.def.name,
+                    topic = %spec.topic,
+                    msg_id = %ids.join(","),
+                    error = %e,
+                    "message dead-lettered to %DLQ%{}",
+                    spec.group
+                );
                 ConsumeOutcome::DEAD_LETTER
             } else {
                 tracing::warn!(listener = spec.def.name, error = %e, "handler failed; the message will be retried");

@@ -62,6 +62,7 @@ pub mod prelude {
     pub use crate::listener::{Bean, FromMessage, Headers, Json, ListenerError};
     pub use crate::message::{Message, MessageExt};
     pub use crate::producer::LocalTransactionState;
+    pub use crate::settings::Settings;
     pub use crate::template::{Outgoing, RocketMqTemplate};
     pub use crate::transaction_listener::LocalTransactionListener;
     pub use rmq_macros::{rocketmq_listener, rocketmq_transaction_listener};

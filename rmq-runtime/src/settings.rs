@@ -126,6 +126,7 @@ const KNOWN_KEYS: &[&str] = &[
     "rocketmq.consumer.local-offset-store-dir",
     "rocketmq.embedded.store-dir",
     "rocketmq.embedded.flush-disk-type",
+    "rocketmq.logging.default-subscriber",
 ];
 
 /// Where the template's pull consumer is configured: rocketmq-spring 2.2.3+'s prefix first, then the

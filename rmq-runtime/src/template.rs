@@ -1,7 +1,7 @@
 //! `RocketMqTemplate`: rocketmq-spring's template — sends by destination `topic:tag`, with payload
 //! conversion, orderly/batch/delayed/transactional sends and request-reply. Cheap to clone.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -74,9 +74,6 @@ impl From<Bytes> for Outgoing {
     }
 }
 
-/// The argument of `send_in_transaction`, handed to the local transaction.
-pub type TxArg = Box<dyn Any + Send + Sync>;
-
 /// What a transactional template runs for each half message it sends: the application's
 /// `LocalTransactionListener` bound to its context (see [`crate::transaction_listener`]), behind a trait so
 /// the template does not depend on the context that holds it.
@@ -84,12 +81,10 @@ pub type TxArg = Box<dyn Any + Send + Sync>;
 pub trait LocalTransaction: Send + Sync + 'static {
     /// Whether a transaction can run now (checked before the half message is sent).
     fn ready(&self) -> Result<()>;
+    /// The argument type `execute` takes (id and name).
+    fn arg_type(&self) -> (TypeId, &'static str);
     /// Runs the local transaction for a half message that was just stored.
-    async fn execute(
-        &self,
-        msg: &Message,
-        arg: Option<&(dyn Any + Send + Sync)>,
-    ) -> LocalTransactionState;
+    async fn execute(&self, msg: &Message, arg: &(dyn Any + Send + Sync)) -> LocalTransactionState;
 }
 
 struct TemplateInner {
@@ -159,6 +154,11 @@ impl RocketMqTemplate {
                 puller: parking_lot::RwLock::new(None),
             }),
         }
+    }
+
+    /// Whether this template sends half messages (declared with `transactional_template`).
+    pub fn is_transactional(&self) -> bool {
+        self.inner.tx.is_some()
     }
 
     /// Gives the template the pull consumer `receive` reads from (`rocketmq.pull-consumer.*`, or the older
@@ -398,12 +398,14 @@ impl RocketMqTemplate {
         self.sync_send(dest, out).await
     }
 
-    /// Sends a half message, runs the template's transaction listener with `arg`, and commits or rolls back.
-    pub async fn send_in_transaction(
+    /// Sends a half message, runs the template's transaction listener with `arg` (of the listener's
+    /// `Arg` type; `()` when it takes none), and commits or rolls back. An `arg` of another type is refused
+    /// before anything is sent.
+    pub async fn send_in_transaction<A: Send + Sync + 'static>(
         &self,
         dest: &str,
         msg: impl Into<Outgoing>,
-        arg: Option<TxArg>,
+        arg: A,
     ) -> Result<TransactionSendResult> {
         let Some((tx, listener)) = &self.inner.tx else {
             return Err(ClientError::InvalidArgument {
@@ -411,12 +413,23 @@ impl RocketMqTemplate {
                 reason: format!("template {} has no transaction listener", self.inner.name),
             });
         };
+        let (want, want_name) = listener.arg_type();
+        if TypeId::of::<A>() != want {
+            return Err(ClientError::InvalidArgument {
+                field: "arg",
+                reason: format!(
+                    "the transaction listener of template {} takes {want_name}, not {}",
+                    self.inner.name,
+                    std::any::type_name::<A>()
+                ),
+            });
+        }
         listener.ready()?;
         let m = self.message(dest, msg.into())?;
         let view = m.clone();
         let listener = listener.clone();
         tx.send_in_transaction(m, move |_sent| async move {
-            listener.execute(&view, arg.as_deref()).await
+            listener.execute(&view, &arg).await
         })
         .await
     }

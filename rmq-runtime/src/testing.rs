@@ -63,10 +63,23 @@ pub enum HarnessError {
 /// An application builder on a fresh embedded broker. Settings come only from `.set`, unless
 /// `.config_dir(dir)` names the application's own `application.*` files (their name server is replaced by
 /// the embedded broker, so a test runs the app's real configuration).
+///
+/// Time is virtual and jumps to each next delivery (see [`Application::auto_advance`]): a retry that waits
+/// 10 s, 30 s, 1 min ... in production (delay levels 3..18), a delayed message or an orderly queue's
+/// suspension happens at once, while the messages still carry the times they would have. Use
+/// `.virtual_time()` for exact steps with [`Application::advance`], `.real_time()` for the system clock.
 pub fn test_app() -> ApplicationBuilder {
     ApplicationBuilder::new()
         .without_default_config_files()
+        .for_harness()
         .set("rocketmq.name-server", EMBEDDED)
+}
+
+/// The application a service builds itself (its `application.*` files, beans, templates), on a fresh
+/// embedded broker under the harness's virtual time: expose `fn app() -> ApplicationBuilder` from the
+/// service and test `test_app_from(app())`. Its name server is replaced by the embedded broker.
+pub fn test_app_from(builder: ApplicationBuilder) -> ApplicationBuilder {
+    builder.for_harness().set("rocketmq.name-server", EMBEDDED)
 }
 
 /// Waits until `listener` has handled `n` messages in total.

@@ -582,7 +582,7 @@ macro_rules! scenarios {
                 let ok = fx.guard.listener("goods_order_cancel_group", move |msg, conn| {
                     let effects = effects.clone();
                     Box::pin(async move {
-                        let k = msg.keys().unwrap_or_default().to_string();
+                        let k = msg.keys().join(" ");
                         sqlx::query(&format!("INSERT INTO {effects} (k, n) VALUES ($1, 1)"))
                             .bind(k)
                             .execute(&mut *conn)

@@ -17,6 +17,11 @@ use rmq_runtime::transaction_listener::TransactionListenerDef;
 use rmq_runtime::{Bean, Json, ListenerError, LocalTransactionListener, Message, MessageExt};
 use serde::{Deserialize, Serialize};
 
+// The README's snippets, laid out as the README shows them (so not rustfmt's layout).
+#[rustfmt::skip]
+#[path = "snippets/readme.rs"]
+mod readme;
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 struct Order {
     id: u64,
@@ -239,12 +244,9 @@ struct OrderTx;
 
 #[rocketmq_transaction_listener]
 impl LocalTransactionListener for OrderTx {
-    async fn execute(
-        &self,
-        _msg: &Message,
-        _arg: Option<&(dyn Any + Send + Sync)>,
-        _ctx: &AppContext,
-    ) -> LocalTransactionState {
+    type Arg = ();
+
+    async fn execute(&self, _msg: &Message, _arg: &(), _ctx: &AppContext) -> LocalTransactionState {
         LocalTransactionState::Commit
     }
 
@@ -258,12 +260,9 @@ struct PointsTx;
 
 #[rocketmq_transaction_listener(template = "pointsTemplate")]
 impl LocalTransactionListener for PointsTx {
-    async fn execute(
-        &self,
-        _msg: &Message,
-        _arg: Option<&(dyn Any + Send + Sync)>,
-        _ctx: &AppContext,
-    ) -> LocalTransactionState {
+    type Arg = ();
+
+    async fn execute(&self, _msg: &Message, _arg: &(), _ctx: &AppContext) -> LocalTransactionState {
         LocalTransactionState::Unknown
     }
 
@@ -411,12 +410,13 @@ async fn transaction_listener_is_built_with_default_and_runs_async() {
     let listener = (d.create)();
     let ctx = context(None);
     let msg = Message::new("orders", "x");
+    assert_eq!(listener.arg_type().0, std::any::TypeId::of::<()>());
     assert_eq!(
-        listener.execute(&msg, None, &ctx).await,
+        listener.execute_erased(&msg, &(), &ctx).await,
         LocalTransactionState::Commit
     );
     assert_eq!(
-        listener.check(&message("T1", "x"), &ctx).await,
+        listener.check_erased(&message("T1", "x"), &ctx).await,
         LocalTransactionState::Rollback
     );
 }

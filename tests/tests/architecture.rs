@@ -9,6 +9,7 @@
 //! Run with `--nocapture` to see the graph's circles and each edge in them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The library crates whose modules must form a DAG.
@@ -620,4 +621,52 @@ fn the_checker_sees_a_circle_and_looks_through_re_exports() {
     assert_eq!(comps[0], vec![vec!["a".to_string()], vec!["b".to_string()]]);
     let inner = vec!["facade".to_string(), "inner".to_string()];
     assert!(edges[&inner].is_empty(), "{:?}", edges[&inner]);
+}
+
+/// The ```rust blocks of a README section (from its `## ` heading to the next one).
+fn rust_blocks<'a>(readme: &'a str, heading: &str) -> Vec<&'a str> {
+    let start = readme
+        .find(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("README has no section {heading:?}"));
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    let mut blocks = Vec::new();
+    let mut section = &rest[..end];
+    while let Some(open) = section.find("```rust\n") {
+        let body = &section[open + "```rust\n".len()..];
+        let close = body.find("```\n").expect("an unclosed code block");
+        blocks.push(&body[..close]);
+        section = &body[close..];
+    }
+    blocks
+}
+
+#[test]
+fn the_readme_service_and_testing_snippets_are_the_compiled_ones() {
+    let root = workspace();
+    let readme = fs::read_to_string(root.join("README.md")).expect("README.md");
+    let compiled = fs::read_to_string(root.join("rmq-runtime/tests/snippets/readme.rs"))
+        .expect("rmq-runtime/tests/snippets/readme.rs");
+    let region = |name: &str| -> String {
+        let marker = format!("// README: {name}\n");
+        let a = compiled
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {marker:?} in the snippets"))
+            + marker.len();
+        let b = a + compiled[a..].find("// README: end").expect("an end marker");
+        compiled[a..b].to_string()
+    };
+    for (heading, name) in [
+        ("Using rmq from a service", "service"),
+        ("Testing an app", "testing"),
+    ] {
+        let blocks = rust_blocks(&readme, heading);
+        assert_eq!(blocks.len(), 1, "one rust block under {heading:?}");
+        assert_eq!(
+            blocks[0],
+            region(name),
+            "README section {heading:?} differs from rmq-runtime/tests/snippets/readme.rs ({name}); \
+             edit the snippet file (it is compiled and run) and copy it into the README"
+        );
+    }
 }

@@ -585,7 +585,7 @@ mod from_third_party {
             group,
             topic: m.topic.clone(),
             tags: m.tags().map(str::to_owned),
-            keys: m.keys().map(str::to_owned),
+            keys: (!m.keys().is_empty()).then(|| m.keys().join(" ")),
             props: m
                 .properties
                 .iter()

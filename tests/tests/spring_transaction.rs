@@ -2,7 +2,6 @@
 //! `#[rocketmq_transaction_listener]` expands (an `#[async_trait]` impl + `inventory::submit!`), bound to the
 //! default template; commit, rollback, and a check-back for an unknown outcome.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,14 +21,17 @@ struct OrderTx;
 
 #[async_trait]
 impl LocalTransactionListener for OrderTx {
+    /// What the local transaction should do; `None`: commit but lose the answer.
+    type Arg = Option<&'static str>;
+
     async fn execute(
         &self,
         msg: &Message,
-        arg: Option<&(dyn Any + Send + Sync)>,
+        arg: &Option<&'static str>,
         ctx: &AppContext,
     ) -> LocalTransactionState {
         let order = String::from_utf8_lossy(&msg.body).into_owned();
-        match arg.and_then(|a| a.downcast_ref::<&str>()).copied() {
+        match *arg {
             Some("commit") => {
                 if let Some(db) = ctx.bean::<Orders>() {
                     db.0.lock().push(order);
@@ -78,17 +80,25 @@ async fn commit_rollback_and_check_back_through_the_template() {
         .expect("starts");
     let t = app.template();
     let r = t
-        .send_in_transaction("TxTopic:pay", "order-1", Some(Box::new("commit")))
+        .send_in_transaction("TxTopic:pay", "order-1", Some("commit"))
         .await
         .unwrap();
     assert_eq!(r.state, LocalTransactionState::Commit);
     let r = t
-        .send_in_transaction("TxTopic:pay", "order-2", Some(Box::new("rollback")))
+        .send_in_transaction("TxTopic:pay", "order-2", Some("rollback"))
         .await
         .unwrap();
     assert_eq!(r.state, LocalTransactionState::Rollback);
+    let wrong = t
+        .send_in_transaction("TxTopic:pay", "order-x", 42_u32)
+        .await
+        .expect_err("an argument of another type is refused");
+    assert!(
+        wrong.to_string().contains("Option<&str>") && wrong.to_string().contains("u32"),
+        "{wrong}"
+    );
     let r = t
-        .send_in_transaction("TxTopic:pay", "order-3", None)
+        .send_in_transaction("TxTopic:pay", "order-3", None::<&'static str>)
         .await
         .unwrap();
     assert_eq!(r.state, LocalTransactionState::Unknown);

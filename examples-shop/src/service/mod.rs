@@ -63,6 +63,8 @@ struct Inner<D: ShopDb> {
     faults: Mutex<HashMap<String, Fault>>,
     stalled: tokio::sync::Notify,
     outbox_wake: tokio::sync::Notify,
+    // Fired after each outbox row is marked sent (what waits for the relay listens here).
+    outbox_sent: tokio::sync::Notify,
 }
 
 impl<D: ShopDb> Shop<D> {
@@ -79,6 +81,7 @@ impl<D: ShopDb> Shop<D> {
                 faults: Mutex::new(HashMap::new()),
                 stalled: tokio::sync::Notify::new(),
                 outbox_wake: tokio::sync::Notify::new(),
+                outbox_sent: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -203,13 +206,13 @@ impl<D: ShopDb> Shop<D> {
             Ok(Outcome::Duplicate) => {
                 tracing::info!(
                     group,
-                    key = msg.keys().unwrap_or_default(),
+                    key = msg.keys().join(" "),
                     "duplicate delivery: no effect"
                 );
                 Ok(None)
             }
             Err(e) => {
-                tracing::warn!(group, key = msg.keys().unwrap_or_default(), error = %e, "consumer failed");
+                tracing::warn!(group, key = msg.keys().join(" "), error = %e, "consumer failed");
                 Err(GuardError::into_listener_error(e))
             }
         }
@@ -374,6 +377,15 @@ impl AnyShop {
     /// See [`Shop::pay_log`].
     pub async fn pay_log(&self) -> ShopResult<Vec<PayLogRow>> {
         with_shop!(self, s => s.pay_log().await)
+    }
+
+    /// See [`Shop::wait_outbox_sent`].
+    pub async fn wait_outbox_sent(
+        &self,
+        key: &str,
+        timeout: std::time::Duration,
+    ) -> ShopResult<bool> {
+        with_shop!(self, s => s.wait_outbox_sent(key, timeout).await)
     }
 
     /// See [`Shop::relay_pending`].

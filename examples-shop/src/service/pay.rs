@@ -204,8 +204,34 @@ impl<D: ShopDb> Shop<D> {
                 let mut tx = begin_write(self.pool()).await?;
                 D::mark_outbox_sent(&mut tx, row.id).await?;
                 tx.commit().await?;
+                self.inner.outbox_sent.notify_waiters();
                 tracing::info!(outbox_id = row.id, key = %row.msg_key, msg_id = %result.msg_id, "outbox row sent");
                 sent += 1;
+            }
+        }
+    }
+
+    /// Waits until the outbox row with message key `key` is marked sent; false after `timeout`. The relay
+    /// marks a row after its send returns, so a consumer can see the message before the row says so.
+    ///
+    /// # Errors
+    /// [`ShopError::Database`].
+    pub async fn wait_outbox_sent(
+        &self,
+        key: &str,
+        timeout: std::time::Duration,
+    ) -> ShopResult<bool> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let sent = self.inner.outbox_sent.notified();
+            tokio::pin!(sent);
+            sent.as_mut().enable();
+            let rows = self.outbox().await?;
+            if rows.iter().any(|r| r.msg_key == key && r.msg_status == 1) {
+                return Ok(true);
+            }
+            if tokio::time::timeout_at(deadline, sent).await.is_err() {
+                return Ok(false);
             }
         }
     }

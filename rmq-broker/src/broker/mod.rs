@@ -7,10 +7,9 @@
 //! - [`transaction`], [`schedule`]: transactional messages; delay levels and timer delivery.
 //! - Tables: [`topic_config`], [`subscription_group`], [`consumer_offset`], [`client_manager`],
 //!   [`rebalance_lock`], [`filter`] (SQL92 selectors), [`long_polling`] (held pulls).
-//! - [`register`]: registration with name servers; [`counters`]: runtime counters; [`clock`]: the wall clock.
+//! - [`register`]: registration with name servers; [`counters`]: runtime counters.
 
 pub mod client_manager;
-pub mod clock;
 pub mod consumer_offset;
 pub mod counters;
 pub mod filter;

@@ -11,7 +11,6 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::client_manager::ClientManager;
-use super::clock::now_ms;
 use super::consumer_offset::ConsumerOffsetManager;
 use super::counters::BrokerStats;
 use super::filter::SelectorCache;
@@ -34,6 +33,7 @@ use crate::error::BrokerError;
 use crate::metrics::{BrokerMetrics, ScrapeSources};
 use crate::remoting::ConnectionCount;
 use crate::store::{MessageStore, TagCodes};
+use rmq_protocol::clock::system_now_ms;
 
 /// A running broker.
 #[derive(Debug)]
@@ -86,6 +86,7 @@ impl Broker {
             config.delay_levels(),
         ))));
         store_cfg.observers.add(holds.clone());
+        store_cfg.clock = config.clock.clone();
         if let Some(m) = &metrics {
             store_cfg.observers.add(m.flush_observer());
         }
@@ -168,7 +169,7 @@ impl Broker {
                 store: store.clone(),
                 stats,
                 clients: clients.clone(),
-                boot_timestamp: now_ms(),
+                boot_timestamp: system_now_ms(),
             })),
             metrics: request_metrics,
             store_reply: config.store_reply_message_enable,
@@ -229,6 +230,7 @@ impl Broker {
             schedule,
             store: store.clone(),
             write,
+            clock: config.clock.clone(),
         };
         tracker.spawn(delay_level::run_all(delivery.clone(), shutdown.clone()));
         tracker.spawn(timer::run(delivery, shutdown.clone()));
@@ -238,6 +240,7 @@ impl Broker {
                 clients,
                 topics: topics.clone(),
                 settings: CheckSettings::new(&config),
+                clock: config.clock.clone(),
             },
             shutdown.clone(),
         ));

@@ -17,6 +17,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rmq_protocol::clock::Clock;
+
 use crate::store::{FlushDiskType, StoreConfig};
 
 /// Why a configuration was refused.
@@ -323,6 +325,9 @@ pub struct BrokerConfig {
     /// `metricsPromExporterPort`: metrics port (5557, as Java); 0 picks an ephemeral port, which
     /// `Broker::metrics_addr` then reports.
     pub metrics_prom_exporter_port: u16,
+    /// Not a broker.conf key: the clock deliveries, checks and store timestamps follow. The system clock,
+    /// unless an embedded broker under a test's virtual time is given one (`EmbeddedBroker::builder().clock`).
+    pub clock: Clock,
 }
 
 impl Default for BrokerConfig {
@@ -379,6 +384,7 @@ impl Default for BrokerConfig {
             metrics_exporter_type: MetricsExporterType::Disable,
             metrics_prom_exporter_host: String::new(),
             metrics_prom_exporter_port: 5557,
+            clock: Clock::system(),
         }
     }
 }

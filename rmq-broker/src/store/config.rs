@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rmq_protocol::clock::Clock;
 use rmq_protocol::message::RecordView;
 
 use super::observer::Observers;
@@ -107,6 +108,9 @@ pub struct StoreConfig {
     /// clones of the config; observers added here before `open` also see recovery's events, and
     /// [`MessageStore::observers`](super::MessageStore::observers) adds more later.
     pub observers: Observers,
+    /// The clock records are stamped with (store and checkpoint timestamps); default the system clock, a
+    /// test's virtual clock under virtual time.
+    pub clock: Clock,
 }
 
 impl Default for StoreConfig {
@@ -137,6 +141,7 @@ impl Default for StoreConfig {
             disk_usage_probe: None,
             tag_codes: None,
             observers: Observers::default(),
+            clock: Clock::system(),
         }
     }
 }

@@ -10,7 +10,6 @@ use super::checkpoint::Checkpoint;
 use super::cleanup;
 use super::inner::StoreInner;
 use super::segment::Segment;
-use super::types::now_ms;
 
 /// How often the cleanup policy is evaluated.
 const CLEAN_INTERVAL: Duration = Duration::from_secs(10);
@@ -78,7 +77,7 @@ impl StoreInner {
             commit_log_flushed: flushed,
             logics_offset: dispatched.min(flushed),
             index_offset: indexed,
-            timestamp: now_ms(),
+            timestamp: self.cfg.clock.now_ms(),
         };
         let same = last.is_some_and(|l| {
             l.commit_log_flushed == cp.commit_log_flushed

@@ -1,17 +1,8 @@
 //! The values the store takes and gives back: messages to append, put and read results, stats.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// One message to append, as the broker hands it over (the store never sees a `RemotingCommand`).
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@ use super::error::{Result, StoreError};
 use super::inner::StoreInner;
 use super::put_state::{Chunk, RunState};
 use super::segment::Segment;
-use super::types::{now_ms, MessageToStore, PutResult};
+use super::types::{MessageToStore, PutResult};
 
 /// What `put` computed before taking the lock.
 pub(crate) struct Prepared {
@@ -53,7 +53,7 @@ impl StoreInner {
             if let Some(f) = &st.failed {
                 return Err(StoreError::NotWritable(f.clone()));
             }
-            let store_timestamp = now_ms();
+            let store_timestamp = self.cfg.clock.now_ms();
             let mut added = 0;
             for (m, p) in msgs.iter().zip(prepared) {
                 let pos = st.next_phys as u64 % seg_size;

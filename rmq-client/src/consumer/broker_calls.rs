@@ -13,13 +13,13 @@ use rmq_protocol::headers::{
     GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
     GetMinOffsetResponseHeader, PullMessageRequestHeader, PullMessageResponseHeader,
     QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader,
-    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
+    SearchOffsetResponseHeader, SendMessageRequestHeader, UpdateConsumerOffsetRequestHeader,
 };
 use rmq_protocol::message::{decode_all, properties as keys, MessageExt};
 use rmq_protocol::RemotingCommand;
 
 use crate::error::{ClientError, Result};
-use crate::instance::ClientInstance;
+use crate::instance::{ClientInstance, CLIENT_INNER_PRODUCER_GROUP};
 use crate::message::decompress_in_place;
 
 /// What a pull returned: the three answers a consumer continues from differently.
@@ -367,6 +367,54 @@ impl ClientInstance {
             max_reconsume_times: Some(max_reconsume_times),
         };
         let cmd = RemotingCommand::request_with(request::CONSUMER_SEND_MSG_BACK, &header);
+        self.invoke(&addr, cmd, self.config().request_timeout)
+            .await
+            .map(|_| ())
+    }
+
+    /// Orderly mode: hands a message that used up its local retries to `%RETRY%<group>` as a new message, as
+    /// Java's orderly consumer does, counting the deliveries made (`reconsume_times + 1`) so the broker files
+    /// it in the DLQ (the count exceeds the maximum, or the group holds orderly locks) with the same
+    /// reconsume count a concurrently consumed message gets there. A CONSUMER_SEND_MSG_BACK would not do:
+    /// the broker would count from the stored original, which local retries never touched.
+    pub(crate) async fn send_orderly_to_retry(
+        &self,
+        group: &str,
+        msg: &MessageExt,
+        broker_name: &str,
+        max_reconsume_times: i32,
+    ) -> Result<()> {
+        let retry_topic = rmq_protocol::topic::retry_topic(group);
+        let addr = self.master_addr_for(broker_name, &retry_topic).await?;
+        let mut props = msg.properties.clone();
+        if props.get(keys::ORIGIN_MESSAGE_ID).is_none_or(str::is_empty) {
+            props.insert(keys::ORIGIN_MESSAGE_ID, msg.msg_id());
+        }
+        props.insert(keys::RETRY_TOPIC, msg.topic.clone());
+        props.remove(keys::TRANSACTION_PREPARED);
+        props.insert(
+            keys::DELAY_TIME_LEVEL,
+            (3 + msg.reconsume_times).to_string(),
+        );
+        let header = SendMessageRequestHeader {
+            producer_group: CLIENT_INNER_PRODUCER_GROUP.to_string(),
+            topic: retry_topic,
+            default_topic: rmq_protocol::topic::TBW102.to_string(),
+            default_topic_queue_nums: 4,
+            queue_id: 0,
+            sys_flag: 0,
+            born_timestamp: rmq_protocol::clock::system_now_ms(),
+            flag: msg.flag,
+            properties: Some(props.encode()),
+            reconsume_times: Some(msg.reconsume_times.saturating_add(1)),
+            unit_mode: Some(false),
+            max_reconsume_times: Some(max_reconsume_times),
+            batch: Some(false),
+            broker_name: Some(broker_name.to_string()),
+        };
+        let cmd = header
+            .to_command(request::SEND_MESSAGE_V2)
+            .with_body(msg.body.clone());
         self.invoke(&addr, cmd, self.config().request_timeout)
             .await
             .map(|_| ())

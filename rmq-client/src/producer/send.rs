@@ -35,6 +35,10 @@ struct Prepared {
     properties: String,
     uniq_id: String,
     code: i32,
+    /// `%RETRY%` sends only: the counts a resend carries as RECONSUME_TIME / MAX_RECONSUME_TIMES, which go
+    /// into the header (and out of the properties), as Java's producer moves them.
+    reconsume_times: Option<i32>,
+    max_reconsume_times: Option<i32>,
 }
 
 impl ProducerInner {
@@ -71,6 +75,16 @@ impl ProducerInner {
         if msg.property(keys::TRANSACTION_PREPARED) == Some("true") {
             sys_flag |= sysflag::TRANSACTION_PREPARED_TYPE;
         }
+        let (mut reconsume_times, mut max_reconsume_times) = (None, None);
+        if rmq_protocol::topic::is_retry_topic(&msg.topic) {
+            let props = msg.properties_mut();
+            reconsume_times = props
+                .remove(keys::RECONSUME_TIME)
+                .and_then(|v| v.trim().parse().ok());
+            max_reconsume_times = props
+                .remove(keys::MAX_RECONSUME_TIMES)
+                .and_then(|v| v.trim().parse().ok());
+        }
         let code = if msg.property(keys::MSG_TYPE) == Some("reply") {
             req::SEND_REPLY_MESSAGE_V2
         } else {
@@ -84,6 +98,8 @@ impl ProducerInner {
             properties: msg.properties().encode(),
             uniq_id,
             code,
+            reconsume_times,
+            max_reconsume_times,
         }
     }
 
@@ -99,9 +115,9 @@ impl ProducerInner {
             born_timestamp: now_ms(),
             flag: p.flag,
             properties: Some(p.properties.clone()),
-            reconsume_times: retry.then_some(0),
+            reconsume_times: retry.then_some(p.reconsume_times.unwrap_or(0)),
             unit_mode: Some(false),
-            max_reconsume_times: None,
+            max_reconsume_times: p.max_reconsume_times.filter(|_| retry),
             batch: Some(batch),
             broker_name: Some(queue.broker_name.clone()),
         }
@@ -342,6 +358,8 @@ impl ProducerInner {
             properties: String::new(),
             uniq_id: ids.join(","),
             code: req::SEND_BATCH_MESSAGE,
+            reconsume_times: None,
+            max_reconsume_times: None,
         };
         let retries = self.opts.retry_times_when_send_failed;
         self.with_retries(&prepared.topic, None, retries, |queue, remaining| {

@@ -610,9 +610,10 @@ impl MessageExt {
     pub fn tags(&self) -> Option<&str> {
         self.property(properties::TAGS)
     }
-    /// The KEYS property as written (space-separated).
-    pub fn keys(&self) -> Option<&str> {
-        self.property(properties::KEYS)
+    /// The message keys (the KEYS property split at its spaces), the same shape as the client's
+    /// `Message::keys`; empty when none were set. The raw value is `property(properties::KEYS)`.
+    pub fn keys(&self) -> Vec<&str> {
+        properties::split_keys(self.property(properties::KEYS).unwrap_or_default()).collect()
     }
     /// Borrowed fields for [`encode_stored`] (re-encodes this message; properties are re-encoded in order).
     pub fn encode(&self, dst: &mut BytesMut) -> Result<usize> {

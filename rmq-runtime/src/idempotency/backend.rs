@@ -7,12 +7,16 @@
 //! What differs is how the claiming transaction begins; see [`GuardDatabase`].
 
 use futures::future::BoxFuture;
-use sqlx::{Pool, Postgres, Sqlite};
+use sqlx::Pool;
+#[cfg(feature = "postgres")]
+use sqlx::Postgres;
+#[cfg(feature = "sqlite")]
+use sqlx::Sqlite;
 
 use super::key::ConsumeKey;
 
-/// A database the [`IdempotencyGuard`](super::IdempotencyGuard) supports: [`sqlx::Sqlite`] and
-/// [`sqlx::Postgres`].
+/// A database the [`IdempotencyGuard`](super::IdempotencyGuard) supports: `sqlx::Sqlite` (feature `sqlite`,
+/// on by default) and `sqlx::Postgres` (feature `postgres`).
 ///
 /// The guard is generic over the database, not over `sqlx::Any` or an enum of pools, so that the handler
 /// gets a typed `&mut SqliteConnection` or `&mut PgConnection` inside the claiming transaction: every column
@@ -23,7 +27,9 @@ use super::key::ConsumeKey;
 /// cannot be plugged in without making it again.
 pub trait GuardDatabase: sqlx::Database + sealed::Backend {}
 
+#[cfg(feature = "sqlite")]
 impl GuardDatabase for Sqlite {}
+#[cfg(feature = "postgres")]
 impl GuardDatabase for Postgres {}
 
 /// Column values the claim reads back: (consumer_status, consumer_times), NULL-tolerant.
@@ -171,7 +177,9 @@ macro_rules! impl_backend {
     };
 }
 
+#[cfg(feature = "sqlite")]
 impl_backend!(Sqlite, Some("BEGIN IMMEDIATE"));
+#[cfg(feature = "postgres")]
 impl_backend!(Postgres, None);
 
 /// The guard's statements for one table name, built once when the guard is configured.

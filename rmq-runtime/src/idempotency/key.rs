@@ -42,9 +42,11 @@ impl ConsumeKey {
     /// ids. Set a key on the producer side when the same event can be sent twice.
     pub fn from_message(group: impl Into<String>, msg: &MessageExt) -> Self {
         let msg_id = msg.msg_id();
-        let key = match msg.keys().map(str::trim) {
-            Some(k) if !k.is_empty() => k.to_string(),
-            _ => msg_id.clone(),
+        let keys = msg.keys();
+        let key = if keys.is_empty() {
+            msg_id.clone()
+        } else {
+            keys.join(" ")
         };
         ConsumeKey::new(group, msg.tags().unwrap_or_default(), key)
             .with_msg_id(msg_id)

@@ -478,10 +478,10 @@ impl<DB: GuardDatabase> IdempotencyGuard<DB> {
     ///
     /// ```no_run
     /// # use rmq_runtime::idempotency::IdempotencyGuard;
-    /// # fn demo(guard: IdempotencyGuard<sqlx::Postgres>) {
+    /// # fn demo(guard: IdempotencyGuard<sqlx::Sqlite>) {
     /// let listener = guard.listener("order_order_cancel_group", |msg, conn| {
     ///     Box::pin(async move {
-    ///         let order_id: i64 = msg.keys().unwrap_or_default().trim().parse()?;
+    ///         let order_id: i64 = msg.keys().first().copied().unwrap_or_default().parse()?;
     ///         sqlx::query("UPDATE trade_order SET order_status = 2 WHERE order_id = $1")
     ///             .bind(order_id)
     ///             .execute(&mut *conn)

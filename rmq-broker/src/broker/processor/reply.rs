@@ -25,7 +25,6 @@ use tracing::warn;
 
 use super::refusal::Reply;
 use crate::broker::client_manager::ClientManager;
-use crate::broker::clock::now_ms;
 use crate::broker::service::write::{Message, Origin, Props, SendOutcome, WriteService};
 use crate::remoting::Connection;
 
@@ -112,7 +111,8 @@ async fn push_to_requester(
         warn!("{remark}");
         return Err(remark);
     };
-    props.insert(properties::PUSH_REPLY_TIME, now_ms().to_string());
+    let now = cx.write.policy().clock.now_ms();
+    props.insert(properties::PUSH_REPLY_TIME, now.to_string());
     let header = ReplyMessageRequestHeader {
         producer_group: h.producer_group.clone(),
         topic: h.topic.clone(),
@@ -127,7 +127,7 @@ async fn push_to_requester(
         unit_mode: h.unit_mode.unwrap_or(false),
         born_host: java_addr(replier),
         store_host: java_addr(cx.write.policy().store_host),
-        store_timestamp: now_ms(),
+        store_timestamp: now,
     };
     let push = RemotingCommand::request_with(request::PUSH_REPLY_MESSAGE_TO_CLIENT, &header)
         .with_body(req.body.clone());

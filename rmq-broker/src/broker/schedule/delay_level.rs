@@ -5,16 +5,14 @@
 //! head of its queue. It sleeps until the head is due, or, when the queue is drained, until a put of that
 //! level wakes it; it never polls.
 
-use std::time::Duration;
-
 use rmq_protocol::message::properties;
 use rmq_protocol::message::stored::parse_view;
 use tokio_util::sync::CancellationToken;
 
 use super::deliver::{redelivery, reput, Delivery, Reput};
 use super::{already_delivered, PERSIST_INTERVAL, RETRY_BACKOFF, SCHEDULE_TOPIC};
-use crate::broker::clock::now_ms;
 use crate::store::GetMessageStatus;
+use rmq_protocol::clock::Wait;
 
 /// What a level task does after one read of its queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +80,8 @@ async fn run_level(d: Delivery, level: i32, stop: CancellationToken) {
     let mut offset = sched.progress.get(level);
     // Entries stored before this start and due by then may have been re-put after the last save (crash):
     // those are checked against the destination before being re-put.
-    let started = now_ms();
+    let clock = &d.clock;
+    let started = clock.now_ms();
     let verify_below = store.max_offset_in_queue(SCHEDULE_TOPIC, queue_id);
     let max_msgs = store.config().max_transfer_count_on_message;
     tracing::debug!(level, delay, offset, "delay level service started");
@@ -107,7 +106,7 @@ async fn run_level(d: Delivery, level: i32, stop: CancellationToken) {
                             continue;
                         }
                     };
-                    let now = now_ms();
+                    let now = clock.now_ms();
                     let due = due_at(v.store_timestamp, delay, now);
                     if due > now {
                         next = Next::Until(due);
@@ -171,10 +170,9 @@ async fn run_level(d: Delivery, level: i32, stop: CancellationToken) {
                 }
             }
             Next::Until(due) => {
-                let wait = Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0).max(1));
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = clock.sleep_until(due, Wait::Delivery) => {}
                 }
             }
             Next::Backoff => {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use rmq_protocol::clock::Clock;
 use rmq_protocol::message::properties::{self, Properties};
 use rmq_protocol::message::stored::RecordView;
 
@@ -21,6 +22,8 @@ pub struct Delivery {
     pub store: Arc<MessageStore>,
     /// Where due messages are put back.
     pub write: Arc<WriteService>,
+    /// The clock due times are read on (virtual under a test's virtual time).
+    pub clock: Clock,
 }
 
 /// The message a due record becomes on its real topic and queue; `None` (logged) when it lacks them.

@@ -27,8 +27,8 @@ use tokio_util::sync::CancellationToken;
 use super::deliver::{redelivery, reput, Delivery, Reput};
 use super::progress::TimerCheckpoint;
 use super::{already_delivered, PERSIST_INTERVAL, RETRY_BACKOFF, TIMER_TOPIC};
-use crate::broker::clock::now_ms;
 use crate::store::{GetMessageStatus, MessageStore};
+use rmq_protocol::clock::Wait;
 
 /// Index key: delivery time (epoch ms), then queue offset (a total order).
 type Key = (i64, i64);
@@ -185,7 +185,7 @@ impl Wheel {
             let Some((&key, &p)) = self.pending.first_key_value() else {
                 break;
             };
-            let now = now_ms();
+            let now = d.clock.now_ms();
             if key.0 > now {
                 break;
             }
@@ -219,18 +219,19 @@ impl Wheel {
         }
     }
 
-    /// How long to sleep before there is something to do (None: until woken).
+    /// When the first pending entry is due (epoch ms on the delivery clock).
+    fn next_due(&self) -> Option<i64> {
+        self.pending.first_key_value().map(|(k, _)| k.0)
+    }
+
+    /// How long (real time) until a save or a retry is due (None: nothing but deliveries and puts).
     fn next_wake(&self, backoff: Option<Duration>) -> Option<Duration> {
-        let due = self
-            .pending
-            .first_key_value()
-            .map(|(k, _)| Duration::from_millis(u64::try_from(k.0 - now_ms()).unwrap_or(0).max(1)));
         let save = self.dirty.then(|| {
             PERSIST_INTERVAL
                 .saturating_sub(self.last_save.elapsed())
                 .max(Duration::from_millis(1))
         });
-        [due, save, backoff].into_iter().flatten().min()
+        [save, backoff].into_iter().flatten().min()
     }
 }
 
@@ -300,7 +301,7 @@ pub async fn run(d: Delivery, stop: CancellationToken) {
     let cp = sched.timer_start;
     let path = sched.timer_checkpoint_path.clone();
     let store = d.store.clone();
-    let now = now_ms();
+    let now = d.clock.now_ms();
     let mut wheel = match tokio::task::spawn_blocking(move || Wheel::rebuild(&store, cp, path, now))
         .await
     {
@@ -318,10 +319,12 @@ pub async fn run(d: Delivery, stop: CancellationToken) {
             break;
         }
         let wait = wheel.next_wake(backoff);
+        let due = wheel.next_due();
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = sched.timer_wake.notified() => {}
             _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
+            _ = d.clock.sleep_until(due.unwrap_or(i64::MAX), Wait::Delivery), if due.is_some() => {}
         }
     }
     wheel.save(true).await;
@@ -377,18 +380,23 @@ mod tests {
     }
 
     #[test]
-    fn next_wake_is_the_earliest_of_due_save_and_backoff() {
+    fn next_due_is_the_first_entry_and_next_wake_the_earliest_of_save_and_backoff() {
         let mut w = wheel();
         assert_eq!(w.next_wake(None), None);
+        assert_eq!(w.next_due(), None);
         w.insert(
-            (now_ms() + 60_000, 0),
+            (60_000, 0),
             Pending {
                 phys: 0,
                 verify: false,
             },
         );
-        let due = w.next_wake(None).expect("due");
-        assert!(due > Duration::from_secs(59) && due <= Duration::from_secs(60));
+        assert_eq!(w.next_due(), Some(60_000));
+        assert_eq!(
+            w.next_wake(None),
+            None,
+            "a due entry is waited on the clock, not here"
+        );
         assert_eq!(
             w.next_wake(Some(Duration::from_millis(5))),
             Some(Duration::from_millis(5))

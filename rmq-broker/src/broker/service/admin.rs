@@ -13,9 +13,9 @@ use bytes::Bytes;
 use rmq_protocol::body::{DataVersion, MessageQueue, TopicConfig, TopicConfigSerializeWrapper};
 
 use super::ServiceError;
-use crate::broker::clock::now_ms;
 use crate::broker::subscription_group::SubscriptionGroupConfig;
 use crate::broker::topic_config::{self, TBW102};
+use rmq_protocol::clock::system_now_ms;
 
 use crate::broker::client_manager::ClientManager;
 use crate::broker::consumer_offset::ConsumerOffsetManager;
@@ -185,7 +185,10 @@ impl AdminService {
             rmq_protocol::command::CURRENT_VERSION.to_string(),
         );
         put("bootTimestamp", self.boot_timestamp.to_string());
-        put("runtime", format!("{} ms", now_ms() - self.boot_timestamp));
+        put(
+            "runtime",
+            format!("{} ms", system_now_ms() - self.boot_timestamp),
+        );
         put(
             "msgPutTotalTodayNow",
             self.stats.put_messages.load(Ordering::Relaxed).to_string(),

@@ -12,10 +12,10 @@ use tracing::{debug, warn};
 
 use super::ServiceError;
 use crate::broker::client_manager::{ClientChannel, ClientManager, ConsumerRegistration};
-use crate::broker::clock::now_ms;
 use crate::broker::filter::{is_sql92, SelectorCache};
 use crate::broker::subscription_group::SubscriptionGroupManager;
 use crate::broker::topic_config::TopicConfigManager;
+use rmq_protocol::clock::system_now_ms;
 use rmq_protocol::topic::retry_topic;
 
 /// A client's heartbeat: who it is and which groups it plays in.
@@ -71,7 +71,7 @@ impl ClientService {
         for mut consumer in hb.consumers {
             for sub in &mut consumer.subscription_data_set {
                 if sub.sub_version == 0 {
-                    sub.sub_version = now_ms();
+                    sub.sub_version = system_now_ms();
                 }
             }
             let group = consumer.group_name.clone();

@@ -12,12 +12,12 @@ use super::names::CHECK_MAX_TIME_TOPIC;
 use super::service::TransactionService;
 use super::state::{ClaimOutcome, PendingHalf};
 use crate::broker::client_manager::ClientManager;
-use crate::broker::clock::now_ms;
 use crate::broker::service::write::Origin;
 use crate::broker::service::ServiceError;
 use crate::broker::topic_config::TopicConfigManager;
 use crate::config::BrokerConfig;
 use crate::store::StoreError;
+use rmq_protocol::clock::{Clock, Wait};
 
 /// The settings of the check service (`transaction*` keys and `fileReservedTime`).
 #[derive(Debug, Clone)]
@@ -59,6 +59,8 @@ pub struct Checker {
     pub topics: Arc<TopicConfigManager>,
     /// Settings.
     pub settings: CheckSettings,
+    /// The clock rounds are timed on and half messages aged by.
+    pub clock: Clock,
 }
 
 /// Runs check rounds every `transactionCheckInterval` until `stop`, then saves the state file.
@@ -67,12 +69,10 @@ pub struct Checker {
 /// an idle broker costs one scan of an empty queue tail per interval.
 pub async fn run(checker: Checker, stop: CancellationToken) {
     let every = Duration::from_millis(checker.settings.interval_ms.max(1));
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tick.tick() => round(&checker).await,
+            _ = checker.clock.sleep(every, Wait::Periodic) => round(&checker).await,
         }
     }
     if let Err(e) = checker.transactions.persist() {
@@ -85,7 +85,7 @@ pub async fn round(inner: &Checker) {
     let svc = &inner.transactions;
     svc.scan();
     let cfg = &inner.settings;
-    let now = now_ms();
+    let now = inner.clock.now_ms();
     let timeout = i64::try_from(cfg.time_out_ms).unwrap_or(i64::MAX);
     let reserved_ms =
         i64::try_from(cfg.file_reserved_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);

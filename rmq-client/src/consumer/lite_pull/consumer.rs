@@ -158,7 +158,7 @@ impl LitePullConsumer {
         let topics: Vec<String> = inner.state.lock().subscriptions.keys().cloned().collect();
         for topic in &topics {
             if let Err(e) = instance.update_route(topic).await {
-                tracing::warn!(%topic, error = %e, "no route yet; the consumer will pick it up when it appears");
+                tracing::debug!(%topic, error = %e, "no route yet; the consumer will pick it up when it appears");
             }
         }
         instance.heartbeat_all().await;
@@ -197,7 +197,7 @@ impl LitePullConsumer {
             st.subscriptions.insert(wrapped.clone(), sd);
         }
         if let Err(e) = inner.instance.update_route(&wrapped).await {
-            tracing::warn!(topic = %wrapped, error = %e, "no route yet; the consumer will pick it up when it appears");
+            tracing::debug!(topic = %wrapped, error = %e, "no route yet; the consumer will pick it up when it appears");
         }
         inner.instance.heartbeat_all().await;
         inner.clone().rebalance_all().await;

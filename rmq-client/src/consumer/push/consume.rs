@@ -11,9 +11,10 @@ use futures::FutureExt;
 use super::inner::{OwnedQueue, PushInner};
 use crate::consumer::listener::{ConsumeContext, ConsumeOutcome};
 use crate::consumer::model::MessageModel;
-use crate::consumer::pause::pause;
+use crate::consumer::pause::{pause, pause_delivery};
 use crate::consumer::process_queue::REBALANCE_LOCK_MAX_LIVE_TIME;
 use crate::message::MessageExt;
+use rmq_protocol::message::properties as keys;
 
 /// Wait before consuming again messages whose send-back failed (Java: 5 s).
 const LOCAL_RETRY_PAUSE: Duration = Duration::from_secs(5);
@@ -126,6 +127,18 @@ async fn consume_concurrently(
         } else {
             let mut failed = Vec::new();
             for m in &msgs {
+                let max = inner.opts.max_reconsume_times;
+                // A listener's own "dead-letter now" is its caller's to log; used-up retries are logged here.
+                if delay_level >= 0 && m.reconsume_times >= max {
+                    tracing::warn!(
+                        group = %inner.group,
+                        topic = %m.property(keys::RETRY_TOPIC).unwrap_or(&m.topic),
+                        msg_id = %m.msg_id(),
+                        deliveries = m.reconsume_times + 1,
+                        "message dead-lettered to %DLQ%{}",
+                        inner.group
+                    );
+                }
                 let sent = inner
                     .instance
                     .send_message_back(
@@ -145,7 +158,8 @@ async fn consume_concurrently(
                 done.retain(|o| !failed.iter().any(|f| f.queue_offset == *o));
                 let (inner2, owned2) = (inner.clone(), owned.clone());
                 inner.consume_tasks.spawn(async move {
-                    if !pause(&owned2.cancel, LOCAL_RETRY_PAUSE).await {
+                    if !pause_delivery(&inner2.opts.clock, &owned2.cancel, LOCAL_RETRY_PAUSE).await
+                    {
                         concurrently(inner2, owned2, failed).await;
                     }
                 });
@@ -218,7 +232,7 @@ async fn orderly(inner: Arc<PushInner>, owned: Arc<OwnedQueue>) {
                     pq.make_messages_to_consume_again(&again);
                     drop(guard);
                     drop(permit);
-                    if pause(&owned.cancel, pause_for).await {
+                    if pause_delivery(&inner.opts.clock, &owned.cancel, pause_for).await {
                         return;
                     }
                     continue;
@@ -241,13 +255,20 @@ fn commit(inner: &PushInner, owned: &OwnedQueue) {
 /// Orderly mode: moves messages that used up their retries to the DLQ; false if any send-back failed.
 async fn dead_letter_all(inner: &PushInner, owned: &OwnedQueue, msgs: &[Arc<MessageExt>]) -> bool {
     for m in msgs {
+        tracing::warn!(
+            group = %inner.group,
+            topic = %m.topic,
+            msg_id = %m.msg_id(),
+            deliveries = m.reconsume_times + 1,
+            "message dead-lettered to %DLQ%{}",
+            inner.group
+        );
         let sent = inner
             .instance
-            .send_message_back(
+            .send_orderly_to_retry(
                 &inner.group,
                 m,
                 &owned.mq.broker_name,
-                -1,
                 inner.opts.max_reconsume_times,
             )
             .await;

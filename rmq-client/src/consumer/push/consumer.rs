@@ -145,7 +145,7 @@ impl PushConsumer {
         // Learn the brokers of every subscribed topic, then make sure each knows the group before the first pull.
         for topic in inner.subscriptions.keys() {
             if let Err(e) = instance.update_route(topic).await {
-                tracing::warn!(%topic, error = %e, "no route yet; the consumer will pick it up when it appears");
+                tracing::debug!(%topic, error = %e, "no route yet; the consumer will pick it up when it appears");
             }
         }
         instance.heartbeat_all().await;

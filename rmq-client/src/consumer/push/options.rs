@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmq_protocol::clock::Clock;
+
 use crate::config::ClientConfig;
 use crate::consumer::allocate::{AllocateStrategy, Averagely};
 use crate::consumer::model::{ConsumeFromWhere, MessageModel};
@@ -53,6 +55,9 @@ pub struct PushConsumerOptions {
     pub rebalance_interval: Duration,
     /// Broadcasting offsets directory (`$ROCKETMQ_OFFSETS_DIR` or `~/.rocketmq_offsets`).
     pub offsets_dir: PathBuf,
+    /// The clock suspensions and local retries wait on (the system clock; a test's virtual clock in the
+    /// harness, shared with its embedded broker).
+    pub clock: Clock,
 }
 
 impl PushConsumerOptions {
@@ -79,6 +84,7 @@ impl PushConsumerOptions {
             broker_suspend_max_time: Duration::from_secs(15),
             rebalance_interval: Duration::from_secs(20),
             offsets_dir: default_offsets_dir(),
+            clock: Clock::system(),
         }
     }
 

@@ -1,5 +1,3 @@
-use std::any::Any;
-
 use rmq_runtime::context::AppContext;
 use rmq_runtime::macros::rocketmq_transaction_listener;
 use rmq_runtime::producer::LocalTransactionState;
@@ -10,12 +8,9 @@ struct OrderTx;
 
 #[rocketmq_transaction_listener(template_name = "txTemplate")]
 impl LocalTransactionListener for OrderTx {
-    async fn execute(
-        &self,
-        _msg: &Message,
-        _arg: Option<&(dyn Any + Send + Sync)>,
-        _ctx: &AppContext,
-    ) -> LocalTransactionState {
+    type Arg = ();
+
+    async fn execute(&self, _msg: &Message, _arg: &(), _ctx: &AppContext) -> LocalTransactionState {
         LocalTransactionState::Commit
     }
 

@@ -1,6 +1,5 @@
 //! Every supported form compiles.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -116,12 +115,9 @@ struct OrderTx;
 
 #[rocketmq_transaction_listener(template = "txTemplate")]
 impl LocalTransactionListener for OrderTx {
-    async fn execute(
-        &self,
-        _msg: &Message,
-        _arg: Option<&(dyn Any + Send + Sync)>,
-        _ctx: &AppContext,
-    ) -> LocalTransactionState {
+    type Arg = ();
+
+    async fn execute(&self, _msg: &Message, _arg: &(), _ctx: &AppContext) -> LocalTransactionState {
         LocalTransactionState::Commit
     }
 

@@ -9,7 +9,6 @@ use rmq_protocol::message::properties::{self, Properties};
 use rmq_protocol::message::sysflag;
 
 use super::request::{Message, Origin, Payload, Props, SendOutcome, SendRequest, Stored};
-use crate::broker::clock::now_ms;
 use crate::broker::counters::BrokerStats;
 use crate::broker::schedule::{Deferral, Schedule};
 use crate::broker::service::ServiceError;
@@ -19,6 +18,7 @@ use crate::broker::transaction::bridge;
 use crate::config::BrokerConfig;
 use crate::metrics::RequestMetrics;
 use crate::store::{MessageStore, MessageToStore};
+use rmq_protocol::clock::Clock;
 use rmq_protocol::topic::is_retry_topic;
 
 /// The configuration the write path reads, copied out of [`BrokerConfig`] at start.
@@ -40,6 +40,8 @@ pub struct WritePolicy {
     pub region_id: String,
     /// `traceOn`, stamped as `TRACE_SWITCH`.
     pub trace_on: bool,
+    /// The clock deferrals are measured on and the broker's own records stamped with.
+    pub clock: Clock,
 }
 
 impl WritePolicy {
@@ -54,6 +56,7 @@ impl WritePolicy {
             cluster: config.broker_cluster_name.clone(),
             region_id: config.region_id.clone(),
             trace_on: config.trace_on,
+            clock: config.clock.clone(),
         }
     }
 }
@@ -243,7 +246,7 @@ impl WriteService {
             let props = msg.properties.parsed();
             props.insert(properties::UNIQ_KEY, self.uniq_ids.next_id());
             msg.born_host = self.policy.store_host;
-            msg.born_timestamp = now_ms();
+            msg.born_timestamp = self.policy.clock.now_ms();
         }
         if matches!(
             origin,
@@ -258,7 +261,7 @@ impl WriteService {
                 props,
                 msg.sys_flag,
                 half,
-                now_ms(),
+                self.policy.clock.now_ms(),
             );
             deferral = match decided {
                 Ok(d) => d,
