@@ -22,6 +22,8 @@ pub(crate) enum Value {
     Int { text: String, span: Span },
     /// `true` / `false`.
     Bool(LitBool),
+    /// A path to a constant (`template = PAY_TEMPLATE`), where an attribute takes one.
+    Path(syn::Path),
 }
 
 impl Value {
@@ -31,6 +33,7 @@ impl Value {
             Value::Str(s) => s.span(),
             Value::Int { span, .. } => *span,
             Value::Bool(b) => b.span,
+            Value::Path(p) => p.span(),
         }
     }
 
@@ -40,6 +43,7 @@ impl Value {
             Value::Str(s) => s.value(),
             Value::Int { text, .. } => text.clone(),
             Value::Bool(b) => b.value.to_string(),
+            Value::Path(p) => quote::quote!(#p).to_string(),
         }
     }
 
@@ -94,6 +98,7 @@ fn literal(expr: &Expr) -> syn::Result<Value> {
             _ => Err(not_a_literal(expr)),
         },
         Expr::Group(g) => literal(&g.expr),
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => Ok(Value::Path(p.path.clone())),
         _ => Err(not_a_literal(expr)),
     }
 }

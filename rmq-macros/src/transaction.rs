@@ -56,10 +56,7 @@ fn expand_item(attr: TokenStream, item: TokenStream) -> syn::Result<(String, Tok
         Ok(v) => v,
         Err(e) => {
             errors.push(e);
-            (
-                DEFAULT_TEMPLATE.to_string(),
-                syn::parse_quote!(::rmq_runtime),
-            )
+            (quote!(#DEFAULT_TEMPLATE), syn::parse_quote!(::rmq_runtime))
         }
     };
     let imp = match syn::parse2::<Item>(item) {
@@ -106,10 +103,10 @@ fn expand_item(attr: TokenStream, item: TokenStream) -> syn::Result<(String, Tok
     Ok((name, tokens))
 }
 
-fn parse_attrs(attr: TokenStream) -> syn::Result<(String, syn::Path)> {
+fn parse_attrs(attr: TokenStream) -> syn::Result<(TokenStream, syn::Path)> {
     let RawArgs(raw) = syn::parse2(attr)?;
     let mut errors = Errors::default();
-    let mut template: Option<String> = None;
+    let mut template: Option<TokenStream> = None;
     let mut krate: Option<Value> = None;
     for arg in raw {
         match arg.key.to_string().as_str() {
@@ -117,11 +114,18 @@ fn parse_attrs(attr: TokenStream) -> syn::Result<(String, syn::Path)> {
                 errors.push_spanned(arg.key.span(), "duplicate attribute `template`")
             }
             "template" => match &arg.value {
-                Value::Str(s) if !s.value().trim().is_empty() => template = Some(s.value()),
+                Value::Str(s) if !s.value().trim().is_empty() => {
+                    let name = s.value();
+                    template = Some(quote!(#name))
+                }
                 Value::Str(s) => errors.push_spanned(s.span(), "`template` must not be empty"),
+                // A `&'static str` constant the application also names its template with; the compiler
+                // checks its type at the registration.
+                Value::Path(p) => template = Some(quote!(#p)),
                 other => errors.push_spanned(
                     other.span(),
-                    "`template` takes the template's name as a string, e.g. `template = \"rocketMQTemplate\"`",
+                    "`template` takes the template's name as a string or a `&str` constant, e.g. \
+                     `template = \"rocketMQTemplate\"` or `template = PAY_TEMPLATE`",
                 ),
             },
             "crate" if krate.is_some() => {
@@ -147,7 +151,7 @@ fn parse_attrs(attr: TokenStream) -> syn::Result<(String, syn::Path)> {
     };
     errors.finish(())?;
     Ok((
-        template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_string()),
+        template.unwrap_or_else(|| quote!(#DEFAULT_TEMPLATE)),
         rt.unwrap_or_else(|| syn::parse_quote!(::rmq_runtime)),
     ))
 }

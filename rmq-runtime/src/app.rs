@@ -577,8 +577,8 @@ impl Application {
     }
 
     /// Handled/failed counters of a listener (by function name).
-    pub fn listener_stats(&self, listener: &str) -> Option<Arc<ListenerStats>> {
-        self.container.stats(listener)
+    pub fn listener_stats(&self, listener: impl AsRef<str>) -> Option<Arc<ListenerStats>> {
+        self.container.stats(listener.as_ref())
     }
 
     /// The push consumer running a group.

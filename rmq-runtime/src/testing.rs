@@ -85,10 +85,11 @@ pub fn test_app_from(builder: ApplicationBuilder) -> ApplicationBuilder {
 /// Waits until `listener` has handled `n` messages in total.
 pub async fn await_handled(
     app: &Application,
-    listener: &str,
+    listener: impl AsRef<str>,
     n: u64,
     timeout: Duration,
 ) -> Result<(), HarnessError> {
+    let listener = listener.as_ref();
     let stats = app
         .listener_stats(listener)
         .ok_or_else(|| HarnessError::UnknownListener(listener.to_string()))?;

@@ -554,6 +554,109 @@ async fn a_dead_letter_counts_its_deliveries_in_every_mode() {
     app.shutdown().await;
 }
 
+/// A log sink for one test's subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+// Current-thread runtime: the application's and the embedded broker's tasks all log through the
+// subscriber set for this thread.
+#[tokio::test]
+async fn start_up_lists_listeners_and_templates_and_a_dead_letter_is_one_warning() {
+    let log = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(log.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = test_app()
+        .only_listeners([rmq_runtime::listener!(refuses)])
+        .start()
+        .await
+        .expect("starts");
+    app.template()
+        .sync_send("RefusedTopic", "refused-and-logged")
+        .await
+        .unwrap();
+    expect_dead_letter(&app, "refused_group", WAIT, |m| {
+        &m.body[..] == b"refused-and-logged"
+    })
+    .await
+    .expect("dead-lettered");
+    app.shutdown().await;
+    let text = String::from_utf8_lossy(&log.0.lock()).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |needles: &[&str]| lines.iter().any(|l| needles.iter().all(|n| l.contains(n)));
+    assert!(has(&["INFO", "rmq: embedded broker started"]), "{text}");
+    assert!(
+        has(&[
+            "INFO",
+            "rmq: listener",
+            "listener=\"refuses\"",
+            "topic=RefusedTopic",
+            "group=refused_group",
+            "selector=TAG *",
+            "CONCURRENTLY"
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&["INFO", "rmq: template", "template=rocketMQTemplate"]),
+        "{text}"
+    );
+    let warnings: Vec<&&str> = lines.iter().filter(|l| l.contains(" WARN ")).collect();
+    let dead: Vec<&&&str> = warnings
+        .iter()
+        .filter(|l| l.contains("message dead-lettered to %DLQ%refused_group"))
+        .collect();
+    assert_eq!(
+        dead.len(),
+        1,
+        "one WARN line per dead letter: {warnings:#?}"
+    );
+    assert!(
+        dead[0].contains("not for us"),
+        "the reason is in the line: {}",
+        dead[0]
+    );
+    assert!(
+        !warnings.iter().any(|l| l.contains("no route yet")),
+        "a topic the app is about to create is not a warning: {warnings:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_default_subscriber_switch_takes_only_true_or_false() {
+    let err = test_app()
+        .set("rocketmq.logging.default-subscriber", "maybe")
+        .only_listeners(Vec::<String>::new())
+        .start()
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("rocketmq.logging.default-subscriber"),
+        "{err}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // enabled = false and rocketmq.consumer.listeners.<group>.<topic> = false
 

@@ -131,6 +131,15 @@ fn unknown_key(written: &str) -> (String, Option<&'static str>) {
 /// strings. The text must then pass the table's check.
 fn check_value(attr: &Attr, value: &Value) -> syn::Result<()> {
     let key = attr.key;
+    if let Value::Path(_) = value {
+        return Err(syn::Error::new(
+            value.span(),
+            format!(
+                "`{key}` takes a literal, not a constant: a string (which may hold `${{key:default}}` \
+                 placeholders resolved from config at start-up), an integer, or `true`/`false`"
+            ),
+        ));
+    }
     let needs_string = matches!(attr.kind, Kind::Str | Kind::Name { .. } | Kind::Enum(_));
     if needs_string && !matches!(value, Value::Str(_)) {
         return Err(syn::Error::new(

@@ -10,6 +10,7 @@
 
 mod error;
 mod extract;
+mod name;
 
 use std::any::TypeId;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use self::error::{ErrorConv, ListenerError, ListenerReturnError, ViaBoxed};
 pub use self::extract::{
     optional, Bean, Extractor, FromMessage, Headers, Json, Payload, PayloadArgument, ViaFromMessage,
 };
+pub use self::name::ListenerName;
 use crate::context::AppContext;
 use crate::message::MessageExt;
 

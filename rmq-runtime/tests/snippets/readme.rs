@@ -64,16 +64,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 // README: testing
 use std::time::Duration;
+use rmq_runtime::listener;                   // listener!(f): f's name, checked by the compiler
 use rmq_runtime::testing::{await_handled, expect_dead_letter, test_app, test_app_from};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_restores_stock() {
     let app = test_app_from(app())             // the service's own builder: its application.* files and beans,
         .set("mq.order.topic", "orderTopic")   // on a fresh embedded broker
-        .only_listeners(["on_cancel"])         // start just what the test needs
+        .only_listeners([listener!(on_cancel)])   // start just what the test needs ("on_cancel" works too)
         .start().await.unwrap();
     app.template().sync_send("orderTopic:order_cancel", r#"{"order_id":1,"goods_id":7,"goods_number":1}"#).await.unwrap();
-    await_handled(&app, "on_cancel", 1, Duration::from_secs(5)).await.unwrap();
+    await_handled(&app, listener!(on_cancel), 1, Duration::from_secs(5)).await.unwrap();
     assert_eq!(app.context().bean::<Stock>().unwrap().of(7), Some(11));
     app.shutdown().await;
 }

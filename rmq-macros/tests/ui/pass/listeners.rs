@@ -126,12 +126,42 @@ impl LocalTransactionListener for OrderTx {
     }
 }
 
+/// A template name the application declares and the transaction listener binds to, written once.
+const POINTS_TEMPLATE: &str = "pointsTemplate";
+
+#[derive(Default)]
+struct PointsTx;
+
+#[rocketmq_transaction_listener(template = POINTS_TEMPLATE)]
+impl LocalTransactionListener for PointsTx {
+    type Arg = u64;
+
+    async fn execute(&self, _msg: &Message, _arg: &u64, _ctx: &AppContext) -> LocalTransactionState {
+        LocalTransactionState::Commit
+    }
+
+    async fn check(&self, _msg: &MessageExt, _ctx: &AppContext) -> LocalTransactionState {
+        LocalTransactionState::Commit
+    }
+}
+
 fn main() {
     let names: Vec<&str> = rmq_runtime::listener::ListenerDef::all()
         .map(|d| d.name)
         .collect();
     assert_eq!(names.len(), 13, "{names:?}");
     let _ = nested::in_a_module;
+    // Listener names checked by the compiler, usable where a string is.
+    let only: Vec<String> = vec![
+        rmq_runtime::listener!(own_extractor_headers_and_options).into(),
+        rmq_runtime::listener!(nested::in_a_module).into(),
+    ];
+    assert_eq!(only, ["own_extractor_headers_and_options", "in_a_module"]);
+    let templates: Vec<&str> = rmq_runtime::transaction_listener::TransactionListenerDef::all()
+        .filter(|d| d.name == "PointsTx")
+        .map(|d| d.template)
+        .collect();
+    assert_eq!(templates, ["pointsTemplate"]);
 }
 
 /// A user's own extractor.
