@@ -136,3 +136,40 @@ async fn a_transactional_template_without_a_listener_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_back_round_comes_when_virtual_time_reaches_it() {
+    // Production defaults: first check after transactionTimeOut (6 s), rounds every transactionCheckInterval
+    // (30 s); the test moves the clock instead of waiting.
+    let app = test_app()
+        .virtual_time()
+        .set("rocketmq.producer.group", "tx_virtual_group")
+        .bean(Orders::default())
+        .only_listeners(Vec::<String>::new())
+        .transactional_template("rocketMQTemplate", "tx_virtual_group")
+        .start()
+        .await
+        .expect("starts");
+    let t = app.template();
+    let r = t
+        .send_in_transaction("TxVirtualTopic:pay", "order-v", None::<&'static str>)
+        .await
+        .unwrap();
+    assert_eq!(r.state, LocalTransactionState::Unknown);
+    // Nothing is delivered before a round: the message stays half.
+    assert!(
+        expect_message(&app, "TxVirtualTopic", Duration::from_millis(300), |m| {
+            &m.body[..] == b"order-v"
+        })
+        .await
+        .is_err(),
+        "delivered before any check-back"
+    );
+    app.advance(Duration::from_secs(30));
+    expect_message(&app, "TxVirtualTopic", Duration::from_secs(10), |m| {
+        &m.body[..] == b"order-v"
+    })
+    .await
+    .expect("the round at 30 s asked, the listener found its local commit, the broker delivered");
+    app.shutdown().await;
+}
