@@ -19,6 +19,7 @@ use crate::broker::Broker;
 use crate::config::{BrokerConfig, KeyStatus, NamesrvConfig};
 use crate::error::BrokerError;
 use crate::namesrv::NameServer;
+use crate::store::fs::FsHandle;
 use crate::store::FlushDiskType;
 
 /// A name server alone, for tests with several brokers or several name servers.
@@ -77,6 +78,7 @@ pub struct EmbeddedBrokerBuilder {
     namesrv_config: Option<NamesrvConfig>,
     metrics_listen: Option<SocketAddr>,
     clock: Option<Clock>,
+    fs: Option<FsHandle>,
 }
 
 impl EmbeddedBrokerBuilder {
@@ -137,6 +139,14 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
+    /// Keeps the store's files on `fs` instead of the operating system's file system: a power-cut test
+    /// passes a [`LazyFs`](crate::store::lazy_fs::LazyFs) (with [`store_dir`](Self::store_dir) naming where
+    /// the broker's JSON state files go on the real disk).
+    pub fn fs(mut self, fs: FsHandle) -> Self {
+        self.fs = Some(fs);
+        self
+    }
+
     /// Starts the name server (unless external ones were given) and the broker.
     pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
         let mut config = embedded_defaults();
@@ -170,6 +180,9 @@ impl EmbeddedBrokerBuilder {
         }
         if let Some(clock) = self.clock {
             config.clock = clock;
+        }
+        if let Some(fs) = self.fs {
+            config.fs = fs;
         }
         let temp = match &self.store_dir {
             Some(dir) => {

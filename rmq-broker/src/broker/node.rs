@@ -86,7 +86,6 @@ impl Broker {
             config.delay_levels(),
         ))));
         store_cfg.observers.add(holds.clone());
-        store_cfg.clock = config.clock.clone();
         if let Some(m) = &metrics {
             store_cfg.observers.add(m.flush_observer());
         }

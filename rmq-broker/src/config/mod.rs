@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use rmq_protocol::clock::Clock;
 
+use crate::store::fs::FsHandle;
 use crate::store::{FlushDiskType, StoreConfig};
 
 /// Why a configuration was refused.
@@ -328,6 +329,9 @@ pub struct BrokerConfig {
     /// Not a broker.conf key: the clock deliveries, checks and store timestamps follow. The system clock,
     /// unless an embedded broker under a test's virtual time is given one (`EmbeddedBroker::builder().clock`).
     pub clock: Clock,
+    /// Not a broker.conf key: the file system the store's files go through (the operating system's; a
+    /// [`LazyFs`](crate::store::lazy_fs::LazyFs) in power-cut tests).
+    pub fs: FsHandle,
 }
 
 impl Default for BrokerConfig {
@@ -385,6 +389,7 @@ impl Default for BrokerConfig {
             metrics_prom_exporter_host: String::new(),
             metrics_prom_exporter_port: 5557,
             clock: Clock::system(),
+            fs: FsHandle::default(),
         }
     }
 }
@@ -699,6 +704,8 @@ impl BrokerConfig {
             max_transfer_count_on_message: self.max_transfer_count_on_message_in_memory,
             max_transfer_bytes_on_message: self.max_transfer_bytes_on_message_in_memory,
             store_host: self.advertised_addr(),
+            clock: self.clock.clone(),
+            fs: self.fs.clone(),
             ..StoreConfig::default()
         }
     }

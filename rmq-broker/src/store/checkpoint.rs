@@ -17,8 +17,10 @@
 //! Written to `checkpoint.tmp`, synced, then renamed over the old one, so a torn write never leaves a
 //! half-updated checkpoint.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
+
+use super::fs::FsHandle;
 
 const MAGIC: &[u8; 4] = b"RMQC";
 const VERSION: u32 = 1;
@@ -66,8 +68,8 @@ impl Checkpoint {
     }
 
     /// Reads the checkpoint; `None` when absent or invalid (logged).
-    pub(crate) fn load(path: &Path) -> Option<Checkpoint> {
-        match std::fs::read(path) {
+    pub(crate) fn load(fs: &FsHandle, path: &Path) -> Option<Checkpoint> {
+        match fs.read(path) {
             Ok(b) => {
                 let cp = Checkpoint::decode(&b);
                 if cp.is_none() {
@@ -84,14 +86,8 @@ impl Checkpoint {
     }
 
     /// Writes the checkpoint atomically (temp file, sync, rename).
-    pub(crate) fn store(&self, path: &Path) -> io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&self.encode())?;
-            f.sync_data()?;
-        }
-        std::fs::rename(&tmp, path)
+    pub(crate) fn store(&self, fs: &FsHandle, path: &Path) -> io::Result<()> {
+        fs.write_atomic(path, &self.encode())
     }
 }
 
@@ -102,21 +98,22 @@ mod tests {
     #[test]
     fn roundtrip_and_reject() {
         let dir = tempfile::tempdir().unwrap();
+        let fs = FsHandle::default();
         let p = dir.path().join("checkpoint");
-        assert_eq!(Checkpoint::load(&p), None);
+        assert_eq!(Checkpoint::load(&fs, &p), None);
         let cp = Checkpoint {
             commit_log_flushed: 10,
             logics_offset: 9,
             index_offset: 8,
             timestamp: 7,
         };
-        cp.store(&p).unwrap();
-        assert_eq!(Checkpoint::load(&p), Some(cp));
+        cp.store(&fs, &p).unwrap();
+        assert_eq!(Checkpoint::load(&fs, &p), Some(cp));
         let mut b = std::fs::read(&p).unwrap();
         b[12] ^= 1;
         std::fs::write(&p, &b).unwrap();
-        assert_eq!(Checkpoint::load(&p), None);
+        assert_eq!(Checkpoint::load(&fs, &p), None);
         std::fs::write(&p, b"short").unwrap();
-        assert_eq!(Checkpoint::load(&p), None);
+        assert_eq!(Checkpoint::load(&fs, &p), None);
     }
 }

@@ -59,8 +59,7 @@ pub(crate) fn run(inner: &StoreInner, now: SystemTime, ignore_schedule: bool) ->
             }
             let expired = seg
                 .file
-                .metadata()
-                .and_then(|m| m.modified())
+                .modified()
                 .map(|m| now.duration_since(m).unwrap_or_default() >= keep)
                 .unwrap_or(false);
             let delete = if expired {

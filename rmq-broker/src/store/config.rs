@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rmq_protocol::clock::Clock;
 use rmq_protocol::message::RecordView;
 
+use super::fs::FsHandle;
 use super::observer::Observers;
 
 /// When a send is acknowledged relative to the disk.
@@ -111,6 +112,9 @@ pub struct StoreConfig {
     /// The clock records are stamped with (store and checkpoint timestamps); default the system clock, a
     /// test's virtual clock under virtual time.
     pub clock: Clock,
+    /// The file system every store file goes through; default the operating system's, a
+    /// [`LazyFs`](super::lazy_fs::LazyFs) in power-cut tests.
+    pub fs: FsHandle,
 }
 
 impl Default for StoreConfig {
@@ -142,6 +146,7 @@ impl Default for StoreConfig {
             tag_codes: None,
             observers: Observers::default(),
             clock: Clock::system(),
+            fs: FsHandle::default(),
         }
     }
 }

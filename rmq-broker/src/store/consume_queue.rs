@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::fs::FsHandle;
 use super::segment::{Segment, SegmentSet};
 
 /// Bytes per entry.
@@ -69,12 +70,13 @@ pub(crate) struct ConsumeQueue {
 impl ConsumeQueue {
     /// Opens the queue in `dir` (created lazily on first write).
     pub(crate) fn open(
+        fs: FsHandle,
         dir: PathBuf,
         topic: &str,
         queue_id: i32,
         entries_per_file: u64,
     ) -> io::Result<ConsumeQueue> {
-        let segs = SegmentSet::open(dir, entries_per_file * ENTRY_SIZE, false)?;
+        let segs = SegmentSet::open(fs, dir, entries_per_file * ENTRY_SIZE, false)?;
         let (min, max) = match (segs.first(), segs.last()) {
             (Some(first), Some(last)) => {
                 let len = last.len()?.min(segs.file_size);
@@ -282,10 +284,7 @@ impl ConsumeQueue {
 
     /// Deletes the queue's directory (topic deletion).
     pub(crate) fn destroy(&self) -> io::Result<()> {
-        match std::fs::remove_dir_all(&self.segs.dir) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        self.segs.fs.remove_dir_all(&self.segs.dir)
     }
 }
 
@@ -297,7 +296,7 @@ mod tests {
     fn write_read_rollover_truncate() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("T").join("0");
-        let cq = ConsumeQueue::open(p.clone(), "T", 0, 4).unwrap();
+        let cq = ConsumeQueue::open(FsHandle::default(), p.clone(), "T", 0, 4).unwrap();
         for i in 0..10 {
             cq.stage(i * 100, 100, i);
         }
@@ -318,13 +317,13 @@ mod tests {
         assert!(cq.read_entries(10, 5).unwrap().is_empty());
         cq.sync().unwrap();
         drop(cq);
-        let cq = ConsumeQueue::open(p.clone(), "T", 0, 4).unwrap();
+        let cq = ConsumeQueue::open(FsHandle::default(), p.clone(), "T", 0, 4).unwrap();
         assert_eq!((cq.min_offset(), cq.max_offset()), (0, 10));
         assert_eq!(cq.truncate_invalid_tail(750).unwrap(), 3);
         assert_eq!(cq.max_offset(), 7);
         cq.truncate_to(4).unwrap();
         drop(cq);
-        let cq = ConsumeQueue::open(p.clone(), "T", 0, 4).unwrap();
+        let cq = ConsumeQueue::open(FsHandle::default(), p.clone(), "T", 0, 4).unwrap();
         assert_eq!(cq.max_offset(), 4);
         for i in 4..12 {
             cq.stage(i * 100, 100, i);
@@ -333,7 +332,7 @@ mod tests {
         assert_eq!(cq.delete_below(850).unwrap(), 2);
         assert_eq!(cq.min_offset(), 9);
         drop(cq);
-        let cq = ConsumeQueue::open(p, "T", 0, 4).unwrap();
+        let cq = ConsumeQueue::open(FsHandle::default(), p, "T", 0, 4).unwrap();
         assert_eq!((cq.min_offset(), cq.max_offset()), (8, 12));
         cq.correct_min_offset(850);
         assert_eq!(cq.min_offset(), 9);

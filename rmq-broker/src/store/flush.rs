@@ -85,7 +85,7 @@ impl StoreInner {
                 && l.index_offset == cp.index_offset
         });
         if !same {
-            cp.store(&self.cfg.checkpoint_path())?;
+            cp.store(&self.cfg.fs, &self.cfg.checkpoint_path())?;
             *last = Some(cp);
         }
         Ok(())

@@ -16,13 +16,13 @@
 //! table is rebuilt from its entries up to the persisted header's count, and records after its
 //! `endPhyOffset` are indexed again.
 
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+
+use super::fs::{FsHandle, OpenMode, StoreFile};
 
 const HEADER_SIZE: u64 = 40;
 const SLOT_SIZE: u64 = 4;
@@ -115,7 +115,7 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct IndexFile {
     path: PathBuf,
-    file: File,
+    file: StoreFile,
     slot_num: u32,
     max_index: u32,
     state: RwLock<State>,
@@ -130,12 +130,13 @@ impl IndexFile {
         HEADER_SIZE + u64::from(self.slot_num) * SLOT_SIZE + idx.max(0) as u64 * ENTRY_SIZE
     }
 
-    fn create(path: PathBuf, slot_num: u32, max_index: u32) -> io::Result<IndexFile> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
+    fn create(
+        fs: &FsHandle,
+        path: PathBuf,
+        slot_num: u32,
+        max_index: u32,
+    ) -> io::Result<IndexFile> {
+        let file = fs.open(&path, OpenMode::CreateNew)?;
         file.set_len(expected_len(slot_num, max_index))?;
         let header = Header {
             count: 1,
@@ -159,14 +160,15 @@ impl IndexFile {
 
     /// Opens an existing file; `active` loads (or, after a crash, rebuilds) its slot table.
     fn load(
+        fs: &FsHandle,
         path: PathBuf,
         slot_num: u32,
         max_index: u32,
         active: bool,
         rebuild: bool,
     ) -> io::Result<IndexFile> {
-        let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        let len = file.metadata()?.len();
+        let file = fs.open(&path, OpenMode::Existing)?;
+        let len = file.len()?;
         if len != expected_len(slot_num, max_index) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -370,6 +372,7 @@ fn timestamp_name(ms: i64) -> String {
 /// All index files, oldest first; the last one is active.
 #[derive(Debug)]
 pub(crate) struct IndexService {
+    fs: FsHandle,
     dir: PathBuf,
     slot_num: u32,
     max_index: u32,
@@ -379,26 +382,34 @@ pub(crate) struct IndexService {
 impl IndexService {
     /// Opens the index directory; `crashed` rebuilds the active file's slot table from its entries.
     pub(crate) fn open(
+        fs: FsHandle,
         dir: PathBuf,
         slot_num: u32,
         max_index: u32,
         crashed: bool,
     ) -> io::Result<IndexService> {
-        std::fs::create_dir_all(&dir)?;
-        let mut names: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_str()?.to_owned();
-                (name.len() == 17 && name.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| (name, e.path()))
+        fs.create_dir_all(&dir)?;
+        let mut names: Vec<(String, PathBuf)> = fs
+            .list_dir(&dir)?
+            .into_iter()
+            .filter(|e| {
+                !e.is_dir && e.name.len() == 17 && e.name.bytes().all(|b| b.is_ascii_digit())
             })
+            .map(|e| (e.name, e.path))
             .collect();
         names.sort();
         let mut files = Vec::new();
         let n = names.len();
         for (i, (_, path)) in names.into_iter().enumerate() {
             let active = i + 1 == n;
-            match IndexFile::load(path.clone(), slot_num, max_index, active, crashed && active) {
+            match IndexFile::load(
+                &fs,
+                path.clone(),
+                slot_num,
+                max_index,
+                active,
+                crashed && active,
+            ) {
                 Ok(f) => {
                     let full = IndexFile::is_full(&f.state.read(), max_index);
                     if active && full {
@@ -412,6 +423,7 @@ impl IndexService {
             }
         }
         Ok(IndexService {
+            fs,
             dir,
             slot_num,
             max_index,
@@ -451,8 +463,9 @@ impl IndexService {
         let mut ms = ts;
         loop {
             let path = self.dir.join(timestamp_name(ms));
-            if !path.exists() {
+            if !self.fs.exists(&path) {
                 return Ok(Arc::new(IndexFile::create(
+                    &self.fs,
                     path,
                     self.slot_num,
                     self.max_index,
@@ -563,7 +576,7 @@ impl IndexService {
                 break;
             }
             let f = files.remove(0);
-            if let Err(e) = std::fs::remove_file(&f.path) {
+            if let Err(e) = self.fs.remove_file(&f.path) {
                 tracing::warn!(file = %f.path.display(), error = %e, "cannot delete index file");
             }
             deleted += 1;
@@ -594,7 +607,7 @@ mod tests {
     fn add_query_roll_reload() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("index");
-        let svc = IndexService::open(p.clone(), 8, 5, false).unwrap();
+        let svc = IndexService::open(FsHandle::default(), p.clone(), 8, 5, false).unwrap();
         let base = 1_700_000_000_000;
         for i in 0..10i64 {
             svc.add(
@@ -623,7 +636,7 @@ mod tests {
         assert_eq!(svc.last_indexed_phys(), 900);
         drop(svc);
         for crashed in [false, true] {
-            let svc = IndexService::open(p.clone(), 8, 5, crashed).unwrap();
+            let svc = IndexService::open(FsHandle::default(), p.clone(), 8, 5, crashed).unwrap();
             let mut got = Vec::new();
             svc.query(key_hash("T", "k0"), 0, i64::MAX, &mut |p| {
                 got.push(p);
@@ -631,7 +644,7 @@ mod tests {
             });
             assert_eq!(got, vec![900, 600, 300, 0], "crashed={crashed}");
         }
-        let svc = IndexService::open(p, 8, 5, false).unwrap();
+        let svc = IndexService::open(FsHandle::default(), p, 8, 5, false).unwrap();
         assert_eq!(svc.delete_below(500), 1);
         assert_eq!(svc.file_count(), 2);
     }

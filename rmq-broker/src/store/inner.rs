@@ -58,6 +58,7 @@ impl StoreInner {
             .join(topic)
             .join(queue_id.to_string());
         let cq = Arc::new(ConsumeQueue::open(
+            self.cfg.fs.clone(),
             dir,
             topic,
             queue_id,
@@ -78,24 +79,22 @@ impl StoreInner {
     }
 
     pub(crate) fn load_cqs(&self) -> Result<()> {
+        let fs = &self.cfg.fs;
         let root = self.cfg.consume_queue_path();
-        std::fs::create_dir_all(&root)?;
+        fs.create_dir_all(&root)?;
         let mut map: HashMap<String, HashMap<i32, Arc<ConsumeQueue>>> = HashMap::new();
-        for t in std::fs::read_dir(&root)? {
-            let t = t?;
-            let Some(topic) = t.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if !t.file_type()?.is_dir() {
+        for t in fs.list_dir(&root)? {
+            if !t.is_dir {
                 continue;
             }
-            for q in std::fs::read_dir(t.path())? {
-                let q = q?;
-                let Some(qid) = q.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            let topic = t.name;
+            for q in fs.list_dir(&t.path)? {
+                let Ok(qid) = q.name.parse::<i32>() else {
                     continue;
                 };
                 let cq = ConsumeQueue::open(
-                    q.path(),
+                    fs.clone(),
+                    q.path,
                     &topic,
                     qid,
                     self.cfg.consume_queue_entries_per_file,

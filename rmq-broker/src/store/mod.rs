@@ -11,6 +11,9 @@
 //! - [`error`]: the [`StoreError`] type.
 //! - [`observer`]: [`StoreObserver`], the one interface through which the store reports appends, syncs,
 //!   segment changes and dispatches.
+//! - [`fs`]: [`Fs`](fs::Fs), the one seam every file access goes through ([`OsFs`](fs::OsFs) in
+//!   production); [`lazy_fs`]: [`LazyFs`](lazy_fs::LazyFs), the test file system that forgets unsynced
+//!   writes on a simulated power cut and injects I/O errors.
 //! - `inner`: the state shared by the API and the store's threads; `put_state`: what the put lock guards.
 //! - `segment`: 20-digit-named fixed-size files, positioned I/O.
 //! - `writer`: offset assignment under a short lock; the writer thread (pwrite, group commit, dispatch, acks).
@@ -27,6 +30,8 @@
 
 pub mod config;
 pub mod error;
+pub mod fs;
+pub mod lazy_fs;
 pub mod observer;
 pub mod types;
 
@@ -45,7 +50,6 @@ mod segment;
 mod writer;
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -86,7 +90,7 @@ pub struct MessageStore {
     threads: Mutex<Threads>,
     closed: AtomicBool,
     /// Exclusive `flock` on `<root>/lock`; released by shutdown or drop.
-    lock: Mutex<Option<File>>,
+    lock: Mutex<Option<Box<dyn Send + Sync + std::fmt::Debug>>>,
 }
 
 impl std::fmt::Debug for MessageStore {
@@ -140,9 +144,9 @@ fn validate(cfg: &StoreConfig, m: &MessageToStore) -> Result<usize> {
 }
 
 /// Makes a file's creation or removal durable by syncing the directory holding it.
-fn sync_parent(file: &Path) {
+fn sync_parent(fs: &fs::FsHandle, file: &Path) {
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        segment::sync_dir(dir);
+        fs.sync_dir(dir);
     }
 }
 
@@ -156,27 +160,29 @@ impl MessageStore {
     /// [`StoreError::Corruption`] when segment files do not match the configured size, or I/O errors.
     pub fn open(mut cfg: StoreConfig) -> Result<Arc<MessageStore>> {
         cfg.sanitize().map_err(StoreError::InvalidConfig)?;
-        std::fs::create_dir_all(&cfg.root_dir)?;
+        let fs = cfg.fs.clone();
+        fs.create_dir_all(&cfg.root_dir)?;
         // The checkpoint and the abort marker may live outside the root (storeCheckpoint, abortFile).
         for file in [cfg.checkpoint_path(), cfg.abort_path()] {
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
+                fs.create_dir_all(dir)?;
             }
         }
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(cfg.lock_path())?;
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-            .map_err(|_| StoreError::Locked(cfg.root_dir.clone()))?;
+        let lock = fs
+            .lock(&cfg.lock_path())?
+            .ok_or_else(|| StoreError::Locked(cfg.root_dir.clone()))?;
 
-        let abort = cfg.abort_path().exists();
-        let cp = Checkpoint::load(&cfg.checkpoint_path());
-        let commitlog =
-            SegmentSet::open(cfg.commit_log_path(), cfg.mapped_file_size_commit_log, true)?
-                .observed_by(cfg.observers.clone());
+        let abort = fs.exists(&cfg.abort_path());
+        let cp = Checkpoint::load(&fs, &cfg.checkpoint_path());
+        let commitlog = SegmentSet::open(
+            fs.clone(),
+            cfg.commit_log_path(),
+            cfg.mapped_file_size_commit_log,
+            true,
+        )?
+        .observed_by(cfg.observers.clone());
         let index = IndexService::open(
+            fs.clone(),
             cfg.index_path(),
             cfg.max_hash_slot_num,
             cfg.max_index_num,
@@ -214,8 +220,7 @@ impl MessageStore {
         inner.refresh_disk();
         // A fresh checkpoint, so a crash right after open does not rescan what recovery just verified.
         inner.checkpoint(&mut None)?;
-        std::fs::write(inner.cfg.abort_path(), b"")?;
-        sync_parent(&inner.cfg.abort_path());
+        fs.write_marker(&inner.cfg.abort_path(), b"")?;
 
         let w = inner.clone();
         let writer = std::thread::Builder::new()
@@ -356,9 +361,7 @@ impl MessageStore {
             }
         }
         let dir = self.inner.cfg.consume_queue_path().join(topic);
-        if dir.exists() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = self.inner.cfg.fs.remove_dir_all(&dir);
     }
 
     /// Current figures.
@@ -435,8 +438,8 @@ impl MessageStore {
             inner.index_persisted.store(end, Ordering::Release);
             inner.checkpoint(&mut None)?;
             if inner.put.lock().failed.is_none() {
-                std::fs::remove_file(inner.cfg.abort_path())?;
-                sync_parent(&inner.cfg.abort_path());
+                inner.cfg.fs.remove_file(&inner.cfg.abort_path())?;
+                sync_parent(&inner.cfg.fs, &inner.cfg.abort_path());
             }
             tracing::info!(root = %inner.cfg.root_dir.display(), end, "message store shut down");
             Ok(())

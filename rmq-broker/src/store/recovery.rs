@@ -156,7 +156,7 @@ impl StoreInner {
                 // Truncate then re-extend: the tail reads as zeroes (never-written) from now on.
                 seg.file.set_len(keep)?;
                 seg.file.set_len(fs)?;
-                seg.file.sync_all()?;
+                seg.file.sync_data()?;
             }
         }
         Ok(())

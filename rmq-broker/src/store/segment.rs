@@ -5,14 +5,13 @@
 //! take a lock across I/O and never block the writer.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::fs::{FsHandle, OpenMode, StoreFile};
 use super::observer::Observers;
 
 /// The file name of a segment starting at `offset`.
@@ -30,17 +29,11 @@ pub(crate) fn parse_name(name: &str) -> Option<u64> {
 }
 
 /// Segment files in `dir`, sorted by start offset; other files are ignored.
-pub(crate) fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+pub(crate) fn list(fs: &FsHandle, dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for entry in rd {
-        let entry = entry?;
-        if let Some(start) = entry.file_name().to_str().and_then(parse_name) {
-            out.push((start, entry.path()));
+    for entry in fs.list_dir(dir)? {
+        if let Some(start) = parse_name(&entry.name).filter(|_| !entry.is_dir) {
+            out.push((start, entry.path));
         }
     }
     out.sort_by_key(|(s, _)| *s);
@@ -55,29 +48,22 @@ pub(crate) struct Segment {
     /// Path, for logs and deletion.
     pub(crate) path: PathBuf,
     /// The open file (read + write).
-    pub(crate) file: File,
+    pub(crate) file: StoreFile,
 }
 
 impl Segment {
     /// Opens (or creates) the segment starting at `start` in `dir`; a new file is extended to `prealloc`.
-    pub(crate) fn open(dir: &Path, start: u64, prealloc: Option<u64>) -> io::Result<Segment> {
+    pub(crate) fn open(
+        fs: &FsHandle,
+        dir: &Path,
+        start: u64,
+        prealloc: Option<u64>,
+    ) -> io::Result<Segment> {
         let path = dir.join(file_name(start));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
+        let file = fs.open(&path, OpenMode::Create)?;
         if let Some(len) = prealloc {
-            if file.metadata()?.len() < len {
-                // Real blocks, not a sparse file: writes into allocated extents skip the filesystem's delayed
-                // allocation and run at page-cache speed (measured in docs/performance.md). Filesystems without
-                // fallocate get a sparse file, which reads the same.
-                if rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len)
-                    .is_err()
-                {
-                    file.set_len(len)?;
-                }
+            if file.len()? < len {
+                file.allocate(len)?;
             }
         }
         Ok(Segment { start, path, file })
@@ -95,7 +81,7 @@ impl Segment {
 
     /// Current file length.
     pub(crate) fn len(&self) -> io::Result<u64> {
-        Ok(self.file.metadata()?.len())
+        self.file.len()
     }
 }
 
@@ -104,6 +90,7 @@ impl Segment {
 pub(crate) struct SegmentSet {
     pub(crate) dir: PathBuf,
     pub(crate) file_size: u64,
+    pub(crate) fs: FsHandle,
     prealloc: bool,
     segs: RwLock<BTreeMap<u64, Arc<Segment>>>,
     observers: Observers,
@@ -111,16 +98,22 @@ pub(crate) struct SegmentSet {
 
 impl SegmentSet {
     /// Opens every segment already in `dir` (creating `dir` if needed).
-    pub(crate) fn open(dir: PathBuf, file_size: u64, prealloc: bool) -> io::Result<SegmentSet> {
-        std::fs::create_dir_all(&dir)?;
+    pub(crate) fn open(
+        fs: FsHandle,
+        dir: PathBuf,
+        file_size: u64,
+        prealloc: bool,
+    ) -> io::Result<SegmentSet> {
+        fs.create_dir_all(&dir)?;
         let mut segs = BTreeMap::new();
-        for (start, _) in list(&dir)? {
-            let seg = Segment::open(&dir, start, None)?;
+        for (start, _) in list(&fs, &dir)? {
+            let seg = Segment::open(&fs, &dir, start, None)?;
             segs.insert(start, Arc::new(seg));
         }
         Ok(SegmentSet {
             dir,
             file_size,
+            fs,
             prealloc,
             segs: RwLock::new(segs),
             observers: Observers::default(),
@@ -152,6 +145,7 @@ impl SegmentSet {
         // Opened (and allocated, which can take a while) outside the lock, so readers and the writer keep going
         // while the flush thread creates the next segment; two racing creators open the same file harmlessly.
         let seg = Arc::new(Segment::open(
+            &self.fs,
             &self.dir,
             start,
             self.prealloc.then_some(self.file_size),
@@ -192,11 +186,7 @@ impl SegmentSet {
     pub(crate) fn remove(&self, start: u64) -> io::Result<()> {
         let seg = self.segs.write().remove(&start);
         if let Some(seg) = seg {
-            match std::fs::remove_file(&seg.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+            self.fs.remove_file(&seg.path)?;
             self.observers.each(|o| o.on_segment_removed(start));
         }
         Ok(())
@@ -220,13 +210,6 @@ impl SegmentSet {
     }
 }
 
-/// `fsync`s a directory so that created/removed entries are durable.
-pub(crate) fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,7 +227,7 @@ mod tests {
     #[test]
     fn set_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
-        let set = SegmentSet::open(dir.path().join("s"), 100, true).unwrap();
+        let set = SegmentSet::open(FsHandle::default(), dir.path().join("s"), 100, true).unwrap();
         assert!(set.find(150).is_none());
         let seg = set.find_or_create(150).unwrap();
         assert_eq!(seg.start, 100);
@@ -254,11 +237,16 @@ mod tests {
         assert!(set.read(199, 2).is_err());
         set.find_or_create(0).unwrap();
         drop(set);
-        let set = SegmentSet::open(dir.path().join("s"), 100, true).unwrap();
+        let set = SegmentSet::open(FsHandle::default(), dir.path().join("s"), 100, true).unwrap();
         assert_eq!(set.count(), 2);
         assert_eq!(set.first().unwrap().start, 0);
         set.remove(0).unwrap();
         assert_eq!(set.count(), 1);
-        assert_eq!(list(&dir.path().join("s")).unwrap().len(), 1);
+        assert_eq!(
+            list(&FsHandle::default(), &dir.path().join("s"))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

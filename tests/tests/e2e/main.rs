@@ -9,4 +9,5 @@ mod checklist;
 mod crash;
 mod namesrv;
 mod persistence;
+mod power_cut;
 mod query;
