@@ -57,6 +57,7 @@ pub mod rc {
     pub const SUCCESS: i32 = 0;
     pub const SYSTEM_ERROR: i32 = 1;
     pub const REQUEST_CODE_NOT_SUPPORTED: i32 = 3;
+    pub const SERVICE_NOT_AVAILABLE: i32 = 14;
     pub const TOPIC_NOT_EXIST: i32 = 17;
     pub const PULL_NOT_FOUND: i32 = 19;
     pub const PULL_RETRY_IMMEDIATELY: i32 = 20;

@@ -44,9 +44,13 @@ pub enum StoreError {
     /// An earlier write failed; the store refuses writes until reopened.
     #[error("the message store is not writable after an i/o failure: {0}")]
     NotWritable(String),
-    /// A SYNC_FLUSH send was written but not confirmed on disk in time (Java: FLUSH_DISK_TIMEOUT).
+    /// A SYNC_FLUSH send was written but not confirmed on disk in time (Java: FLUSH_DISK_TIMEOUT, which
+    /// answers with the message's id and offsets all the same).
     #[error("timed out waiting for the disk flush")]
-    FlushTimeout,
+    FlushTimeout {
+        /// Where the messages were written.
+        results: Vec<super::types::PutResult>,
+    },
     /// Stored bytes are inconsistent where recovery cannot just cut a torn tail.
     #[error("corrupt store file {}: at offset {offset}: {reason}", file.display())]
     Corruption {

@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard};
 
 use super::fs::{DirEntry, FileIo, Fs, OpenMode, StoreFile};
 
@@ -194,10 +195,25 @@ struct Shared {
     /// and is in the surviving copy.
     dead: RwLock<bool>,
     fault: Mutex<Option<Fault>>,
+    /// Calls that block until `heal` or the cut (a device that stops answering).
+    stall: Mutex<Option<(Op, String)>>,
+    unstalled: Condvar,
+    /// Set by the cut before it waits for running calls, so stalled ones wake and fail.
+    cut: AtomicBool,
 }
 
 impl Shared {
     fn check(&self, op: Option<Op>, path: &Path) -> io::Result<RwLockReadGuard<'_, bool>> {
+        if let Some(op) = op {
+            let mut stall = self.stall.lock();
+            while !self.cut.load(Ordering::Acquire)
+                && stall
+                    .as_ref()
+                    .is_some_and(|(o, part)| *o == op && path.to_string_lossy().contains(part))
+            {
+                self.unstalled.wait(&mut stall);
+            }
+        }
         let alive = self.dead.read();
         if *alive {
             return Err(io::Error::other("the power was cut"));
@@ -229,6 +245,11 @@ impl LazyFs {
     /// The crash: this file system fails every call from now on, and the returned one holds what survived
     /// (`tear` decides, page by page, what happens to unsynced pages; `|_| Tear::Lose` for a clean cut).
     pub fn power_cut(&self, mut tear: impl FnMut(u64) -> Tear) -> LazyFs {
+        self.shared.cut.store(true, Ordering::Release);
+        {
+            let _stall = self.shared.stall.lock();
+            self.shared.unstalled.notify_all();
+        }
         let mut dead = self.shared.dead.write();
         *dead = true;
         let st = self.shared.state.lock();
@@ -250,6 +271,9 @@ impl LazyFs {
                 }),
                 dead: RwLock::new(false),
                 fault: Mutex::new(None),
+                stall: Mutex::new(None),
+                unstalled: Condvar::new(),
+                cut: AtomicBool::new(false),
             }),
         }
     }
@@ -259,9 +283,17 @@ impl LazyFs {
         *self.shared.fault.lock() = Some(fault);
     }
 
-    /// Ends an injected fault.
+    /// Ends an injected fault and a stall.
     pub fn heal(&self) {
         *self.shared.fault.lock() = None;
+        *self.shared.stall.lock() = None;
+        self.shared.unstalled.notify_all();
+    }
+
+    /// Makes calls `op` on paths containing `path_part` block until [`heal`](Self::heal) (then they run)
+    /// or the power cut (then they fail): a device that stops answering.
+    pub fn stall(&self, op: Op, path_part: &str) {
+        *self.shared.stall.lock() = Some((op, path_part.to_string()));
     }
 
     /// Bytes written to files and not yet synced (what a cut now would lose).

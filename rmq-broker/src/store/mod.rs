@@ -263,6 +263,7 @@ impl MessageStore {
     pub async fn put_message(&self, msg: MessageToStore) -> Result<PutResult> {
         let mut v = self.put_batch(std::slice::from_ref(&msg)).await?;
         v.pop().ok_or(StoreError::ShuttingDown)
+        // (A flush timeout keeps its one result inside the error.)
     }
 
     /// Appends messages as one batch: one lock section, one write, consecutive queue offsets per queue.
@@ -302,7 +303,7 @@ impl MessageStore {
                 .await
                 {
                     Ok(r) => r,
-                    Err(_) => return Err(StoreError::FlushTimeout),
+                    Err(_) => return Err(StoreError::FlushTimeout { results }),
                 }
             }
             FlushDiskType::Async => rx.await,

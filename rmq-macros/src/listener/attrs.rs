@@ -358,6 +358,8 @@ mod tests {
     #[test]
     fn values_must_be_literals() {
         let e = error(quote!(topic = TOPIC, consumer_group = "g"));
+        assert!(e.contains("`topic` takes a literal, not a constant"), "{e}");
+        let e = error(quote!(topic = "t" + "u", consumer_group = "g"));
         assert!(e.contains("attribute values must be literals"), "{e}");
     }
 }

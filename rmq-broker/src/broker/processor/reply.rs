@@ -60,6 +60,7 @@ pub async fn process(cx: ReplyContext<'_>, conn: &Connection, req: &RemotingComm
         queue_id: route.queue_id,
         queue_offset: 0,
         transaction_id: None,
+        flush_timed_out: false,
     };
     if cx.store_reply {
         let msg = Message {

@@ -84,5 +84,11 @@ pub(super) fn response(
     let mut ext = header.to_ext();
     ext.insert(properties::MSG_REGION.into(), policy.region_id.clone());
     ext.insert(properties::TRACE_SWITCH.into(), policy.trace_on.to_string());
-    ok(req).with_ext(ext)
+    let mut resp = ok(req).with_ext(ext);
+    if outcome.flush_timed_out {
+        // Stored, not yet durable: Java's SendMessageProcessor answers FLUSH_DISK_TIMEOUT with the full header.
+        resp.code = rmq_protocol::codes::response::FLUSH_DISK_TIMEOUT;
+        resp.remark = Some("the disk flush did not finish within syncFlushTimeout".into());
+    }
+    resp
 }

@@ -54,8 +54,12 @@ fn store_code(e: &StoreError) -> i32 {
         StoreError::MessageTooLarge { .. } | StoreError::PropertiesTooLarge { .. } => {
             response::MESSAGE_ILLEGAL
         }
-        StoreError::DiskFull { .. } | StoreError::ShuttingDown => response::SERVICE_NOT_AVAILABLE,
-        StoreError::FlushTimeout => response::FLUSH_DISK_TIMEOUT,
+        // Java refuses puts with SERVICE_NOT_AVAILABLE while its store is not writeable (disk full, or a
+        // CommitLog write or sync that failed: `runningFlags` not writeable).
+        StoreError::DiskFull { .. } | StoreError::ShuttingDown | StoreError::NotWritable(_) => {
+            response::SERVICE_NOT_AVAILABLE
+        }
+        StoreError::FlushTimeout { .. } => response::FLUSH_DISK_TIMEOUT,
         _ => response::SYSTEM_ERROR,
     }
 }

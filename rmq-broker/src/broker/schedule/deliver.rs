@@ -75,7 +75,7 @@ pub(super) enum Reput {
 pub(super) async fn reput(write: &WriteService, msg: Message) -> Reput {
     let (topic, queue_id) = (msg.topic.clone(), msg.queue_id);
     match write.put(Origin::Redelivery, msg).await {
-        Ok(_) | Err(ServiceError::Store(StoreError::FlushTimeout)) => Reput::Stored,
+        Ok(_) | Err(ServiceError::Store(StoreError::FlushTimeout { .. })) => Reput::Stored,
         Err(
             e @ ServiceError::Store(
                 StoreError::MessageTooLarge { .. }

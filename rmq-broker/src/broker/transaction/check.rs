@@ -205,7 +205,7 @@ async fn discard(
             )
             .await
         {
-            Ok(_) | Err(ServiceError::Store(StoreError::FlushTimeout)) => {}
+            Ok(_) | Err(ServiceError::Store(StoreError::FlushTimeout { .. })) => {}
             Err(e) => {
                 svc.abandon(offset);
                 error!(half_offset = offset, error = %e, "cannot move an unresolved half message to TRANS_CHECK_MAX_TIME_TOPIC; will retry");

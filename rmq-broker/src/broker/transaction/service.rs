@@ -166,7 +166,7 @@ impl TransactionService {
     pub(super) async fn finish(&self, half_offset: i64) {
         let op = bridge::op_message(half_offset);
         match self.write.put(Origin::TransactionOp, op).await {
-            Ok(_) | Err(ServiceError::Store(StoreError::FlushTimeout)) => {}
+            Ok(_) | Err(ServiceError::Store(StoreError::FlushTimeout { .. })) => {}
             Err(e) => {
                 error!(half_offset, error = %e, "writing the transaction op record failed; the outcome is kept in memory and in the next state file")
             }
@@ -221,9 +221,11 @@ impl TransactionService {
                 Ok(stored) => EndOutcome::Committed {
                     msg_id: stored.put.msg_id,
                 },
-                Err(ServiceError::Store(StoreError::FlushTimeout)) => EndOutcome::Committed {
-                    msg_id: String::new(),
-                },
+                Err(ServiceError::Store(StoreError::FlushTimeout { .. })) => {
+                    EndOutcome::Committed {
+                        msg_id: String::new(),
+                    }
+                }
                 Err(e) => {
                     self.abandon(offset);
                     return Err(e.into());

@@ -107,6 +107,8 @@ pub struct Stored {
     pub uniq_key: Option<String>,
     /// Whether (and where) it was parked for later delivery.
     pub deferral: Deferral,
+    /// False when SYNC_FLUSH's sync did not finish within `syncFlushTimeout` (FLUSH_DISK_TIMEOUT).
+    pub durable: bool,
 }
 
 /// One message of a batch send.
@@ -179,4 +181,7 @@ pub struct SendOutcome {
     pub queue_offset: i64,
     /// UNIQ_KEY (a batch's own, if any).
     pub transaction_id: Option<String>,
+    /// Written, but not synced within `syncFlushTimeout`: answered with FLUSH_DISK_TIMEOUT and these ids, as
+    /// Java answers.
+    pub flush_timed_out: bool,
 }

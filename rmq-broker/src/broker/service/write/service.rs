@@ -17,7 +17,7 @@ use crate::broker::topic_config::TopicConfigManager;
 use crate::broker::transaction::bridge;
 use crate::config::BrokerConfig;
 use crate::metrics::RequestMetrics;
-use crate::store::{MessageStore, MessageToStore};
+use crate::store::{MessageStore, MessageToStore, StoreError};
 use rmq_protocol::clock::Clock;
 use rmq_protocol::topic::is_retry_topic;
 
@@ -166,6 +166,7 @@ impl WriteService {
                     queue_id: route.queue_id,
                     queue_offset: stored.put.queue_offset,
                     transaction_id: stored.uniq_key,
+                    flush_timed_out: !stored.durable,
                 })
             }
             Payload::Batch { messages, uniq_key } => {
@@ -201,7 +202,11 @@ impl WriteService {
                     });
                 }
                 let count = msgs.len() as u64;
-                let puts = self.store.put_messages(msgs).await?;
+                let (puts, durable) = match self.store.put_messages(msgs).await {
+                    Ok(p) => (p, true),
+                    Err(StoreError::FlushTimeout { results }) => (results, false),
+                    Err(e) => return Err(e.into()),
+                };
                 self.counter.count(&req.topic, count, bytes);
                 let first = puts.first().map(|p| p.queue_offset).unwrap_or(0);
                 let ids = puts
@@ -214,6 +219,7 @@ impl WriteService {
                     queue_id: route.queue_id,
                     queue_offset: first,
                     transaction_id: uniq_key,
+                    flush_timed_out: !durable,
                 })
             }
         }
@@ -295,7 +301,14 @@ impl WriteService {
                 reconsume_times: msg.reconsume_times,
                 prepared_transaction_offset: msg.prepared_transaction_offset,
             })
-            .await?;
+            .await;
+        let (put, durable) = match put {
+            Ok(p) => (p, true),
+            Err(StoreError::FlushTimeout { mut results }) if !results.is_empty() => {
+                (results.remove(0), false)
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.schedule.stored(deferral);
         if origin.counted() {
             self.counter.count(count_as, 1, body_len);
@@ -304,6 +317,7 @@ impl WriteService {
             put,
             uniq_key,
             deferral,
+            durable,
         })
     }
 
