@@ -2,13 +2,12 @@
 //! every `flushConsumerOffsetInterval` and at shutdown.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::persist::{self, PersistError};
+use crate::persist::{PersistError, StateDir, StateFile};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,7 +31,7 @@ pub struct CommittedOffset {
 /// Offsets in memory plus a dirty flag so idle brokers do not rewrite the file.
 #[derive(Debug)]
 pub struct ConsumerOffsetManager {
-    path: PathBuf,
+    file: StateFile,
     table: Mutex<HashMap<String, HashMap<i32, i64>>>,
     dirty: AtomicBool,
 }
@@ -43,16 +42,16 @@ fn key(topic: &str, group: &str) -> String {
 
 impl ConsumerOffsetManager {
     /// Loads `<config_dir>/consumerOffset.json`.
-    pub fn load(config_dir: PathBuf) -> Result<Self, PersistError> {
-        let path = config_dir.join("consumerOffset.json");
-        let stored: Stored = persist::read_json(&path)?.unwrap_or_default();
+    pub fn load(config_dir: impl Into<StateDir>) -> Result<Self, PersistError> {
+        let file = config_dir.into().file("consumerOffset.json");
+        let stored: Stored = file.read_json()?.unwrap_or_default();
         let table = stored
             .offset_table
             .into_iter()
             .map(|(k, v)| (k, v.into_iter().collect()))
             .collect();
         Ok(ConsumerOffsetManager {
-            path,
+            file,
             table: Mutex::new(table),
             dirty: AtomicBool::new(false),
         })
@@ -155,7 +154,8 @@ impl ConsumerOffsetManager {
                 .map(|(k, v)| (k.clone(), v.iter().map(|(q, o)| (*q, *o)).collect()))
                 .collect(),
         };
-        persist::write_json(&self.path, &stored)
+        self.file
+            .write_json(&stored)
             .inspect_err(|_| self.dirty.store(true, Ordering::Release))
     }
 }

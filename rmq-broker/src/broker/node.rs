@@ -93,9 +93,13 @@ impl Broker {
             .await
             .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
 
-        let config_dir = config.store_path_root_dir.join("config");
+        // The state files live on the store's file system, so a power-cut test cuts them too.
+        let config_dir = crate::persist::StateDir::new(
+            config.fs.clone(),
+            config.store_path_root_dir.join("config"),
+        );
         let topics = Arc::new(TopicConfigManager::load(
-            config_dir.clone(),
+            &config_dir,
             &config.broker_cluster_name,
             &config.broker_name,
             config.auto_create_topic_enable,
@@ -103,11 +107,11 @@ impl Broker {
         )?);
         topics.persist()?;
         let groups = Arc::new(SubscriptionGroupManager::load(
-            config_dir.clone(),
+            &config_dir,
             config.auto_create_subscription_group,
         )?);
         let schedule = Arc::new(Schedule::load(&config_dir, config.delay_levels())?);
-        let offsets = Arc::new(ConsumerOffsetManager::load(config_dir.clone())?);
+        let offsets = Arc::new(ConsumerOffsetManager::load(&config_dir)?);
         let stats = Arc::new(BrokerStats::default());
         let clients = Arc::new(ClientManager::default());
         let filters = Arc::new(SelectorCache::default());

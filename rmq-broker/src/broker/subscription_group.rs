@@ -2,30 +2,29 @@
 //! `<store>/config/subscriptionGroup.json`; auto-created on first use when `autoCreateSubscriptionGroup`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use parking_lot::RwLock;
 use rmq_protocol::body::SubscriptionGroupWrapper;
 
-use crate::persist::{self, PersistError};
+use crate::persist::{PersistError, StateDir, StateFile};
 
 pub use rmq_protocol::body::SubscriptionGroupConfig;
 
 /// The group table.
 #[derive(Debug)]
 pub struct SubscriptionGroupManager {
-    path: PathBuf,
+    file: StateFile,
     auto_create: bool,
     table: RwLock<HashMap<String, SubscriptionGroupConfig>>,
 }
 
 impl SubscriptionGroupManager {
     /// Loads `<config_dir>/subscriptionGroup.json`.
-    pub fn load(config_dir: PathBuf, auto_create: bool) -> Result<Self, PersistError> {
-        let path = config_dir.join("subscriptionGroup.json");
-        let stored: SubscriptionGroupWrapper = persist::read_json(&path)?.unwrap_or_default();
+    pub fn load(config_dir: impl Into<StateDir>, auto_create: bool) -> Result<Self, PersistError> {
+        let file = config_dir.into().file("subscriptionGroup.json");
+        let stored: SubscriptionGroupWrapper = file.read_json()?.unwrap_or_default();
         Ok(SubscriptionGroupManager {
-            path,
+            file,
             auto_create,
             table: RwLock::new(stored.subscription_group_table),
         })
@@ -84,6 +83,6 @@ impl SubscriptionGroupManager {
             subscription_group_table: self.table.read().clone(),
             data_version: None,
         };
-        persist::write_json(&self.path, &stored)
+        self.file.write_json(&stored)
     }
 }

@@ -2,7 +2,6 @@
 //! (`<store>/config/topics.json`). Every change bumps the data version, which tells name servers to re-read it.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,7 +11,7 @@ use rmq_protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use rmq_protocol::message::sysflag::perm;
 use tokio::sync::Notify;
 
-use crate::persist::{self, PersistError};
+use crate::persist::{PersistError, StateDir, StateFile};
 
 use rmq_protocol::topic::{self as names, NameError};
 pub use rmq_protocol::topic::{
@@ -62,7 +61,7 @@ pub fn is_system_topic(topic: &str) -> bool {
 /// The topic table with its version.
 #[derive(Debug)]
 pub struct TopicConfigManager {
-    path: PathBuf,
+    file: StateFile,
     table: RwLock<HashMap<String, TopicConfig>>,
     counter: AtomicI64,
     timestamp: AtomicI64,
@@ -90,14 +89,14 @@ fn topic(name: &str, queues: i32, permission: i32) -> TopicConfig {
 impl TopicConfigManager {
     /// Loads `<config_dir>/topics.json` and adds the system topics this broker serves.
     pub fn load(
-        config_dir: PathBuf,
+        config_dir: impl Into<StateDir>,
         cluster: &str,
         broker_name: &str,
         auto_create: bool,
         default_queue_nums: i32,
     ) -> Result<Self, PersistError> {
-        let path = config_dir.join("topics.json");
-        let stored: Option<TopicConfigSerializeWrapper> = persist::read_json(&path)?;
+        let file = config_dir.into().file("topics.json");
+        let stored: Option<TopicConfigSerializeWrapper> = file.read_json()?;
         let (mut table, version) = match stored {
             Some(w) => (w.topic_config_table, w.data_version),
             None => (HashMap::new(), DataVersion::default()),
@@ -122,7 +121,7 @@ impl TopicConfigManager {
             table.entry(t.topic_name.clone()).or_insert(t);
         }
         Ok(TopicConfigManager {
-            path,
+            file,
             table: RwLock::new(table),
             counter: AtomicI64::new(version.counter + 1),
             timestamp: AtomicI64::new(now_ms()),
@@ -252,7 +251,7 @@ impl TopicConfigManager {
 
     /// Writes topics.json.
     pub fn persist(&self) -> Result<(), PersistError> {
-        persist::write_json(&self.path, &self.wrapper())
+        self.file.write_json(&self.wrapper())
     }
 }
 

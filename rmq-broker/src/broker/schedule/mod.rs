@@ -36,7 +36,6 @@ pub mod deliver;
 pub mod progress;
 pub mod timer;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,7 +47,7 @@ use rmq_protocol::message::sysflag::{
 };
 use tokio::sync::Notify;
 
-use crate::persist::PersistError;
+use crate::persist::{PersistError, StateDir, StateFile};
 use crate::store::{MessageStore, TagCodePolicy};
 use progress::{DelayProgress, TimerCheckpoint};
 
@@ -109,7 +108,7 @@ pub struct Schedule {
     level_wake: Vec<Notify>,
     timer_wake: Notify,
     progress: Arc<DelayProgress>,
-    timer_checkpoint_path: std::path::PathBuf,
+    timer_checkpoint: StateFile,
     timer_start: TimerCheckpoint,
 }
 
@@ -119,7 +118,12 @@ impl Schedule {
     ///
     /// # Errors
     /// A progress file exists but cannot be read or parsed.
-    pub fn load(config_dir: &Path, levels: Vec<u64>) -> Result<Schedule, PersistError> {
+    pub fn load(
+        config_dir: impl Into<StateDir>,
+        levels: Vec<u64>,
+    ) -> Result<Schedule, PersistError> {
+        let dir = config_dir.into();
+        let timer_checkpoint = dir.file("timerCheckpoint.json");
         let levels: Vec<i64> = levels
             .into_iter()
             .map(|d| i64::try_from(d).unwrap_or(i64::MAX))
@@ -128,9 +132,9 @@ impl Schedule {
             level_wake: levels.iter().map(|_| Notify::new()).collect(),
             levels,
             timer_wake: Notify::new(),
-            progress: Arc::new(DelayProgress::load(config_dir.join("delayOffset.json"))?),
-            timer_start: TimerCheckpoint::load(&config_dir.join("timerCheckpoint.json"))?,
-            timer_checkpoint_path: config_dir.join("timerCheckpoint.json"),
+            progress: Arc::new(DelayProgress::load(dir.file("delayOffset.json"))?),
+            timer_start: TimerCheckpoint::load(&timer_checkpoint)?,
+            timer_checkpoint,
         })
     }
 

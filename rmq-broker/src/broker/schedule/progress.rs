@@ -3,13 +3,12 @@
 //! (temp file + rename) off the async threads.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::persist::{self, PersistError};
+use crate::persist::{PersistError, StateFile};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,7 +20,7 @@ struct DelayOffsetFile {
 /// Per-level progress shared by the level tasks; saved when changed.
 #[derive(Debug)]
 pub struct DelayProgress {
-    path: PathBuf,
+    file: StateFile,
     table: Mutex<BTreeMap<i32, i64>>,
     dirty: AtomicBool,
     /// Serialises writers so an older snapshot never lands after a newer one.
@@ -33,11 +32,11 @@ impl DelayProgress {
     ///
     /// # Errors
     /// The file exists but is unreadable or not ours.
-    pub fn load(path: PathBuf) -> Result<DelayProgress, PersistError> {
-        let file: DelayOffsetFile = persist::read_json(&path)?.unwrap_or_default();
+    pub fn load(file: StateFile) -> Result<DelayProgress, PersistError> {
+        let stored: DelayOffsetFile = file.read_json()?.unwrap_or_default();
         Ok(DelayProgress {
-            path,
-            table: Mutex::new(file.offset_table),
+            file,
+            table: Mutex::new(stored.offset_table),
             dirty: AtomicBool::new(false),
             write: tokio::sync::Mutex::new(()),
         })
@@ -73,8 +72,7 @@ impl DelayProgress {
         let file = DelayOffsetFile {
             offset_table: self.snapshot(),
         };
-        let path = self.path.clone();
-        let r = write_off_thread(path, file).await;
+        let r = write_off_thread(self.file.clone(), file).await;
         if r.is_err() {
             self.dirty.store(true, Ordering::Release);
         }
@@ -111,28 +109,28 @@ impl TimerCheckpoint {
     ///
     /// # Errors
     /// The file exists but is unreadable or not ours.
-    pub fn load(path: &std::path::Path) -> Result<TimerCheckpoint, PersistError> {
-        Ok(persist::read_json(path)?.unwrap_or_else(TimerCheckpoint::empty))
+    pub fn load(file: &StateFile) -> Result<TimerCheckpoint, PersistError> {
+        Ok(file.read_json()?.unwrap_or_else(TimerCheckpoint::empty))
     }
 
     /// Writes it to `path` atomically, off the async threads.
     ///
     /// # Errors
     /// The file could not be written.
-    pub async fn save(self, path: PathBuf) -> Result<(), PersistError> {
-        write_off_thread(path, self).await
+    pub async fn save(self, file: StateFile) -> Result<(), PersistError> {
+        write_off_thread(file, self).await
     }
 }
 
 async fn write_off_thread<T: Serialize + Send + 'static>(
-    path: PathBuf,
+    file: StateFile,
     value: T,
 ) -> Result<(), PersistError> {
-    let p = path.clone();
-    match tokio::task::spawn_blocking(move || persist::write_json(&p, &value)).await {
+    let path = file.path().display().to_string();
+    match tokio::task::spawn_blocking(move || file.write_json(&value)).await {
         Ok(r) => r,
         Err(e) => Err(PersistError::Io {
-            path: path.display().to_string(),
+            path,
             source: std::io::Error::other(e),
         }),
     }
@@ -146,7 +144,9 @@ mod tests {
     async fn delay_progress_round_trip_in_java_shape() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config/delayOffset.json");
-        let p = DelayProgress::load(path.clone()).expect("load");
+        let file =
+            || crate::persist::StateDir::from(dir.path().join("config")).file("delayOffset.json");
+        let p = DelayProgress::load(file()).expect("load");
         assert_eq!(p.get(2), 0);
         p.set(2, 7);
         p.set(18, 1);
@@ -154,14 +154,14 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("written");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         assert_eq!(v["offsetTable"]["2"], 7);
-        let again = DelayProgress::load(path).expect("reload");
+        let again = DelayProgress::load(file()).expect("reload");
         assert_eq!((again.get(2), again.get(18), again.get(1)), (7, 1, 0));
     }
 
     #[tokio::test]
     async fn timer_checkpoint_round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("timerCheckpoint.json");
+        let path = crate::persist::StateDir::from(dir.path()).file("timerCheckpoint.json");
         assert_eq!(
             TimerCheckpoint::load(&path).expect("absent"),
             TimerCheckpoint::empty()

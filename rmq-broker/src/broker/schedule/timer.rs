@@ -17,7 +17,6 @@
 //! against their destination's index first ([`super::already_delivered`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rmq_protocol::message::properties;
@@ -27,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::deliver::{redelivery, reput, Delivery, Reput};
 use super::progress::TimerCheckpoint;
 use super::{already_delivered, PERSIST_INTERVAL, RETRY_BACKOFF, TIMER_TOPIC};
+use crate::persist::StateFile;
 use crate::store::{GetMessageStatus, MessageStore};
 use rmq_protocol::clock::Wait;
 
@@ -53,7 +53,7 @@ struct Wheel {
     done: Key,
     dirty: bool,
     last_save: Instant,
-    path: PathBuf,
+    path: StateFile,
 }
 
 impl Wheel {
@@ -79,7 +79,7 @@ impl Wheel {
     }
 
     /// Rebuilds the index from the queue and the saved checkpoint (blocking reads).
-    fn rebuild(store: &MessageStore, mut cp: TimerCheckpoint, path: PathBuf, now: i64) -> Wheel {
+    fn rebuild(store: &MessageStore, mut cp: TimerCheckpoint, path: StateFile, now: i64) -> Wheel {
         let (min, max) = (
             store.min_offset_in_queue(TIMER_TOPIC, 0),
             store.max_offset_in_queue(TIMER_TOPIC, 0),
@@ -299,7 +299,7 @@ async fn deliver(d: &Delivery, key: Key, p: Pending, now: i64) -> Reput {
 pub async fn run(d: Delivery, stop: CancellationToken) {
     let sched = &d.schedule;
     let cp = sched.timer_start;
-    let path = sched.timer_checkpoint_path.clone();
+    let path = sched.timer_checkpoint.clone();
     let store = d.store.clone();
     let now = d.clock.now_ms();
     let mut wheel = match tokio::task::spawn_blocking(move || Wheel::rebuild(&store, cp, path, now))
@@ -343,7 +343,8 @@ mod tests {
             done: (i64::MIN, -1),
             dirty: false,
             last_save: Instant::now(),
-            path: PathBuf::new(),
+            path: crate::persist::StateDir::from(std::path::PathBuf::new())
+                .file("timerCheckpoint.json"),
         }
     }
 

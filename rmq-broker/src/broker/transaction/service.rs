@@ -1,6 +1,5 @@
 //! [`TransactionService`]: the table of open half messages, END_TRANSACTION, and the op records.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use super::names::{HALF_TOPIC, OP_REMOVE_TAG, OP_TOPIC, STATE_FILE};
 use super::state::{ClaimOutcome, PendingHalf, Snapshot, TxState};
 use crate::broker::service::write::{Origin, WriteService};
 use crate::broker::service::ServiceError;
-use crate::persist::{self, PersistError};
+use crate::persist::{PersistError, StateDir, StateFile};
 use crate::store::{GetMessageStatus, MessageStore, StoreError};
 
 /// A producer's END_TRANSACTION for one half message.
@@ -53,7 +52,7 @@ pub enum EndOutcome {
 #[derive(Debug)]
 pub struct TransactionService {
     pub(super) state: Mutex<TxState>,
-    path: PathBuf,
+    file: StateFile,
     next_channel: AtomicUsize,
     pub(super) store: Arc<MessageStore>,
     pub(super) write: Arc<WriteService>,
@@ -66,14 +65,14 @@ impl TransactionService {
     /// # Errors
     /// The refreshed state file cannot be written.
     pub fn load(
-        config_dir: &Path,
+        config_dir: impl Into<StateDir>,
         store: Arc<MessageStore>,
         write: Arc<WriteService>,
     ) -> Result<Self, PersistError> {
-        let path = config_dir.join(STATE_FILE);
+        let file = config_dir.into().file(STATE_FILE);
         // The file only shortens the rebuild; without it everything is rebuilt from the two queues (only check
         // counts are lost), so an unreadable one must not keep the broker down.
-        let snap: Snapshot = match persist::read_json(&path) {
+        let snap: Snapshot = match file.read_json() {
             Ok(s) => s.unwrap_or_default(),
             Err(e) => {
                 warn!(error = %e, "transaction state file unusable; rebuilding from the half and op queues");
@@ -95,7 +94,7 @@ impl TransactionService {
         });
         let svc = TransactionService {
             state: Mutex::new(st),
-            path,
+            file,
             next_channel: AtomicUsize::new(0),
             store,
             write,
@@ -143,7 +142,7 @@ impl TransactionService {
             let op_end = self.store.max_offset_in_queue(OP_TOPIC, 0);
             st.snapshot(op_end)
         };
-        persist::write_json(&self.path, &snap)
+        self.file.write_json(&snap)
     }
 
     /// Number of half messages without an outcome that have been scanned (for tests and runtime info).
