@@ -582,10 +582,9 @@ async fn subscription_groups_are_created_updated_enforced_and_deleted() {
     );
 }
 
-/// GET_CONSUMER_CONNECTION_LIST (203) is not served by the broker yet: until it is, the only acceptable answer
-/// is a clear REQUEST_CODE_NOT_SUPPORTED refusal; once it is, the heartbeating client must be listed.
+/// GET_CONSUMER_CONNECTION_LIST (203) lists the heartbeating client with its model and subscription.
 #[tokio::test]
-async fn consumer_connections_list_a_heartbeating_consumer_or_are_clearly_unsupported() {
+async fn consumer_connections_list_a_heartbeating_consumer() {
     let f = setup().await;
     let topic = f.topic(1).await;
     let group = unique("conn_group");
@@ -596,21 +595,17 @@ async fn consumer_connections_list_a_heartbeating_consumer_or_are_clearly_unsupp
         .await
         .expect("heartbeat");
     assert_eq!(hb.code, rc::SUCCESS);
-    match f.admin.consumer_connections(&group).await {
-        Ok(cc) => {
-            assert!(
-                cc.connection_set.iter().any(|c| c.client_id == client_id),
-                "{cc:?}"
-            );
-            assert_eq!(cc.message_model, "CLUSTERING");
-            assert_eq!(cc.subscription_table[&topic].sub_string, "*");
-        }
-        Err(ClientError::Broker { code, addr, remark }) => {
-            assert_eq!(code, response::REQUEST_CODE_NOT_SUPPORTED, "{remark}");
-            assert_eq!(addr, f.broker.broker_addr());
-        }
-        Err(e) => panic!("unexpected error: {e}"),
-    }
+    let cc = f
+        .admin
+        .consumer_connections(&group)
+        .await
+        .expect("GET_CONSUMER_CONNECTION_LIST is served");
+    assert!(
+        cc.connection_set.iter().any(|c| c.client_id == client_id),
+        "{cc:?}"
+    );
+    assert_eq!(cc.message_model, "CLUSTERING");
+    assert_eq!(cc.subscription_table[&topic].sub_string, "*");
 }
 
 #[tokio::test]

@@ -326,13 +326,14 @@ async fn poll_on_an_empty_topic_returns_nothing_after_the_timeout() {
     // It waits the whole timeout (the broker's 20 s long polls do not make it return early or late).
     assert!(waited >= timeout, "returned after {waited:?}");
     assert!(
-        waited < timeout + Duration::from_secs(2),
+        // Not the broker's 20 s hold; room for a loaded machine.
+        waited < timeout + Duration::from_secs(5),
         "returned after {waited:?}"
     );
     let started = tokio::time::Instant::now();
     assert!(c.poll(Duration::ZERO).await.unwrap().is_empty());
     assert!(
-        started.elapsed() < Duration::from_millis(500),
+        started.elapsed() < Duration::from_secs(5),
         "a zero timeout does not wait"
     );
     c.shutdown().await;

@@ -174,11 +174,30 @@ async fn garbage_is_rejected_while_others_are_served() {
         .request(RemotingCommand::request(code::SEND_MESSAGE_V2, HashMap::new()).with_body("x"))
         .await
         .expect("response to a header-less send");
-    assert_ne!(
+    assert_eq!(
         resp.code,
-        rc::SUCCESS,
-        "send without header fields accepted"
+        rc::SYSTEM_ERROR,
+        "send without header fields: Java's header decoding refuses it with SYSTEM_ERROR: {resp:?}"
     );
+    assert!(
+        resp.remark
+            .as_deref()
+            .unwrap_or_default()
+            .contains("is null"),
+        "the remark names the missing field as Java's does: {:?}",
+        resp.remark
+    );
+    // The same connection keeps working.
+    let topic = unique("AfterBadSendTopic");
+    assert_eq!(
+        c.create_topic(&topic, 1).await.expect("create").code,
+        rc::SUCCESS
+    );
+    let ok = c
+        .send(&rmq_tests::client::OutMessage::new(&topic, b"fine").queue(0))
+        .await
+        .expect("send after the refusal");
+    assert_eq!(ok.code, rc::SUCCESS, "{:?}", ok.remark);
 
     drop(slow);
     stop.store(true, Ordering::SeqCst);

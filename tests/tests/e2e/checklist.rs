@@ -175,7 +175,8 @@ async fn long_polling_holds_and_wakes() {
     let p = c.pull(&group, &topic, 0, 1, 32).await.expect("pull at max");
     assert_eq!(p.code, rc::PULL_NOT_FOUND, "{:?}", p.remark);
     assert!(
-        t.elapsed() < Duration::from_secs(1),
+        // Far below the 10 s hold below, with room for a loaded machine.
+        t.elapsed() < Duration::from_secs(5),
         "non-suspended pull took {:?}",
         t.elapsed()
     );
@@ -208,7 +209,7 @@ async fn long_polling_holds_and_wakes() {
     assert_eq!(p.records.len(), 1);
     assert_eq!(p.records[0].body, b"wake up");
     assert!(
-        latency < Duration::from_secs(2),
+        latency < Duration::from_secs(5),
         "held pull answered {latency:?} after the message arrived (suspend {suspend:?})"
     );
 

@@ -204,3 +204,42 @@ async fn binary_sigterm_is_a_clean_stop() {
         (rc::SUCCESS, 4)
     );
 }
+
+/// A state file that is not the JSON the broker wrote (truncated by a disk that lied, edited by hand) stops
+/// the broker at start with an error naming the file; it is never read as empty, which would silently drop
+/// topics, groups, offsets or delivery progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_state_file_stops_start_up_naming_it() {
+    for (file, content) in [
+        (
+            "topics.json",
+            &b"{\"topicConfigTable\":{\"T\":{\"topicName\":\"T\""[..],
+        ),
+        (
+            "subscriptionGroup.json",
+            &b"{\"subscriptionGroupTable\":"[..],
+        ),
+        ("consumerOffset.json", &b"\0\0\0\0"[..]),
+        ("delayOffset.json", &b"{\"offsetTable\":{\"1\":"[..]),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = tmp.path().join("store");
+        // A first start writes the files; then one is damaged.
+        let b = EmbeddedBroker::builder()
+            .store_dir(&store)
+            .start()
+            .await
+            .expect("first start");
+        b.shutdown().await.expect("clean stop");
+        let path = store.join("config").join(file);
+        std::fs::write(&path, content).expect("damage the file");
+        let err = EmbeddedBroker::builder()
+            .store_dir(&store)
+            .start()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("started with a corrupt {file}"))
+            .to_string();
+        assert!(err.contains(file), "the start-up error names {file}: {err}");
+    }
+}
