@@ -275,3 +275,94 @@ async fn request_reply_round_trips_through_a_consumer_that_answers() {
     );
     server.shutdown().await;
 }
+
+/// Two brokers under one name server; one dies mid-load. Every send still succeeds within its timeout: the
+/// default producer isolates the failed broker and sends to the live one; a producer without latency fault
+/// tolerance (Java's default) retries a failed attempt on the other broker. When the dead broker comes back
+/// on its address, the producer reconnects and sends to it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_fail_over_to_the_live_broker_and_return_after_a_restart() {
+    let a = EmbeddedBroker::start().await.expect("broker a");
+    let store_b = tempfile::tempdir().expect("tempdir");
+    let start_b = |listen: Option<std::net::SocketAddr>| {
+        let mut b = EmbeddedBroker::builder()
+            .namesrv_addrs(a.namesrv_addr())
+            .store_dir(store_b.path())
+            .property("brokerName", "broker-b");
+        if let Some(addr) = listen {
+            b = b.listen(addr);
+        }
+        b.start()
+    };
+    let b = start_b(None).await.expect("broker b");
+    let b_addr: std::net::SocketAddr = b.broker_addr().parse().expect("addr");
+    let topic = unique("FailoverTopic");
+    for addr in [a.broker_addr(), b.broker_addr()] {
+        let raw = RawClient::connect(&addr).await.expect("connect");
+        assert_eq!(raw.create_topic(&topic, 2).await.expect("create").code, 0);
+    }
+    let producer_with = |fault_tolerance: bool| {
+        let mut opts = ProducerOptions::new(unique("failover_pg"), a.namesrv_addr());
+        opts.client.instance_name = unique("failover");
+        opts.send_timeout = Duration::from_secs(5);
+        opts.send_latency_fault_enable = fault_tolerance;
+        // Routes are re-read every second (30 s by default), so the restarted broker is seen soon.
+        opts.client.poll_name_server_interval = Duration::from_secs(1);
+        Producer::start(opts)
+    };
+    let isolating = producer_with(true).await.expect("producer");
+    let retrying = producer_with(false).await.expect("producer");
+    for p in [&isolating, &retrying] {
+        let mut on = HashMap::<String, usize>::new();
+        for i in 0..20 {
+            let r = p
+                .send(Message::new(&topic, format!("before {i}")))
+                .await
+                .expect("send with both brokers up");
+            *on.entry(r.queue.broker_name.clone()).or_default() += 1;
+        }
+        assert_eq!(on.len(), 2, "round robin uses both brokers: {on:?}");
+    }
+
+    b.shutdown().await.expect("b stops");
+    drop(b);
+    for p in [&isolating, &retrying] {
+        for i in 0..20 {
+            let started = std::time::Instant::now();
+            let r = p
+                .send(Message::new(&topic, format!("during {i}")))
+                .await
+                .unwrap_or_else(|e| panic!("send {i} with broker b down: {e}"));
+            assert_eq!(
+                r.queue.broker_name, "broker-a",
+                "send {i} went to the dead broker"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "send {i} took {:?}",
+                started.elapsed()
+            );
+        }
+    }
+
+    // Broker b returns on the same address and store; the producer finds it again.
+    let b = start_b(Some(b_addr)).await.expect("broker b restarts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = retrying
+            .send(Message::new(&topic, "after"))
+            .await
+            .expect("send after the restart");
+        if r.queue.broker_name == "broker-b" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the producer never sent to the restarted broker"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    isolating.shutdown().await;
+    retrying.shutdown().await;
+    let _ = b.shutdown().await;
+}
