@@ -606,3 +606,61 @@ async fn graceful_shutdown_drains_running_handlers_and_loses_nothing() {
     assert!(rest.iter().all(|b| got.iter().any(|d| &d.body == b)));
     second.shutdown().await;
 }
+
+/// A listener call longer than `consume_timeout` counts as failed: the message is sent back and delivered
+/// again. The retry's 10 s back-off runs on a virtual clock shared by the broker and the consumer, so the
+/// test does not wait it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_slower_than_consume_timeout_is_retried() {
+    let clock = rmq_protocol::clock::Clock::virtual_time();
+    clock.set_auto_advance(true);
+    let driver = tokio::spawn(clock.clone().drive());
+    let broker = EmbeddedBroker::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .expect("broker");
+    let topic = unique("SlowListenerTopic");
+    let group = unique("slow_listener_group");
+    let mut opts = options(&broker, &group, &topic);
+    opts.consume_timeout = Duration::from_millis(300);
+    opts.clock = clock.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
+    let consumer = PushConsumer::start(opts, move |msgs: Vec<MessageExt>, ctx: ConsumeContext| {
+        let tx = tx.clone();
+        async move {
+            for m in &msgs {
+                let _ = tx.send(Delivery {
+                    consumer: "slow",
+                    body: String::from_utf8_lossy(&m.body).into_owned(),
+                    reconsume_times: m.reconsume_times,
+                    queue_id: ctx.queue.queue_id,
+                });
+                if m.reconsume_times == 0 {
+                    // Far past consume_timeout (real time: the call itself is what is slow).
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                }
+            }
+            ConsumeOutcome::Success
+        }
+    })
+    .await
+    .expect("consumer");
+    let p = producer(&broker).await;
+    p.send(Message::new(&topic, "slow one"))
+        .await
+        .expect("send");
+    let got = collect_until(&mut rx, Duration::from_secs(20), |d| {
+        d.iter().any(|d| d.reconsume_times >= 1)
+    })
+    .await;
+    assert_eq!(got[0].reconsume_times, 0);
+    assert!(
+        got.iter()
+            .any(|d| d.body == "slow one" && d.reconsume_times == 1),
+        "redelivered after the timeout: {got:?}"
+    );
+    consumer.shutdown().await;
+    p.shutdown().await;
+    driver.abort();
+}
