@@ -664,3 +664,47 @@ async fn a_listener_slower_than_consume_timeout_is_retried() {
     p.shutdown().await;
     driver.abort();
 }
+
+/// A committed offset beyond the queue (the broker lost its tail, or someone set it by hand) is answered
+/// PULL_OFFSET_MOVED; the consumer moves to the broker's offset and goes on, instead of polling an offset
+/// that will never exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offset_past_the_queue_is_moved_and_consumption_goes_on() {
+    let broker = EmbeddedBroker::start().await.expect("broker");
+    let topic = unique("MovedOffsetTopic");
+    let group = unique("moved_offset_group");
+    let raw = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    assert_eq!(raw.create_topic(&topic, 1).await.expect("create").code, 0);
+    let p = producer(&broker).await;
+    for i in 0..3 {
+        p.send(Message::new(&topic, format!("old {i}")))
+            .await
+            .expect("send");
+    }
+    // The group's committed offset is far past the 3 stored messages.
+    assert_eq!(
+        raw.update_consumer_offset(&group, &topic, 0, 1_000)
+            .await
+            .expect("commit"),
+        0
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let consumer = start(options(&broker, &group, &topic), "c", tx, |_| {
+        ConsumeOutcome::Success
+    })
+    .await;
+    p.send(Message::new(&topic, "new")).await.expect("send");
+    let got = collect_until(&mut rx, Duration::from_secs(20), |d| {
+        d.iter().any(|d| d.body == "new")
+    })
+    .await;
+    // Where the broker moves it follows Java 4.x's DefaultMessageStore: back to the start while the queue
+    // still begins at offset 0 (nothing skipped; the old messages come again, once each), else to its end
+    // (5.x always moves to the end).
+    let bodies: Vec<&str> = got.iter().map(|d| d.body.as_str()).collect();
+    assert_eq!(bodies, ["old 0", "old 1", "old 2", "new"]);
+    consumer.shutdown().await;
+    p.shutdown().await;
+}

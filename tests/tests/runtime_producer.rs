@@ -366,3 +366,40 @@ async fn sends_fail_over_to_the_live_broker_and_return_after_a_restart() {
     retrying.shutdown().await;
     let _ = b.shutdown().await;
 }
+
+/// A name server that accepts connections and never answers (a hung process) is given up on within the
+/// request timeout, and the next one in the list serves the route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_server_that_never_answers_is_given_up_on() {
+    let broker = EmbeddedBroker::start().await.expect("broker");
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hung_addr = hung.local_addr().expect("addr");
+    let held = tokio::spawn(async move {
+        // Accept and hold every connection, reading nothing, answering nothing.
+        let mut conns = Vec::new();
+        while let Ok((s, _)) = hung.accept().await {
+            conns.push(s);
+        }
+    });
+    let mut opts = ProducerOptions::new(
+        unique("pg"),
+        format!("{hung_addr};{}", broker.namesrv_addr()),
+    );
+    opts.client.instance_name = unique("hung_ns");
+    opts.client.request_timeout = Duration::from_secs(1);
+    let producer = Producer::start(opts).await.expect("producer");
+    let started = std::time::Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_secs(15),
+        producer.send(Message::new(unique("HungNs"), "x")),
+    )
+    .await
+    .expect("not stuck behind the hung name server")
+    .expect("send via the answering name server");
+    assert_eq!(r.status, SendStatus::SendOk);
+    eprintln!("send past a hung name server took {:?}", started.elapsed());
+    producer.shutdown().await;
+    held.abort();
+}
