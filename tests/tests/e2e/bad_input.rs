@@ -276,3 +276,115 @@ async fn unknown_request_code_gets_code_3_and_connection_survives() {
     }
     broker.shutdown().await.expect("shutdown");
 }
+
+/// Sends the broker refuses, each with the code and remark Java's SendMessageProcessor gives, over a
+/// connection that keeps serving afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_refusals_carry_javas_codes() {
+    use rmq_protocol::codes::response as java;
+    let broker = EmbeddedBroker::builder()
+        .property("maxMessageSize", "1024")
+        .start()
+        .await
+        .expect("broker");
+    let c = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let topic = unique("RefusalTopic");
+    assert_eq!(
+        c.create_topic(&topic, 1).await.expect("create").code,
+        rc::SUCCESS
+    );
+    let read_only = unique("ReadOnlyTopic");
+    let r = c
+        .request(RemotingCommand::request(
+            code::UPDATE_AND_CREATE_TOPIC,
+            HashMap::from([
+                ("topic".to_owned(), read_only.clone()),
+                ("defaultTopic".to_owned(), "TBW102".to_owned()),
+                ("readQueueNums".to_owned(), "1".to_owned()),
+                ("writeQueueNums".to_owned(), "1".to_owned()),
+                ("perm".to_owned(), "4".to_owned()),
+                ("topicFilterType".to_owned(), "SINGLE_TAG".to_owned()),
+                ("topicSysFlag".to_owned(), "0".to_owned()),
+                ("order".to_owned(), "false".to_owned()),
+            ]),
+        ))
+        .await
+        .expect("create read-only topic");
+    assert_eq!(r.code, rc::SUCCESS, "{:?}", r.remark);
+    let cases: Vec<(&str, OutMessage, i32, &str)> = vec![
+        (
+            "a topic without write permission",
+            OutMessage::new(&read_only, b"x").queue(0),
+            java::NO_PERMISSION,
+            "sending message is forbidden",
+        ),
+        (
+            "a system topic",
+            OutMessage::new("SCHEDULE_TOPIC_XXXX", b"x").queue(0),
+            java::NO_PERMISSION,
+            "is forbidden",
+        ),
+        (
+            "a queue id past the topic's write queues",
+            OutMessage::new(&topic, b"x").queue(99),
+            java::SYSTEM_ERROR,
+            "queueId[99] is illegal",
+        ),
+        (
+            "a body over maxMessageSize",
+            OutMessage::new(&topic, &[7u8; 2000]).queue(0),
+            java::MESSAGE_ILLEGAL,
+            "",
+        ),
+    ];
+    for (what, m, want, remark) in cases {
+        let r = c.send(&m).await.expect("an answer");
+        assert_eq!(r.code, want, "{what}: {:?}", r.remark);
+        assert!(
+            r.remark.as_deref().unwrap_or_default().contains(remark),
+            "{what}: remark {:?} lacks {remark:?}",
+            r.remark
+        );
+    }
+    let ok = c
+        .send(&OutMessage::new(&topic, b"fine").queue(0))
+        .await
+        .expect("send");
+    assert_eq!(
+        ok.code,
+        rc::SUCCESS,
+        "the connection still serves: {:?}",
+        ok.remark
+    );
+
+    // A broker that is not writable (brokerPermission 4: read only) and one that creates no topics.
+    let read_only_broker = EmbeddedBroker::builder()
+        .property("brokerPermission", "4")
+        .property("autoCreateTopicEnable", "false")
+        .start()
+        .await
+        .expect("broker");
+    let c = RawClient::connect(&read_only_broker.broker_addr())
+        .await
+        .expect("connect");
+    let r = c
+        .send(&OutMessage::new(&unique("Anything"), b"x").queue(0))
+        .await
+        .expect("answer");
+    assert_eq!(r.code, java::NO_PERMISSION, "{:?}", r.remark);
+    let creating = EmbeddedBroker::builder()
+        .property("autoCreateTopicEnable", "false")
+        .start()
+        .await
+        .expect("broker");
+    let c = RawClient::connect(&creating.broker_addr())
+        .await
+        .expect("connect");
+    let r = c
+        .send(&OutMessage::new(&unique("NoSuchTopic"), b"x").queue(0))
+        .await
+        .expect("answer");
+    assert_eq!(r.code, java::TOPIC_NOT_EXIST, "{:?}", r.remark);
+}
