@@ -70,6 +70,29 @@ async fn start(store: &Path, fs: LazyFs, sync: bool) -> EmbeddedBroker {
         .expect("broker on the lazy file system")
 }
 
+/// The power cut. One round in `torn_one_in` tears: of its unsynced pages, one in `keep_one_in` reaches the
+/// disk anyway (written back just before), another one in `keep_one_in` only partly; the rest are lost.
+fn cut(fs: &LazyFs, rng: &mut Rng, torn_one_in: u64, keep_one_in: u64) -> LazyFs {
+    let torn = rng.below(torn_one_in) == 0;
+    let mut tear = Rng(rng.next() | 1);
+    fs.power_cut(|_page| {
+        if !torn {
+            return Tear::Lose;
+        }
+        match tear.below(keep_one_in) {
+            0 => Tear::Keep,
+            1 => Tear::Prefix(tear.below(4096) as usize),
+            _ => Tear::Lose,
+        }
+    })
+}
+
+/// Stops a broker whose file system was cut (its errors are expected) and drops it.
+async fn stop_dead(broker: EmbeddedBroker) {
+    let _ = tokio::time::timeout(Duration::from_secs(20), broker.shutdown()).await;
+    drop(broker);
+}
+
 /// One round: load, cut after a seeded number of acks, restart on what survived, read everything back.
 async fn round(seed: u64, sync: bool) -> Round {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
@@ -131,21 +154,9 @@ async fn round(seed: u64, sync: bool) -> Round {
         .unwrap_or_else(|_| panic!("seed {seed}: fewer than {cut_after} acks before the cut"));
     // The cut: unsynced pages are lost, except that some rounds keep a few (written back just before) and
     // tear one.
-    let torn = rng.below(3) == 0;
-    let mut tear_rng = Rng(rng.next() | 1);
-    let survivor = fs.power_cut(|_page| {
-        if !torn {
-            return Tear::Lose;
-        }
-        match tear_rng.below(10) {
-            0 => Tear::Keep,
-            1 => Tear::Prefix(tear_rng.below(4096) as usize),
-            _ => Tear::Lose,
-        }
-    });
+    let survivor = cut(&fs, &mut rng, 3, 10);
     // The old broker runs on a dead file system now; stop it (its errors are expected) and its senders.
-    let _ = tokio::time::timeout(Duration::from_secs(20), broker.shutdown()).await;
-    drop(broker);
+    stop_dead(broker).await;
     drop(admin);
     for t in tasks {
         t.abort();
@@ -269,20 +280,8 @@ async fn async_round(seed: u64) -> (usize, usize, usize) {
         );
         sent.push(m.uniq_key().to_owned());
     }
-    let torn = rng.below(2) == 0;
-    let mut tear_rng = Rng(rng.next() | 1);
-    let survivor = fs.power_cut(|_| {
-        if !torn {
-            return Tear::Lose;
-        }
-        match tear_rng.below(4) {
-            0 => Tear::Keep,
-            1 => Tear::Prefix(tear_rng.below(4096) as usize),
-            _ => Tear::Lose,
-        }
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(20), broker.shutdown()).await;
-    drop(broker);
+    let survivor = cut(&fs, &mut rng, 2, 4);
+    stop_dead(broker).await;
     drop(c);
     let after = start(&store, survivor, false).await;
     let c = RawClient::connect(&after.broker_addr())
@@ -389,8 +388,7 @@ async fn a_failing_disk_refuses_sends_keeps_serving_reads_and_loses_nothing_ackn
     // The machine goes down and comes back with a healthy disk: what was acknowledged is there, the store
     // takes writes again.
     let survivor = fs.power_cut(|_| Tear::Lose);
-    let _ = tokio::time::timeout(Duration::from_secs(20), broker.shutdown()).await;
-    drop(broker);
+    stop_dead(broker).await;
     drop(c);
     let after = start(&store, survivor, true).await;
     let c = RawClient::connect(&after.broker_addr())
@@ -509,8 +507,7 @@ async fn state_files_survive_a_cut_during_their_rewrite() {
         let survivor = fs.power_cut(|_| Tear::Lose);
         creator.abort();
         let _ = creator.await;
-        let _ = tokio::time::timeout(Duration::from_secs(20), broker.shutdown()).await;
-        drop(broker);
+        stop_dead(broker).await;
         let answered = answered.lock().expect("lock").clone();
         let after = start(&store, survivor, true).await;
         let ns = RawClient::connect(&after.namesrv_addr())
@@ -571,8 +568,7 @@ async fn committed_offsets_are_never_ahead_of_the_recovered_queue() {
         );
     }
     let survivor = fs.power_cut(|_| Tear::Lose);
-    let _ = tokio::time::timeout(Duration::from_secs(20), broker.shutdown()).await;
-    drop(broker);
+    stop_dead(broker).await;
     drop(c);
     let after = start_with_offsets(survivor).await.expect("restart");
     let c = RawClient::connect(&after.broker_addr())
