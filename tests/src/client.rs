@@ -63,6 +63,8 @@ pub mod rc {
     pub const PULL_RETRY_IMMEDIATELY: i32 = 20;
     pub const PULL_OFFSET_MOVED: i32 = 21;
     pub const QUERY_NOT_FOUND: i32 = 22;
+    pub const SUBSCRIPTION_NOT_EXIST: i32 = 24;
+    pub const SUBSCRIPTION_NOT_LATEST: i32 = 25;
 }
 
 /// PullSysFlag bits (docs/protocol.md §3.6).
@@ -829,6 +831,8 @@ pub struct PullArgs {
     pub suspend_ms: i64,
     /// subscription expression (sent when the SUBSCRIPTION flag is set).
     pub subscription: String,
+    /// subVersion (default: now).
+    pub sub_version: Option<i64>,
 }
 
 impl PullArgs {
@@ -844,7 +848,16 @@ impl PullArgs {
             commit_offset: 0,
             suspend_ms: 0,
             subscription: "*".to_owned(),
+            sub_version: None,
         }
+    }
+
+    /// Leaves the SUBSCRIPTION flag off: the broker uses the subscription the group's heartbeat registered
+    /// (as a push consumer's pulls do), stamped with `sub_version`.
+    pub fn registered_subscription(mut self, sub_version: i64) -> Self {
+        self.sys_flag &= !pull_flag::SUBSCRIPTION;
+        self.sub_version = Some(sub_version);
+        self
     }
 
     /// Sets maxMsgNums.
@@ -884,7 +897,10 @@ impl PullArgs {
             ("sysFlag", self.sys_flag.to_string()),
             ("commitOffset", self.commit_offset.to_string()),
             ("suspendTimeoutMillis", self.suspend_ms.to_string()),
-            ("subVersion", now_ms().to_string()),
+            (
+                "subVersion",
+                self.sub_version.unwrap_or_else(now_ms).to_string(),
+            ),
             ("expressionType", "TAG".to_owned()),
         ]);
         if self.sys_flag & pull_flag::SUBSCRIPTION != 0 {

@@ -388,3 +388,158 @@ async fn broker_refusals_carry_javas_codes() {
         .expect("answer");
     assert_eq!(r.code, java::TOPIC_NOT_EXIST, "{:?}", r.remark);
 }
+
+/// A pull that relies on the group's registered subscription (no SUBSCRIPTION flag, as a push consumer's)
+/// is refused with Java's codes when there is none, or when the puller's is newer than the registered one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_without_a_registered_subscription_are_refused() {
+    use rmq_tests::client::PullArgs;
+    let broker = EmbeddedBroker::start().await.expect("broker");
+    let c = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let topic = unique("SubTopic");
+    assert_eq!(
+        c.create_topic(&topic, 1).await.expect("create").code,
+        rc::SUCCESS
+    );
+    let group = unique("sub_group");
+    let never = c
+        .pull_with(&PullArgs::new(&group, &topic, 0, 0).registered_subscription(0))
+        .await
+        .expect("pull");
+    assert_eq!(never.code, rc::SUBSCRIPTION_NOT_EXIST, "{:?}", never.remark);
+    let before = rmq_tests::client::now_ms();
+    let hb = c
+        .heartbeat(&unique("client"), &group, &topic)
+        .await
+        .expect("heartbeat");
+    assert_eq!(hb.code, rc::SUCCESS);
+    // A topic that exists but that the group did not subscribe to.
+    let other_topic = unique("OtherTopic");
+    assert_eq!(
+        c.create_topic(&other_topic, 1).await.expect("create").code,
+        rc::SUCCESS
+    );
+    let other = c
+        .pull_with(&PullArgs::new(&group, &other_topic, 0, 0).registered_subscription(0))
+        .await
+        .expect("pull");
+    assert_eq!(other.code, rc::SUBSCRIPTION_NOT_EXIST, "{:?}", other.remark);
+    let newer = c
+        .pull_with(&PullArgs::new(&group, &topic, 0, 0).registered_subscription(before + 3_600_000))
+        .await
+        .expect("pull");
+    assert_eq!(
+        newer.code,
+        rc::SUBSCRIPTION_NOT_LATEST,
+        "{:?}",
+        newer.remark
+    );
+    let current = c
+        .pull_with(&PullArgs::new(&group, &topic, 0, 0).registered_subscription(0))
+        .await
+        .expect("pull");
+    assert_eq!(
+        current.code,
+        rc::PULL_NOT_FOUND,
+        "the registered subscription serves: {:?}",
+        current.remark
+    );
+}
+
+/// Every batch the broker refuses, refused as Java refuses it: MESSAGE_ILLEGAL, nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_refusals_carry_javas_code_and_store_nothing() {
+    use rmq_protocol::codes::response as java;
+    use rmq_tests::client::now_ms;
+    use rmq_tests::record::encode_properties;
+    let broker = EmbeddedBroker::start().await.expect("broker");
+    let c = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let topic = unique("BatchRefusalTopic");
+    assert_eq!(
+        c.create_topic(&topic, 1).await.expect("create").code,
+        rc::SUCCESS
+    );
+    let batch = |topic: &str, entry_props: &str, sys_flag: i32| {
+        let body = crate::checklist::batch_body(&[
+            (b"one".to_vec(), entry_props.to_owned()),
+            (b"two".to_vec(), entry_props.to_owned()),
+        ]);
+        RemotingCommand::request(
+            code::SEND_BATCH_MESSAGE,
+            HashMap::from([
+                ("a".to_owned(), "batch_refusal_pg".to_owned()),
+                ("b".to_owned(), topic.to_owned()),
+                ("c".to_owned(), "TBW102".to_owned()),
+                ("d".to_owned(), "4".to_owned()),
+                ("e".to_owned(), "0".to_owned()),
+                ("f".to_owned(), sys_flag.to_string()),
+                ("g".to_owned(), now_ms().to_string()),
+                ("h".to_owned(), "0".to_owned()),
+                ("i".to_owned(), String::new()),
+                ("j".to_owned(), "0".to_owned()),
+                ("m".to_owned(), "true".to_owned()),
+            ]),
+        )
+        .with_body(body)
+    };
+    let cases = [
+        ("a retry topic", batch("%RETRY%some_group", "", 0)),
+        (
+            "a delay level",
+            batch(&topic, &encode_properties([("DELAY", "3")]), 0),
+        ),
+        (
+            "a delivery time",
+            batch(
+                &topic,
+                &encode_properties([(
+                    "TIMER_DELIVER_MS",
+                    (now_ms() + 60_000).to_string().as_str(),
+                )]),
+                0,
+            ),
+        ),
+        (
+            "a half message",
+            batch(&topic, &encode_properties([("TRAN_MSG", "true")]), 4),
+        ),
+        (
+            "an empty body",
+            RemotingCommand::request(
+                code::SEND_BATCH_MESSAGE,
+                HashMap::from([
+                    ("a".to_owned(), "batch_refusal_pg".to_owned()),
+                    ("b".to_owned(), topic.clone()),
+                    ("c".to_owned(), "TBW102".to_owned()),
+                    ("d".to_owned(), "4".to_owned()),
+                    ("e".to_owned(), "0".to_owned()),
+                    ("f".to_owned(), "0".to_owned()),
+                    ("g".to_owned(), now_ms().to_string()),
+                    ("h".to_owned(), "0".to_owned()),
+                    ("j".to_owned(), "0".to_owned()),
+                    ("m".to_owned(), "true".to_owned()),
+                ]),
+            ),
+        ),
+    ];
+    for (what, cmd) in cases {
+        let r = c.request(cmd).await.expect("an answer");
+        assert_eq!(
+            r.code,
+            java::MESSAGE_ILLEGAL,
+            "a batch with {what}: {:?}",
+            r.remark
+        );
+    }
+    assert!(
+        c.pull_all(&unique("refusal_reader"), &topic, 0, 0)
+            .await
+            .expect("pull")
+            .is_empty(),
+        "a refused batch stored something"
+    );
+}

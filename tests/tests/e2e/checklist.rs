@@ -300,7 +300,7 @@ async fn route_json_form_follows_requester_version() {
 }
 
 /// SEND_BATCH_MESSAGE body (docs/protocol.md §3.3).
-fn batch_body(msgs: &[(Vec<u8>, String)]) -> Vec<u8> {
+pub(crate) fn batch_body(msgs: &[(Vec<u8>, String)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (body, props) in msgs {
         let total = 4 + 4 + 4 + 4 + 4 + body.len() + 2 + props.len();
