@@ -10,13 +10,8 @@ pub(crate) fn used_ratio(cfg: &StoreConfig, path: &Path) -> f64 {
     if let Some(probe) = &cfg.disk_usage_probe {
         return (probe.0)(path);
     }
-    match rustix::fs::statvfs(path) {
-        Ok(s) if s.f_blocks > 0 => {
-            let total = s.f_blocks as f64;
-            let free = s.f_bfree as f64;
-            ((total - free) / total).clamp(0.0, 1.0)
-        }
-        Ok(_) => 0.0,
+    match cfg.fs.used_ratio(path) {
+        Ok(r) => r,
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "statvfs failed");
             0.0

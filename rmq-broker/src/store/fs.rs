@@ -87,6 +87,8 @@ pub trait Fs: Send + Sync + Debug {
     /// Takes the store's exclusive lock on `path`, held until the returned guard drops; `Ok(None)` when
     /// another process holds it.
     fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn Send + Sync + Debug>>>;
+    /// How full the file system holding `path` is, 0.0 to 1.0 (`diskMaxUsedSpaceRatio` is checked against it).
+    fn used_ratio(&self, path: &Path) -> io::Result<f64>;
 }
 
 /// The file system the store uses; [`OsFs`] unless a test sets another.
@@ -232,6 +234,16 @@ impl Fs for OsFs {
         if let Ok(d) = File::open(path) {
             let _ = d.sync_all();
         }
+    }
+
+    fn used_ratio(&self, path: &Path) -> io::Result<f64> {
+        let s = rustix::fs::statvfs(path).map_err(io::Error::from)?;
+        if s.f_blocks == 0 {
+            return Ok(0.0);
+        }
+        let total = s.f_blocks as f64;
+        let free = s.f_bfree as f64;
+        Ok(((total - free) / total).clamp(0.0, 1.0))
     }
 
     fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn Send + Sync + Debug>>> {

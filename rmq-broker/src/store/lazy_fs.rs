@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -200,6 +200,8 @@ struct Shared {
     unstalled: Condvar,
     /// Set by the cut before it waits for running calls, so stalled ones wake and fail.
     cut: AtomicBool,
+    /// What `used_ratio` reports, as f64 bits (a disk filling up on demand).
+    used: AtomicU64,
 }
 
 impl Shared {
@@ -274,6 +276,7 @@ impl LazyFs {
                 stall: Mutex::new(None),
                 unstalled: Condvar::new(),
                 cut: AtomicBool::new(false),
+                used: AtomicU64::new(self.shared.used.load(Ordering::Acquire)),
             }),
         }
     }
@@ -294,6 +297,11 @@ impl LazyFs {
     /// or the power cut (then they fail): a device that stops answering.
     pub fn stall(&self, op: Op, path_part: &str) {
         *self.shared.stall.lock() = Some((op, path_part.to_string()));
+    }
+
+    /// Makes the disk report itself `ratio` full (0.0 to 1.0) from now on.
+    pub fn set_used_ratio(&self, ratio: f64) {
+        self.shared.used.store(ratio.to_bits(), Ordering::Release);
     }
 
     /// Bytes written to files and not yet synced (what a cut now would lose).
@@ -491,6 +499,11 @@ impl Fs for LazyFs {
     fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn Send + Sync + Debug>>> {
         let _alive = self.shared.check(None, path)?;
         Ok(Some(Box::new(NoLock)))
+    }
+
+    fn used_ratio(&self, path: &Path) -> io::Result<f64> {
+        let _alive = self.shared.check(None, path)?;
+        Ok(f64::from_bits(self.shared.used.load(Ordering::Acquire)))
     }
 }
 

@@ -591,3 +591,61 @@ async fn committed_offsets_are_never_ahead_of_the_recovered_queue() {
     );
     let _ = after.shutdown().await;
 }
+
+/// The disk fills past `diskMaxUsedSpaceRatio`: sends are refused SERVICE_NOT_AVAILABLE while reads go on;
+/// when space comes back the broker takes sends again, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_sends_until_space_comes_back() {
+    use rmq_tests::eventually;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fs = LazyFs::new();
+    fs.set_used_ratio(0.10);
+    // The disk is re-read every flush interval (here 20 ms).
+    let broker = start(&tmp.path().join("store"), fs.clone(), true).await;
+    let c = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let topic = unique("FullDiskTopic");
+    assert_eq!(
+        c.create_topic(&topic, 1).await.expect("create").code,
+        rc::SUCCESS
+    );
+    let send = |body: &'static str| {
+        let c = &c;
+        let topic = &topic;
+        async move {
+            c.send(&OutMessage::new(topic, body.as_bytes()).queue(0))
+                .await
+        }
+    };
+    assert_eq!(send("room").await.expect("send").code, rc::SUCCESS);
+    fs.set_used_ratio(0.99);
+    let refused = eventually(
+        Duration::from_secs(20),
+        "sends refused on a full disk",
+        || async {
+            let r = send("no room").await?;
+            Ok((r.code != rc::SUCCESS).then_some(r))
+        },
+    )
+    .await
+    .expect("refused");
+    assert_eq!(
+        refused.code,
+        rc::SERVICE_NOT_AVAILABLE,
+        "{:?}",
+        refused.remark
+    );
+    let recs = c
+        .pull_all(&unique("full_reader"), &topic, 0, 0)
+        .await
+        .expect("reads go on");
+    assert!(recs.iter().any(|r| r.body == b"room"));
+    fs.set_used_ratio(0.10);
+    eventually(Duration::from_secs(20), "sends accepted again", || async {
+        Ok((send("room again").await?.code == rc::SUCCESS).then_some(()))
+    })
+    .await
+    .expect("accepted after space came back");
+    let _ = broker.shutdown().await;
+}
