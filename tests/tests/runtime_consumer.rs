@@ -663,6 +663,7 @@ async fn a_listener_slower_than_consume_timeout_is_retried() {
     consumer.shutdown().await;
     p.shutdown().await;
     driver.abort();
+    let _ = broker.shutdown().await;
 }
 
 /// A committed offset beyond the queue (the broker lost its tail, or someone set it by hand) is answered
@@ -707,4 +708,5 @@ async fn an_offset_past_the_queue_is_moved_and_consumption_goes_on() {
     assert_eq!(bodies, ["old 0", "old 1", "old 2", "new"]);
     consumer.shutdown().await;
     p.shutdown().await;
+    let _ = broker.shutdown().await;
 }

@@ -365,6 +365,8 @@ async fn sends_fail_over_to_the_live_broker_and_return_after_a_restart() {
     isolating.shutdown().await;
     retrying.shutdown().await;
     let _ = b.shutdown().await;
+    // Stopped, not just dropped: a dropped embedded broker leaves its temp store behind.
+    let _ = a.shutdown().await;
 }
 
 /// A name server that accepts connections and never answers (a hung process) is given up on within the
@@ -402,4 +404,5 @@ async fn a_name_server_that_never_answers_is_given_up_on() {
     eprintln!("send past a hung name server took {:?}", started.elapsed());
     producer.shutdown().await;
     held.abort();
+    let _ = broker.shutdown().await;
 }

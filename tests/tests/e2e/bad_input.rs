@@ -387,6 +387,9 @@ async fn broker_refusals_carry_javas_codes() {
         .await
         .expect("answer");
     assert_eq!(r.code, java::TOPIC_NOT_EXIST, "{:?}", r.remark);
+    for b in [broker, read_only_broker, creating] {
+        let _ = b.shutdown().await;
+    }
 }
 
 /// A pull that relies on the group's registered subscription (no SUBSCRIPTION flag, as a push consumer's)
@@ -446,6 +449,7 @@ async fn pulls_without_a_registered_subscription_are_refused() {
         "the registered subscription serves: {:?}",
         current.remark
     );
+    let _ = broker.shutdown().await;
 }
 
 /// Every batch the broker refuses, refused as Java refuses it: MESSAGE_ILLEGAL, nothing stored.
@@ -542,4 +546,5 @@ async fn batch_refusals_carry_javas_code_and_store_nothing() {
             .is_empty(),
         "a refused batch stored something"
     );
+    let _ = broker.shutdown().await;
 }
