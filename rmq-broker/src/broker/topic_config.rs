@@ -1,10 +1,10 @@
 //! The broker's topic table: system topics, auto-creation on send, admin changes, and its persisted copy
 //! (`<store>/config/topics.json`). Every change bumps the data version, which tells name servers to re-read it.
 
+use rmq_protocol::clock::system_now_ms;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 use rmq_protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
@@ -68,13 +68,6 @@ pub struct TopicConfigManager {
     changes: Arc<Notify>,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 fn topic(name: &str, queues: i32, permission: i32) -> TopicConfig {
     TopicConfig {
         topic_name: name.to_string(),
@@ -124,7 +117,7 @@ impl TopicConfigManager {
             file,
             table: RwLock::new(table),
             counter: AtomicI64::new(version.counter + 1),
-            timestamp: AtomicI64::new(now_ms()),
+            timestamp: AtomicI64::new(system_now_ms()),
             changes: Arc::new(Notify::new()),
         })
     }
@@ -237,7 +230,7 @@ impl TopicConfigManager {
 
     fn changed(&self) -> Result<(), PersistError> {
         self.counter.fetch_add(1, Ordering::AcqRel);
-        self.timestamp.store(now_ms(), Ordering::Release);
+        self.timestamp.store(system_now_ms(), Ordering::Release);
         self.persist()?;
         self.changes.notify_one();
         Ok(())

@@ -1,8 +1,9 @@
 //! The send path: queue choice, the SEND request, retries on another broker, batches and request-reply.
 
+use rmq_protocol::clock::system_now_ms;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rmq_protocol::body::MessageQueue;
@@ -19,12 +20,6 @@ use crate::route::PublishInfo;
 
 /// Largest batch request body; larger batches are split (RocketMQ's 4 MiB message limit).
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// What the wire needs from one message after the producer's preparation.
 struct Prepared {
@@ -112,7 +107,7 @@ impl ProducerInner {
             default_topic_queue_nums: self.opts.default_topic_queue_nums,
             queue_id: queue.queue_id,
             sys_flag: p.sys_flag,
-            born_timestamp: now_ms(),
+            born_timestamp: system_now_ms(),
             flag: p.flag,
             properties: Some(p.properties.clone()),
             reconsume_times: retry.then_some(p.reconsume_times.unwrap_or(0)),

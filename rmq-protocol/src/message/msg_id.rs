@@ -18,11 +18,11 @@
 //! | 4 | ms since the start of the current month (i32) |
 //! | 2 | counter (i16, wrapping) |
 
+use crate::clock::system_now_ms;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{ProtocolError, Result};
 
@@ -127,13 +127,6 @@ pub struct UniqIdGenerator {
     counter: AtomicU16,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian, UTC).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -181,7 +174,7 @@ impl UniqIdGenerator {
         push_addr(&mut raw, ip);
         raw.extend_from_slice(&pid.to_be_bytes());
         raw.extend_from_slice(&random.to_be_bytes());
-        let (start, next) = month_bounds(now_ms());
+        let (start, next) = month_bounds(system_now_ms());
         Self {
             prefix: hex_upper(&raw),
             month_start_ms: AtomicI64::new(start),
@@ -198,7 +191,7 @@ impl UniqIdGenerator {
 
     /// The next id.
     pub fn next_id(&self) -> String {
-        let now = now_ms();
+        let now = system_now_ms();
         if now >= self.next_month_start_ms.load(Ordering::Relaxed) {
             // Rare: once a month. The mutex only keeps two threads from recomputing at once.
             let _g = self.rollover.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,9 +1,10 @@
 //! The lite pull consumer's handle (Java `DefaultLitePullConsumer`): start, subscribe or assign, poll, seek,
 //! commit, shutdown.
 
+use rmq_protocol::clock::system_now_ms;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -68,12 +69,6 @@ impl GroupMember for LiteInner {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl LitePullConsumer {
     /// Validates the options, joins the group (heartbeat with consume type `CONSUME_ACTIVELY`) and starts
     /// pulling the subscriptions given in the options, if any; more can be added with `subscribe`, or queues
@@ -111,7 +106,7 @@ impl LitePullConsumer {
             ));
         }
         let group = opts.client.wrap(&opts.group);
-        let version = now_ms();
+        let version = system_now_ms();
         let mut subscriptions = HashMap::new();
         for (topic, selector) in &opts.subscriptions {
             check_topic(topic)?;
@@ -184,7 +179,7 @@ impl LitePullConsumer {
         inner.check_running()?;
         check_topic(topic)?;
         let wrapped = inner.opts.client.wrap(topic);
-        let sd = subscription_data(&wrapped, &selector, now_ms())?;
+        let sd = subscription_data(&wrapped, &selector, system_now_ms())?;
         {
             let mut st = inner.state.lock();
             if st.mode == Mode::Assign {

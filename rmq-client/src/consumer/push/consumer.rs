@@ -1,8 +1,9 @@
 //! The push consumer's handle (Java `DefaultMQPushConsumer`): start, shutdown, and what callers may ask.
 
+use rmq_protocol::clock::system_now_ms;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -57,12 +58,6 @@ impl GroupMember for PushInner {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl PushConsumer {
     /// Validates the options, joins the group and starts consuming.
     pub async fn start(
@@ -98,7 +93,7 @@ impl PushConsumer {
                 reason: "thread count, consume batch and pull batch must be positive".into(),
             });
         }
-        let version = now_ms();
+        let version = system_now_ms();
         let mut subscriptions = HashMap::new();
         for (topic, selector) in &opts.subscriptions {
             check_topic(topic)?;
