@@ -69,10 +69,7 @@ pub enum HarnessError {
 /// suspension happens at once, while the messages still carry the times they would have. Use
 /// `.virtual_time()` for exact steps with [`Application::advance`], `.real_time()` for the system clock.
 pub fn test_app() -> ApplicationBuilder {
-    ApplicationBuilder::new()
-        .without_default_config_files()
-        .for_harness()
-        .set("rocketmq.name-server", EMBEDDED)
+    test_app_from(ApplicationBuilder::new().without_default_config_files())
 }
 
 /// The application a service builds itself (its `application.*` files, beans, templates), on a fresh

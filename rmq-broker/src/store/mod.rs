@@ -256,14 +256,14 @@ impl MessageStore {
     ///
     /// # Errors
     /// Size and topic checks, [`StoreError::DiskFull`], [`StoreError::ShuttingDown`],
-    /// [`StoreError::FlushTimeout`] (SYNC_FLUSH only; the message is stored nonetheless), I/O failures.
+    /// [`StoreError::FlushTimeout`] (SYNC_FLUSH only; the message is stored nonetheless and its result rides in
+    /// the error), I/O failures.
     ///
     /// # Cancel safety
     /// Dropping the future after it started waiting does not withdraw the message: it will be stored.
     pub async fn put_message(&self, msg: MessageToStore) -> Result<PutResult> {
         let mut v = self.put_batch(std::slice::from_ref(&msg)).await?;
         v.pop().ok_or(StoreError::ShuttingDown)
-        // (A flush timeout keeps its one result inside the error.)
     }
 
     /// Appends messages as one batch: one lock section, one write, consecutive queue offsets per queue.
