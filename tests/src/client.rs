@@ -7,7 +7,7 @@
 //! Request ext fields are written by hand from the tables of docs/protocol.md (§2.3), not taken from `rmq-protocol`'s typed
 //! headers, so a field-name mistake shared by the protocol crate and the broker still fails a test.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
+use rmq_protocol::body::{self, LockBatchRequestBody, LockBatchResponseBody, MessageQueue};
+use rmq_protocol::codes::{request, response};
 use rmq_protocol::RemotingCommand;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -351,6 +353,16 @@ impl RawClient {
 
     /// UPDATE_AND_CREATE_TOPIC (17) with `queues` read and write queues, perm RW.
     pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<RemotingCommand> {
+        self.create_topic_with_perm(topic, queues, 6).await
+    }
+
+    /// UPDATE_AND_CREATE_TOPIC (17) with `queues` read and write queues and permission `perm` (2 W, 4 R, 6 RW).
+    pub async fn create_topic_with_perm(
+        &self,
+        topic: &str,
+        queues: i32,
+        perm: i32,
+    ) -> Result<RemotingCommand> {
         self.request(RemotingCommand::request(
             code::UPDATE_AND_CREATE_TOPIC,
             ext([
@@ -358,13 +370,51 @@ impl RawClient {
                 ("defaultTopic", "TBW102".to_owned()),
                 ("readQueueNums", queues.to_string()),
                 ("writeQueueNums", queues.to_string()),
-                ("perm", "6".to_owned()),
+                ("perm", perm.to_string()),
                 ("topicFilterType", "SINGLE_TAG".to_owned()),
                 ("topicSysFlag", "0".to_owned()),
                 ("order", "false".to_owned()),
             ]),
         ))
         .await
+    }
+
+    /// LOCK_BATCH_MQ for `client_id` in `group`: the queues among `mqs` it holds afterwards (fails unless SUCCESS).
+    pub async fn lock_queues(
+        &self,
+        group: &str,
+        client_id: &str,
+        mqs: &[MessageQueue],
+    ) -> Result<HashSet<MessageQueue>> {
+        let resp = self
+            .request(lock_request(request::LOCK_BATCH_MQ, group, client_id, mqs))
+            .await?;
+        if resp.code != response::SUCCESS {
+            bail!("LOCK_BATCH_MQ answered {}: {:?}", resp.code, resp.remark);
+        }
+        let held: LockBatchResponseBody = body::from_json(&resp.body).context("lock body")?;
+        Ok(held.lock_ok_mq_set.into_iter().collect())
+    }
+
+    /// UNLOCK_BATCH_MQ for `client_id` in `group` (fails unless SUCCESS).
+    pub async fn unlock_queues(
+        &self,
+        group: &str,
+        client_id: &str,
+        mqs: &[MessageQueue],
+    ) -> Result<()> {
+        let resp = self
+            .request(lock_request(
+                request::UNLOCK_BATCH_MQ,
+                group,
+                client_id,
+                mqs,
+            ))
+            .await?;
+        if resp.code != response::SUCCESS {
+            bail!("UNLOCK_BATCH_MQ answered {}: {:?}", resp.code, resp.remark);
+        }
+        Ok(())
     }
 
     // ----- consumer -----
@@ -956,6 +1006,17 @@ impl PullOutcome {
 }
 
 /// Re-export so tests can name the codec in use.
+/// A LOCK_BATCH_MQ / UNLOCK_BATCH_MQ request (`onlyThisBroker`, as a consumer sends it).
+fn lock_request(code: i32, group: &str, client_id: &str, mqs: &[MessageQueue]) -> RemotingCommand {
+    let body = LockBatchRequestBody {
+        consumer_group: group.to_owned(),
+        client_id: client_id.to_owned(),
+        only_this_broker: true,
+        mq_set: mqs.to_vec(),
+    };
+    RemotingCommand::request(code, Default::default()).with_body(body::to_json(&body))
+}
+
 pub use codec::Codec as ClientCodec;
 
 #[cfg(test)]

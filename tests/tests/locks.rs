@@ -5,9 +5,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use rmq_broker::embedded::EmbeddedBroker;
-use rmq_protocol::body::{self, LockBatchRequestBody, LockBatchResponseBody, MessageQueue};
-use rmq_protocol::codes::{request, response};
-use rmq_protocol::RemotingCommand;
+use rmq_protocol::body::MessageQueue;
 use rmq_tests::{unique, RawClient};
 
 fn queues(topic: &str, broker: &str, n: i32) -> Vec<MessageQueue> {
@@ -26,31 +24,13 @@ async fn lock(
     client_id: &str,
     mqs: &[MessageQueue],
 ) -> HashSet<MessageQueue> {
-    let body = LockBatchRequestBody {
-        consumer_group: group.to_string(),
-        client_id: client_id.to_string(),
-        only_this_broker: true,
-        mq_set: mqs.to_vec(),
-    };
-    let cmd = RemotingCommand::request(request::LOCK_BATCH_MQ, Default::default())
-        .with_body(body::to_json(&body));
-    let resp = c.request(cmd).await.expect("lock response");
-    assert_eq!(resp.code, response::SUCCESS, "{:?}", resp.remark);
-    let held: LockBatchResponseBody = body::from_json(&resp.body).expect("lock body");
-    held.lock_ok_mq_set.into_iter().collect()
+    c.lock_queues(group, client_id, mqs).await.expect("lock")
 }
 
 async fn unlock(c: &RawClient, group: &str, client_id: &str, mqs: &[MessageQueue]) {
-    let body = LockBatchRequestBody {
-        consumer_group: group.to_string(),
-        client_id: client_id.to_string(),
-        only_this_broker: true,
-        mq_set: mqs.to_vec(),
-    };
-    let cmd = RemotingCommand::request(request::UNLOCK_BATCH_MQ, Default::default())
-        .with_body(body::to_json(&body));
-    let resp = c.request(cmd).await.expect("unlock response");
-    assert_eq!(resp.code, response::SUCCESS, "{:?}", resp.remark);
+    c.unlock_queues(group, client_id, mqs)
+        .await
+        .expect("unlock");
 }
 
 #[tokio::test]

@@ -345,6 +345,12 @@ impl ClientInstance {
     }
 
     /// Hands a failed message back for a later retry (`delay_level` 0: the broker's schedule; -1: DLQ now).
+    ///
+    /// As Java's `sendMessageBack`: when the broker refuses CONSUMER_SEND_MSG_BACK (or it fails on the wire),
+    /// the message is sent to `%RETRY%<group>` as a new message instead ([`send_to_retry_topic`]). Only when
+    /// both fail is the error returned, and the caller retries the message locally.
+    ///
+    /// [`send_to_retry_topic`]: Self::send_to_retry_topic
     pub(crate) async fn send_message_back(
         &self,
         group: &str,
@@ -367,17 +373,22 @@ impl ClientInstance {
             max_reconsume_times: Some(max_reconsume_times),
         };
         let cmd = RemotingCommand::request_with(request::CONSUMER_SEND_MSG_BACK, &header);
-        self.invoke(&addr, cmd, self.config().request_timeout)
+        let Err(back) = self.invoke(&addr, cmd, self.config().request_timeout).await else {
+            return Ok(());
+        };
+        tracing::warn!(%group, msg_id = %msg.msg_id(), error = %back, "send-back refused; sending to the retry topic instead");
+        self.send_to_retry_topic(group, msg, broker_name, max_reconsume_times)
             .await
-            .map(|_| ())
     }
 
-    /// Orderly mode: hands a message that used up its local retries to `%RETRY%<group>` as a new message, as
-    /// Java's orderly consumer does, counting the deliveries made (`reconsume_times + 1`) so the broker files
-    /// it in the DLQ (the count exceeds the maximum, or the group holds orderly locks) with the same
-    /// reconsume count a concurrently consumed message gets there. A CONSUMER_SEND_MSG_BACK would not do:
-    /// the broker would count from the stored original, which local retries never touched.
-    pub(crate) async fn send_orderly_to_retry(
+    /// Sends `msg` to `%RETRY%<group>` as a new message, counting the deliveries made (`reconsume_times + 1`)
+    /// with delay level `3 + reconsume_times`, as Java does in two places:
+    /// - the fallback of a refused CONSUMER_SEND_MSG_BACK ([`send_message_back`](Self::send_message_back));
+    /// - orderly mode, for a message that used up its local retries: the broker files it in the DLQ (the
+    ///   count exceeds the maximum, or the group holds orderly locks) with the same reconsume count a
+    ///   concurrently consumed message gets there. A CONSUMER_SEND_MSG_BACK would not do: the broker would
+    ///   count from the stored original, which local retries never touched.
+    pub(crate) async fn send_to_retry_topic(
         &self,
         group: &str,
         msg: &MessageExt,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use rmq_protocol::body::ProcessQueueInfo;
 use rmq_protocol::message::{properties, MessageExt};
 use tokio::time::Instant;
 
@@ -280,6 +281,34 @@ impl ProcessQueue {
     /// Messages the broker held beyond the last pulled one, as of the last pull (consumer lag, for monitoring).
     pub(crate) fn msg_acc_cnt(&self) -> i64 {
         self.state.lock().msg_acc_cnt
+    }
+
+    /// Java's `fillProcessQueueInfo`: the snapshot a consumer reports in its running info, with `commit_offset`
+    /// from the offset store.
+    pub(crate) fn info(&self, commit_offset: i64) -> ProcessQueueInfo {
+        let now_ms = rmq_protocol::clock::system_now_ms();
+        let epoch_ms = |at: Instant| {
+            now_ms.saturating_sub(i64::try_from(at.elapsed().as_millis()).unwrap_or(i64::MAX))
+        };
+        let st = self.state.lock();
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        let all = st.msgs.keys().chain(st.consuming.keys());
+        ProcessQueueInfo {
+            commit_offset,
+            cached_msg_min_offset: all.clone().min().copied().unwrap_or(0),
+            cached_msg_max_offset: all.max().copied().unwrap_or(0),
+            cached_msg_count: count(st.msgs.len() + st.consuming.len()),
+            cached_msg_size_in_mib: i32::try_from(st.bytes / (1024 * 1024)).unwrap_or(i32::MAX),
+            transaction_msg_min_offset: st.consuming.keys().next().copied().unwrap_or(0),
+            transaction_msg_max_offset: st.consuming.keys().next_back().copied().unwrap_or(0),
+            transaction_msg_count: count(st.consuming.len()),
+            locked: self.is_locked(),
+            try_unlock_times: i64::try_from(self.try_unlock_times()).unwrap_or(i64::MAX),
+            last_lock_timestamp: epoch_ms(st.last_lock),
+            dropped: self.is_dropped(),
+            last_pull_timestamp: epoch_ms(st.last_pull),
+            last_consume_timestamp: epoch_ms(st.last_consume),
+        }
     }
 
     /// Whether rebalance took this queue away; pulls stop and results are no longer committed.

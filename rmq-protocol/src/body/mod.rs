@@ -15,6 +15,7 @@
 //! - [`topic`]: topic config, data version, the topic table wrapper, KV table, topic list.
 //! - [`register`]: REGISTER_BROKER body, plain and zlib-compressed.
 //! - [`route`]: topic route and cluster info, with the bare-key quirk.
+//! - [`running_info`]: what a consumer reports about its queues (GET_CONSUMER_RUNNING_INFO).
 //! - [`subscription`]: consumer-group settings (`SubscriptionGroupConfig`), kept by the broker, edited by admin.
 
 pub mod admin;
@@ -22,6 +23,7 @@ pub mod client;
 mod json;
 pub mod register;
 pub mod route;
+pub mod running_info;
 pub mod subscription;
 pub mod topic;
 
@@ -30,5 +32,6 @@ pub use client::*;
 pub use json::{from_json, quote_bare_integer_keys, quote_object_keys, to_json, try_to_json};
 pub use register::RegisterBrokerBody;
 pub use route::*;
+pub use running_info::ProcessQueueInfo;
 pub use subscription::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 pub use topic::*;

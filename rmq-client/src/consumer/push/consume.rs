@@ -244,9 +244,11 @@ async fn orderly(inner: Arc<PushInner>, owned: Arc<OwnedQueue>) {
     }
 }
 
+/// Records an orderly batch's offset; after a drop only while this member still holds the queue's lock (a
+/// queue moving away keeps it until the batch ends).
 fn commit(inner: &PushInner, owned: &OwnedQueue) {
     if let Some(offset) = owned.pq.commit() {
-        if !owned.pq.is_dropped() {
+        if !owned.pq.is_dropped() || inner.releasing.lock().contains_key(&owned.mq) {
             inner.offsets.update(&owned.mq, offset, false);
         }
     }
@@ -265,7 +267,7 @@ async fn dead_letter_all(inner: &PushInner, owned: &OwnedQueue, msgs: &[Arc<Mess
         );
         let sent = inner
             .instance
-            .send_orderly_to_retry(
+            .send_to_retry_topic(
                 &inner.group,
                 m,
                 &owned.mq.broker_name,

@@ -2,18 +2,19 @@
 
 use rmq_protocol::clock::system_now_ms;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use parking_lot::Mutex;
-use rmq_protocol::body::{ConsumerData, MessageQueue};
+use rmq_protocol::body::{ConsumerData, MessageQueue, ProcessQueueInfo};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::inner::PushInner;
+use super::inner::{FlowControlCounters, PushInner};
 use super::options::PushConsumerOptions;
 use crate::consumer::listener::MessageListener;
 use crate::consumer::membership::{self, GroupMember, Hook};
@@ -124,12 +125,14 @@ impl PushConsumer {
         };
         let inner = Arc::new(PushInner {
             permits: Arc::new(Semaphore::new(opts.consume_thread_max)),
+            flow_control: FlowControlCounters::default(),
             opts,
             instance: instance.clone(),
             listener: Arc::new(listener),
             subscriptions,
             group: group.clone(),
             queues: Mutex::default(),
+            releasing: Mutex::default(),
             offsets,
             consume_tasks: TaskTracker::new(),
             rebalance_signal: Notify::new(),
@@ -166,6 +169,30 @@ impl PushConsumer {
         v
     }
 
+    /// Each owned queue's process-queue state (Java's `ProcessQueueInfo`, as running info reports it).
+    pub fn process_queues(&self) -> Vec<(MessageQueue, ProcessQueueInfo)> {
+        let owned: Vec<_> = self.inner.queues.lock().values().cloned().collect();
+        let mut v: Vec<(MessageQueue, ProcessQueueInfo)> = owned
+            .iter()
+            .map(|o| {
+                let commit = self.inner.offsets.get(&o.mq).unwrap_or(-1);
+                (o.mq.clone(), o.pq.info(commit))
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// How many times pulling paused at each flow-control limit since the start.
+    pub fn flow_control_times(&self) -> FlowControlTimes {
+        let c = &self.inner.flow_control;
+        FlowControlTimes {
+            by_count: c.by_count.load(Ordering::Relaxed),
+            by_size: c.by_size.load(Ordering::Relaxed),
+            by_span: c.by_span.load(Ordering::Relaxed),
+        }
+    }
+
     /// Re-runs queue allocation now and waits for it (tests and operators; the timer and notices do it anyway).
     pub async fn rebalance(&self) {
         self.inner.clone().rebalance_all().await;
@@ -193,6 +220,17 @@ impl PushConsumer {
         inner.release_all_queues().await;
         inner.instance.unregister_consumer(&inner.group).await;
     }
+}
+
+/// Flow-control pauses of a push consumer, per limit (see [`PushConsumer::flow_control_times`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowControlTimes {
+    /// Paused because a queue buffered more than `pull_threshold_for_queue` messages.
+    pub by_count: u64,
+    /// Paused because a queue buffered more than `pull_threshold_size_for_queue` bytes.
+    pub by_size: u64,
+    /// Paused because a queue's buffered offsets spanned more than `consume_concurrently_max_span`.
+    pub by_span: u64,
 }
 
 /// The consumer's timers: route probe, rebalance, offset commits and (orderly clustering) lock renewal.

@@ -2,6 +2,7 @@
 //! signals that stop or rebalance it.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -26,6 +27,15 @@ pub(crate) struct OwnedQueue {
     pub(crate) cancel: CancellationToken,
 }
 
+/// How often pulling paused for each flow-control limit (Java logs `queueFlowControlTimes` and
+/// `queueMaxSpanFlowControlTimes`); a lasting rise means the listener is slower than the traffic.
+#[derive(Debug, Default)]
+pub(crate) struct FlowControlCounters {
+    pub(crate) by_count: AtomicU64,
+    pub(crate) by_size: AtomicU64,
+    pub(crate) by_span: AtomicU64,
+}
+
 /// What the consumer's handle, its rebalance, pull and consume tasks share.
 pub(crate) struct PushInner {
     pub(crate) opts: PushConsumerOptions,
@@ -35,8 +45,12 @@ pub(crate) struct PushInner {
     pub(crate) subscriptions: HashMap<String, SubscriptionData>,
     pub(crate) group: String,
     pub(crate) queues: Mutex<HashMap<MessageQueue, Arc<OwnedQueue>>>,
+    /// Orderly queues rebalance moved away while a batch was still running: their broker lock is kept (and
+    /// renewed) until that batch ends, so the new owner cannot start before it (Java keeps such a lock too).
+    pub(crate) releasing: Mutex<HashMap<MessageQueue, Arc<OwnedQueue>>>,
     pub(crate) offsets: OffsetBackend,
     pub(crate) permits: Arc<Semaphore>,
+    pub(crate) flow_control: FlowControlCounters,
     pub(crate) consume_tasks: TaskTracker,
     pub(crate) rebalance_signal: Notify,
     pub(crate) rebalance_lock: tokio::sync::Mutex<()>,

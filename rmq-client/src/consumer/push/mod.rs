@@ -21,7 +21,7 @@ mod options;
 mod pull;
 mod rebalance;
 
-pub use consumer::PushConsumer;
+pub use consumer::{FlowControlTimes, PushConsumer};
 pub use options::PushConsumerOptions;
 
 // The paths these had when the push consumer was one file.

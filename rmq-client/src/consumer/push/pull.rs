@@ -1,6 +1,7 @@
 //! One pull task per queue a push consumer owns: long polling, flow control, and hand-off to the consume
 //! service.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,10 +39,18 @@ pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut
             return;
         }
         let pq = &owned.pq;
-        let over = pq.cached_count() > opts.pull_threshold_for_queue
-            || pq.cached_bytes() > opts.pull_threshold_size_for_queue
-            || (!opts.orderly && pq.max_span() > opts.consume_concurrently_max_span);
-        if over {
+        let counters = &inner.flow_control;
+        let over = if pq.cached_count() > opts.pull_threshold_for_queue {
+            Some(&counters.by_count)
+        } else if pq.cached_bytes() > opts.pull_threshold_size_for_queue {
+            Some(&counters.by_size)
+        } else if !opts.orderly && pq.max_span() > opts.consume_concurrently_max_span {
+            Some(&counters.by_span)
+        } else {
+            None
+        };
+        if let Some(times) = over {
+            times.fetch_add(1, Ordering::Relaxed);
             if pause(&owned.cancel, FLOW_CONTROL_PAUSE).await {
                 return;
             }

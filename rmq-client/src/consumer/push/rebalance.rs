@@ -1,5 +1,6 @@
 //! Which queues this push consumer consumes: allocation on start, every 20 s and on membership notices; queues
-//! that move away are dropped cleanly (offset committed, orderly lock released).
+//! that move away are dropped cleanly (offset committed, orderly lock released, but never while a batch of
+//! the queue is still running).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crate::consumer::process_queue::ProcessQueue;
 use crate::consumer::rebalance::allocate_topic;
 use crate::error::Result;
 
-/// How long a dropped orderly queue waits for its running batch before unlocking (Java: 1 s).
+/// How long shutdown and an offset reset wait for a running orderly batch before unlocking anyway (Java: 1 s).
 const ORDERLY_DROP_WAIT: Duration = Duration::from_secs(1);
 
 impl PushInner {
@@ -56,12 +57,14 @@ impl PushInner {
             .collect();
         for mq in current.iter().filter(|mq| !wanted.contains(mq)) {
             tracing::info!(group = %self.group, queue = ?mq, "queue moved to another member; dropping it");
-            self.drop_queue(mq, true).await;
+            self.clone().move_away(mq).await;
         }
         let held: HashSet<&MessageQueue> = current.iter().collect();
+        let releasing: HashSet<MessageQueue> = self.releasing.lock().keys().cloned().collect();
+        // A queue whose last batch here is still running comes back only after that batch ended.
         let mut added: Vec<MessageQueue> = allocated
             .iter()
-            .filter(|mq| !held.contains(mq))
+            .filter(|mq| !held.contains(mq) && !releasing.contains(mq))
             .cloned()
             .collect();
         if added.is_empty() {
@@ -115,10 +118,18 @@ impl PushInner {
         held
     }
 
-    /// Renews the broker locks of every owned queue (orderly clustering, every 20 s).
+    /// Renews the broker locks of every owned queue and of those still finishing a batch (orderly clustering,
+    /// every 20 s).
     pub(crate) async fn lock_all(&self) {
         let owned: Vec<Arc<OwnedQueue>> = self.queues.lock().values().cloned().collect();
+        let releasing: Vec<MessageQueue> = self.releasing.lock().keys().cloned().collect();
         let mut by_broker: BTreeMap<String, Vec<MessageQueue>> = BTreeMap::new();
+        for mq in releasing {
+            by_broker
+                .entry(mq.broker_name.clone())
+                .or_default()
+                .push(mq);
+        }
         for o in &owned {
             by_broker
                 .entry(o.mq.broker_name.clone())
@@ -159,17 +170,61 @@ impl PushInner {
         .await
     }
 
-    /// Stops consuming `mq`: no more pulls, its offset committed (if `commit`), its orderly lock released.
+    /// Rebalance gave `mq` to another member: stop consuming it. An orderly queue keeps its broker lock until
+    /// its running batch has ended and that batch's offset is committed, however long the batch takes (Java's
+    /// `removeUnnecessaryMessageQueue` keeps the lock too); meanwhile the lock is renewed with the owned ones.
+    async fn move_away(self: Arc<Self>, mq: &MessageQueue) {
+        let Some(owned) = self.queues.lock().remove(mq) else {
+            return;
+        };
+        owned.pq.set_dropped(true);
+        owned.cancel.cancel();
+        if !self.locks_queues() {
+            self.release(&owned, true).await;
+            return;
+        }
+        // Registered first, so a batch that ends right now still records its offset.
+        self.releasing.lock().insert(mq.clone(), owned.clone());
+        if let Ok(idle) = owned.pq.consume_lock().try_lock() {
+            self.release(&owned, true).await;
+            drop(idle);
+            self.releasing.lock().remove(mq);
+            return;
+        }
+        tracing::info!(group = %self.group, queue = ?mq, "a batch of the queue is still running; keeping its lock until it ends");
+        owned.pq.inc_try_unlock_times();
+        tokio::spawn(async move {
+            let batch_ended = owned.pq.consume_lock().lock().await;
+            self.release(&owned, true).await;
+            drop(batch_ended);
+            self.releasing.lock().remove(&owned.mq);
+            // The queue may have been allocated back meanwhile.
+            self.rebalance_signal.notify_one();
+        });
+    }
+
+    /// Stops consuming `mq` at once (shutdown, offset reset): no more pulls, its offset committed (if
+    /// `commit`), its orderly lock released after waiting up to [`ORDERLY_DROP_WAIT`] for a running batch.
     pub(crate) async fn drop_queue(&self, mq: &MessageQueue, commit: bool) {
         let Some(owned) = self.queues.lock().remove(mq) else {
             return;
         };
         owned.pq.set_dropped(true);
         owned.cancel.cancel();
-        if self.locks_queues() {
-            // Let a running batch finish so its offset is committed before another member takes the lock.
-            let _ = tokio::time::timeout(ORDERLY_DROP_WAIT, owned.pq.consume_lock().lock()).await;
+        if self.locks_queues()
+            && tokio::time::timeout(ORDERLY_DROP_WAIT, owned.pq.consume_lock().lock())
+                .await
+                .is_err()
+        {
+            owned.pq.inc_try_unlock_times();
+            tracing::warn!(group = %self.group, queue = ?mq, "orderly batch still running; unlocking the queue anyway");
         }
+        self.release(&owned, commit).await;
+    }
+
+    /// Commits (if `commit`) and forgets a dropped queue's offset, releases its orderly lock, frees its buffer.
+    async fn release(&self, owned: &OwnedQueue, commit: bool) {
+        let mq = &owned.mq;
         if commit {
             self.offsets
                 .persist(&self.instance, &self.group, std::slice::from_ref(mq))

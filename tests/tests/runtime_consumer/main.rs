@@ -1,5 +1,10 @@
 //! rmq-runtime's push consumer against the bundled broker over TCP: queue sharing in a group, rebalance on
-//! join and on a crashed member, broadcasting, orderly per-key order, and retry → DLQ.
+//! join and on a crashed member, broadcasting, orderly per-key order, and retry → DLQ; the modules hold the
+//! error paths (a refused send-back, flow control, orderly hand-over and takeover).
+
+mod flow_control;
+mod handover;
+mod send_back;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
