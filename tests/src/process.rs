@@ -95,7 +95,8 @@ fn locate_or_build() -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// A running `rmq-broker` child process (name server + broker). Killed (SIGKILL) on drop.
+/// A running `rmq-broker` child process (name server + broker, or the broker role alone). Killed (SIGKILL) on
+/// drop.
 pub struct BrokerProcess {
     child: Child,
     /// Name-server address from the READY line.
@@ -118,21 +119,39 @@ impl BrokerProcess {
         log_path: &Path,
         extra_args: &[&str],
     ) -> Result<BrokerProcess> {
+        let mut args = vec!["--namesrv-listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra_args);
+        Self::spawn(store_dir, log_path, &args, None).await
+    }
+
+    /// Starts the broker role alone, `rmq-broker broker -n NAMESRV --listen 127.0.0.1:0 --store STORE` plus
+    /// `extra_args`, registering with a name server the test runs, and waits for `READY broker=…`.
+    pub async fn start_broker(
+        store_dir: &Path,
+        log_path: &Path,
+        namesrv: &str,
+        extra_args: &[&str],
+    ) -> Result<BrokerProcess> {
+        let mut args = vec!["broker", "-n", namesrv];
+        args.extend_from_slice(extra_args);
+        Self::spawn(store_dir, log_path, &args, Some(namesrv)).await
+    }
+
+    async fn spawn(
+        store_dir: &Path,
+        log_path: &Path,
+        args: &[&str],
+        namesrv: Option<&str>,
+    ) -> Result<BrokerProcess> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log_path)
             .with_context(|| format!("open {}", log_path.display()))?;
         let mut child = Command::new(broker_binary())
-            .args([
-                "--namesrv-listen",
-                "127.0.0.1:0",
-                "--listen",
-                "127.0.0.1:0",
-                "--store",
-            ])
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--store"])
             .arg(store_dir)
-            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -168,7 +187,10 @@ impl BrokerProcess {
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let (namesrv_addr, broker_addr) = parse_ready(&rest)?;
+        let (ready_namesrv, broker_addr) = parse_ready(&rest)?;
+        let Some(namesrv_addr) = ready_namesrv.or_else(|| namesrv.map(str::to_owned)) else {
+            bail!("READY line without a name server: READY {rest}");
+        };
         Ok(BrokerProcess {
             child,
             namesrv_addr,
@@ -190,17 +212,24 @@ impl BrokerProcess {
         self.child.wait().await.context("wait for rmq-broker")
     }
 
-    /// SIGTERM (clean stop) and wait up to `timeout` for the exit.
-    pub async fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
+    /// Sends `signal` (e.g. `libc::SIGSTOP` to freeze the broker with its connections open, `libc::SIGCONT` to
+    /// let it go on).
+    pub fn signal(&self, signal: libc::c_int) -> Result<()> {
         let pid = self
             .child
             .id()
             .ok_or_else(|| anyhow!("rmq-broker already reaped"))?;
         // SAFETY: plain kill(2) on our own child's pid, which is not yet reaped (we hold its Child).
-        let r = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        let r = unsafe { libc::kill(pid as libc::pid_t, signal) };
         if r != 0 {
-            bail!("kill(SIGTERM): {}", std::io::Error::last_os_error());
+            bail!("kill({signal}): {}", std::io::Error::last_os_error());
         }
+        Ok(())
+    }
+
+    /// SIGTERM (clean stop) and wait up to `timeout` for the exit.
+    pub async fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        self.signal(libc::SIGTERM)?;
         match tokio::time::timeout(timeout, self.child.wait()).await {
             Ok(s) => s.context("wait for rmq-broker"),
             Err(_) => bail!(
@@ -216,20 +245,13 @@ impl BrokerProcess {
     }
 }
 
-/// Parses the part after `READY `: `namesrv=HOST:PORT broker=HOST:PORT`.
-pub fn parse_ready(rest: &str) -> Result<(String, String)> {
-    let mut ns = None;
-    let mut br = None;
-    for kv in rest.split_whitespace() {
-        match kv.split_once('=') {
-            Some(("namesrv", v)) => ns = Some(v.to_owned()),
-            Some(("broker", v)) => br = Some(v.to_owned()),
-            _ => {}
-        }
-    }
-    match (ns, br) {
-        (Some(n), Some(b)) => Ok((n, b)),
-        _ => bail!("malformed READY line: READY {rest}"),
+/// Parses the part after `READY `: `[namesrv=HOST:PORT] broker=HOST:PORT` (the broker role alone prints no
+/// name server).
+pub fn parse_ready(rest: &str) -> Result<(Option<String>, String)> {
+    let (ns, broker) = (ready_field(rest, "namesrv"), ready_field(rest, "broker"));
+    match broker {
+        Some(b) => Ok((ns, b)),
+        None => bail!("malformed READY line: READY {rest}"),
     }
 }
 
@@ -255,10 +277,12 @@ mod tests {
     fn ready_line() {
         let (n, b) = parse_ready("namesrv=127.0.0.1:4000 broker=127.0.0.1:4001").expect("valid");
         assert_eq!(
-            (n.as_str(), b.as_str()),
-            ("127.0.0.1:4000", "127.0.0.1:4001")
+            (n.as_deref(), b.as_str()),
+            (Some("127.0.0.1:4000"), "127.0.0.1:4001")
         );
         assert!(parse_ready("namesrv=127.0.0.1:4000").is_err());
+        let (n, b) = parse_ready("broker=127.0.0.1:4001").expect("broker role");
+        assert_eq!((n, b.as_str()), (None, "127.0.0.1:4001"));
         let with_metrics = "namesrv=127.0.0.1:4000 broker=127.0.0.1:4001 metrics=127.0.0.1:4002";
         assert!(parse_ready(with_metrics).is_ok());
         assert_eq!(

@@ -1,12 +1,14 @@
-//! Name-server tests: several brokers on one name server, one broker on several name servers, and the
-//! cluster-info / topic-list admin requests.
+//! Name-server tests: several brokers on one name server, one broker on several name servers, the
+//! cluster-info / topic-list admin requests, and brokers leaving routes when they freeze or die.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use rmq_broker::config::NamesrvConfig;
 use rmq_broker::embedded::{EmbeddedBroker, EmbeddedNamesrv};
 use rmq_protocol::RemotingCommand;
 use rmq_tests::client::{code, parse_json_lenient, rc, OutMessage};
+use rmq_tests::process::BrokerProcess;
 use rmq_tests::{eventually, unique, RawClient};
 use serde_json::Value;
 
@@ -234,4 +236,95 @@ async fn one_broker_on_two_name_servers() {
     broker.shutdown().await.expect("stop broker");
     ns1.shutdown().await;
     ns2.shutdown().await;
+}
+
+/// A broker that stops answering (frozen with SIGSTOP: its connection stays open, its registrations stop)
+/// drops out of routes when its registration expires and is back with its next registration once it
+/// resumes; a broker that dies (SIGKILL) leaves at once, because its connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_broker_leaves_routes_at_the_expiry_and_a_killed_one_at_once() {
+    // Brokers register every registerNameServerPeriod, at least 10 s (clamped as Java does); the expiry must
+    // be longer, or a healthy broker would blink out between registrations.
+    let period = Duration::from_secs(10);
+    let expiry = Duration::from_secs(15);
+    let config = NamesrvConfig {
+        broker_expiry: expiry,
+        scan_interval: Duration::from_millis(200),
+        ..NamesrvConfig::default()
+    };
+    let ns = EmbeddedNamesrv::start_with(config, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("name server");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let conf = tmp.path().join("broker.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "brokerName={}\nregisterNameServerPeriod={}\n",
+            unique("frozen"),
+            period.as_millis()
+        ),
+    )
+    .expect("write broker.conf");
+    let conf_arg = conf.to_str().expect("utf-8 path");
+    let mut broker = BrokerProcess::start_broker(
+        &tmp.path().join("store"),
+        &tmp.path().join("broker.log"),
+        &ns.addr(),
+        &["-c", conf_arg],
+    )
+    .await
+    .expect("broker role");
+    let topic = unique("FrozenTopic");
+    let c = RawClient::connect(&broker.broker_addr)
+        .await
+        .expect("connect broker");
+    assert_eq!(
+        c.create_topic(&topic, 2).await.expect("create").code,
+        rc::SUCCESS
+    );
+    let names = RawClient::connect(&ns.addr()).await.expect("connect ns");
+    let routed = |want: bool| {
+        let (names, topic) = (&names, &topic);
+        move || async move { Ok((names.route_json(topic).await?.is_some() == want).then_some(())) }
+    };
+    eventually(REGISTER, "route after registration", routed(true))
+        .await
+        .expect("registered");
+
+    broker.signal(libc::SIGSTOP).expect("SIGSTOP");
+    let frozen_at = tokio::time::Instant::now();
+    eventually(
+        expiry + period + REGISTER,
+        "frozen broker expires",
+        routed(false),
+    )
+    .await
+    .expect("expired");
+    // Its last registration was at most one period before the freeze, so the expiry cannot come sooner.
+    assert!(
+        frozen_at.elapsed() >= expiry - period,
+        "removed after {:?}, before its registration could expire",
+        frozen_at.elapsed()
+    );
+
+    broker.signal(libc::SIGCONT).expect("SIGCONT");
+    eventually(
+        period + REGISTER,
+        "resumed broker registers again",
+        routed(true),
+    )
+    .await
+    .expect("back");
+
+    // It registered moments ago, so only the closed connection can remove it before the expiry.
+    broker.kill().await.expect("SIGKILL");
+    eventually(
+        expiry - Duration::from_secs(3),
+        "killed broker leaves",
+        routed(false),
+    )
+    .await
+    .expect("gone on close");
+    ns.shutdown().await;
 }
