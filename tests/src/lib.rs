@@ -4,6 +4,7 @@
 //! - [`wire`]: an independent frame encoder/decoder (JSON and ROCKETMQ headers) for wire-format and bad-input
 //!   tests.
 //! - [`record`]: independent decoders for stored message records, properties and offset message ids.
+//! - [`fixtures`]: shared set-ups: an rmq-runtime producer, a routed topic, the third-party client's runtime.
 //! - [`process`]: run the `rmq-broker` binary as a child process (READY line, SIGKILL/SIGTERM, Drop guard).
 //! - [`cpp_client`]: Apache's C++ client (librocketmq, through its Python binding) as a child process.
 //! - [`eventually`]: await a condition with a deadline.
@@ -13,6 +14,7 @@
 pub mod client;
 pub mod codec;
 pub mod cpp_client;
+pub mod fixtures;
 pub mod process;
 pub mod record;
 pub mod schedule_support;

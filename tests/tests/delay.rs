@@ -4,7 +4,6 @@
 //! Every wait is a long-polling pull that returns when the message is stored; arrival times are measured
 //! against the time just before the send. Delay tables are shortened through `messageDelayLevel`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_tests::client::{now_ms, OutMessage};
@@ -384,17 +383,16 @@ async fn relative_timer_properties_limits_and_delay_precedence() {
 /// (`Message::builder().delay_level(..)` / `.deliver_time_ms(..)`); its push consumer receives each when due.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rocketmq_client_rust_delay_level_and_delivery_time() {
+    use rmq_tests::fixtures::ThirdPartyRuntime;
     use rocketmq_client_rust::{
-        ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus,
-        DefaultMQProducer, DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently,
-        TelemetryHandle,
+        ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, DefaultMQProducer,
+        DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently,
     };
     use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
     use rocketmq_model::common::message::message_ext::MessageExt;
     use rocketmq_model::common::message::message_single::Message;
     use rocketmq_model::result::SendStatus;
     use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
-    use rocketmq_runtime::{RuntimeConfig, RuntimeOwner};
     use tokio::sync::mpsc;
 
     struct Collector(mpsc::UnboundedSender<(String, i64)>);
@@ -430,19 +428,8 @@ async fn rocketmq_client_rust_delay_level_and_delivery_time() {
     .await
     .expect("route");
 
-    let owner = RuntimeOwner::plan(RuntimeConfig {
-        thread_name: "interop-delay".to_owned(),
-        ..Default::default()
-    })
-    .expect("runtime config")
-    .build()
-    .expect("client runtime owner");
-    let rt: Arc<ClientRuntime> = ClientRuntime::try_new(
-        owner.root_context().component("client"),
-        ClientRuntimeConfig::default(),
-        TelemetryHandle::noop(),
-    )
-    .expect("client runtime");
+    let tp = ThirdPartyRuntime::start("interop-delay");
+    let rt = tp.runtime.clone();
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut consumer = DefaultMQPushConsumer::builder(rt.clone())
@@ -494,9 +481,8 @@ async fn rocketmq_client_rust_delay_level_and_delivery_time() {
 
     let _ = tokio::time::timeout(Duration::from_secs(20), consumer.shutdown()).await;
     let _ = tokio::time::timeout(Duration::from_secs(20), producer.shutdown()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(20), rt.shutdown()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(20), owner.shutdown_tasks()).await;
-    owner.shutdown_background();
+    drop(rt);
+    tp.shutdown().await;
     broker.shutdown().await.expect("shutdown");
 
     assert!(outcome.is_ok(), "consumer got {got:?} only");

@@ -25,24 +25,23 @@
 //! here) counts as a failed consume, and the message goes back to the group's retry topic without the listener
 //! ever seeing it. With the default depth a few dozen of the 500 deliveries took that path in every run (back
 //! after 10 s from the retry queue, reconsume count 1, original topic restored), and when the redelivery burst
-//! overflowed the lane again the next try came 30 s later, past any sensible deadline. [`ThirdParty`]
+//! overflowed the lane again the next try came 30 s later, past any sensible deadline. [`ThirdPartyRuntime`]
 //! therefore deepens that queue. Deliveries are still de-duplicated by index, every delivery (duplicates
 //! included) must carry the exact content, and the one-queue-per-orderly-key check skips redeliveries.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_broker::embedded::EmbeddedBroker;
 use rmq_protocol::message::sysflag;
+use rmq_tests::fixtures::ThirdPartyRuntime;
 use rmq_tests::{eventually, unique, RawClient};
 use rocketmq_client_rust::{
-    ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus,
-    DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently, TelemetryHandle,
+    ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, DefaultMQPushConsumer, MQPushConsumer,
+    MessageListenerConcurrently,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere as TpConsumeFromWhere;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel as TpMessageModel;
-use rocketmq_runtime::{RuntimeConfig, RuntimeOwner};
 use tokio::sync::mpsc;
 
 /// Messages per direction.
@@ -318,41 +317,6 @@ async fn stored_compressed(raw: &RawClient, topic: &str) -> (BTreeSet<usize>, BT
     (idx, types)
 }
 
-/// The third-party client's own runtime (it never uses the caller's); its futures are awaited from ours.
-struct ThirdParty {
-    owner: RuntimeOwner,
-    runtime: Arc<ClientRuntime>,
-}
-
-impl ThirdParty {
-    fn start(name: &str) -> ThirdParty {
-        let mut config = RuntimeConfig {
-            thread_name: name.to_owned(),
-            ..Default::default()
-        };
-        // The client runs each consume call on this lane and treats a call the lane turns away as a failed
-        // consume (see the module docs); its default depth (8 per core) overflows under these bursts.
-        config.blocking_lane_policies.metadata_io.max_queue_depth = 4096;
-        let owner = RuntimeOwner::plan(config)
-            .expect("runtime config")
-            .build()
-            .expect("client runtime owner");
-        let runtime = ClientRuntime::try_new(
-            owner.root_context().component("client"),
-            ClientRuntimeConfig::default(),
-            TelemetryHandle::noop(),
-        )
-        .expect("client runtime");
-        ThirdParty { owner, runtime }
-    }
-
-    async fn shutdown(self) {
-        let _ = tokio::time::timeout(Duration::from_secs(20), self.runtime.shutdown()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(20), self.owner.shutdown_tasks()).await;
-        self.owner.shutdown_background();
-    }
-}
-
 /// Waits until the name server routes `topic` (consumers look a topic up once at start).
 async fn wait_for_route(namesrv: &str, topic: &str) {
     let ns = RawClient::connect(namesrv)
@@ -446,7 +410,7 @@ mod to_third_party {
         }
         wait_for_route(&namesrv, &topic).await;
 
-        let tp = ThirdParty::start("tp-consumer");
+        let tp = ThirdPartyRuntime::start("tp-consumer");
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut consumers = Vec::new();
         // Without spaces: rocketmq-client-rust hashes the untrimmed tags of `Tag1 || Tag2` ("Tag1 ", " Tag2")
@@ -643,7 +607,7 @@ mod from_third_party {
             .await
             .expect("raw client");
         let topic = unique("TpToRt");
-        let tp = ThirdParty::start("tp-producer");
+        let tp = ThirdPartyRuntime::start("tp-producer");
         let mut producer = DefaultMQProducer::builder(tp.runtime.clone())
             .producer_group(unique("tp_pg"))
             .name_server_addr(namesrv.clone())
@@ -842,7 +806,7 @@ mod from_third_party {
             .await
             .expect("raw client");
         let topic = unique("TpTx");
-        let tp = ThirdParty::start("tp-tx");
+        let tp = ThirdPartyRuntime::start("tp-tx");
         let (checked_tx, mut checked_rx) = mpsc::unbounded_channel();
         let mut producer = TransactionMQProducer::builder(tp.runtime.clone())
             .producer_group(unique("tp_tx_pg"))

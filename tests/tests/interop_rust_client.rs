@@ -10,22 +10,20 @@
 //! so deliveries are de-duplicated by key; every delivery (duplicates included) must carry the exact content.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_broker::embedded::EmbeddedBroker;
+use rmq_tests::fixtures::ThirdPartyRuntime;
 use rmq_tests::{eventually, unique, RawClient};
 use rocketmq_client_rust::{
-    ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus,
-    DefaultMQProducer, DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently,
-    TelemetryHandle,
+    ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, DefaultMQProducer,
+    DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::result::SendStatus;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
-use rocketmq_runtime::{RuntimeConfig, RuntimeOwner};
 use tokio::sync::mpsc;
 
 const TOTAL: usize = 1000;
@@ -164,19 +162,8 @@ async fn rocketmq_client_rust_round_trip_with_two_groups() {
     let topic = unique("InteropTopic");
 
     // The client owns its own runtime (it never uses the caller's); its futures are awaited from ours.
-    let owner = RuntimeOwner::plan(RuntimeConfig {
-        thread_name: "interop-client".to_owned(),
-        ..Default::default()
-    })
-    .expect("runtime config")
-    .build()
-    .expect("client runtime owner");
-    let client_runtime: Arc<ClientRuntime> = ClientRuntime::try_new(
-        owner.root_context().component("client"),
-        ClientRuntimeConfig::default(),
-        TelemetryHandle::noop(),
-    )
-    .expect("client runtime");
+    let tp = ThirdPartyRuntime::start("interop-client");
+    let client_runtime = tp.runtime.clone();
 
     let mut producer = DefaultMQProducer::builder(client_runtime.clone())
         .producer_group(unique("interop_producer"))
@@ -268,9 +255,8 @@ async fn rocketmq_client_rust_round_trip_with_two_groups() {
         let _ = tokio::time::timeout(Duration::from_secs(20), c.shutdown()).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(20), producer.shutdown()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(20), client_runtime.shutdown()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(20), owner.shutdown_tasks()).await;
-    owner.shutdown_background();
+    drop(client_runtime);
+    tp.shutdown().await;
 
     eprintln!(
         "interop: {deliveries} deliveries; distinct per group: A {}, B {}",

@@ -11,8 +11,9 @@ use anyhow::{bail, Context, Result};
 use rmq_broker::embedded::EmbeddedBroker;
 use rmq_runtime::{
     ConsumeContext, ConsumeFromWhere, ConsumeOutcome, Message, MessageExt, MessageSelector,
-    Producer, ProducerOptions, PushConsumer, PushConsumerOptions,
+    PushConsumer, PushConsumerOptions,
 };
+use rmq_tests::fixtures::{create_routed_topic, producer};
 use rmq_tests::process::BrokerProcess;
 use rmq_tests::{eventually, unique, RawClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -141,30 +142,11 @@ async fn scrape_until(
     .await
 }
 
-async fn producer(namesrv: &str) -> Producer {
-    let mut opts = ProducerOptions::new(unique("pg"), namesrv);
-    opts.client.instance_name = unique("p");
-    Producer::start(opts).await.expect("producer")
-}
-
 /// Creates `topic` and waits until the name server routes all its queues.
 async fn create_topic(broker: &EmbeddedBroker, topic: &str, queues: i32) {
-    let raw = RawClient::connect(&broker.broker_addr()).await.unwrap();
-    raw.create_topic(topic, queues).await.unwrap();
-    let namesrv = RawClient::connect(&broker.namesrv_addr()).await.unwrap();
-    eventually(WAIT, "topic routed", || {
-        let namesrv = &namesrv;
-        async move {
-            let route = namesrv.route_json(topic).await?;
-            let n = route
-                .as_ref()
-                .and_then(|r| r["queueDatas"][0]["readQueueNums"].as_i64())
-                .unwrap_or(0);
-            Ok((n == i64::from(queues)).then_some(()))
-        }
-    })
-    .await
-    .unwrap();
+    create_routed_topic(&broker.broker_addr(), &broker.namesrv_addr(), topic, queues)
+        .await
+        .expect("routed topic");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,35 +8,22 @@ use std::time::Duration;
 use rmq_broker::embedded::EmbeddedBroker;
 use rmq_runtime::{
     ClientError, ConsumeFromWhere, LitePullConsumer, LitePullConsumerOptions, Message, MessageExt,
-    MessageSelector, Producer, ProducerOptions,
+    MessageSelector, Producer,
 };
-use rmq_tests::{eventually, unique, RawClient};
+use rmq_tests::fixtures::create_routed_topic;
+use rmq_tests::{eventually, unique};
 
 async fn producer(broker: &EmbeddedBroker) -> Producer {
-    let mut opts = ProducerOptions::new(unique("pg"), broker.namesrv_addr());
-    opts.client.instance_name = unique("p");
-    Producer::start(opts).await.expect("producer")
+    rmq_tests::fixtures::producer(&broker.namesrv_addr()).await
 }
 
 /// Creates `topic` with `queues` queues and waits until the name server routes all of them, so a consumer's
 /// first rebalance sees the whole topic.
 async fn create_topic(broker: &EmbeddedBroker, topic: &str, queues: usize) {
-    let raw = RawClient::connect(&broker.broker_addr()).await.unwrap();
-    raw.create_topic(topic, queues as i32).await.unwrap();
-    let namesrv = RawClient::connect(&broker.namesrv_addr()).await.unwrap();
-    eventually(Duration::from_secs(20), "topic routed", || {
-        let namesrv = &namesrv;
-        async move {
-            let route = namesrv.route_json(topic).await?;
-            let n = route
-                .as_ref()
-                .and_then(|r| r["queueDatas"][0]["readQueueNums"].as_u64())
-                .unwrap_or(0);
-            Ok((n as usize == queues).then_some(()))
-        }
-    })
-    .await
-    .unwrap();
+    let queues = i32::try_from(queues).expect("queue count");
+    create_routed_topic(&broker.broker_addr(), &broker.namesrv_addr(), topic, queues)
+        .await
+        .expect("routed topic");
 }
 
 fn options(broker: &EmbeddedBroker, group: &str) -> LitePullConsumerOptions {

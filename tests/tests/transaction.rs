@@ -686,14 +686,11 @@ mod interop {
     //! transaction, one left UNKNOWN and committed by the listener's answer to the broker's check-back.
 
     use super::*;
-    use rocketmq_client_rust::{
-        ClientRuntime, ClientRuntimeConfig, LocalTransactionState, TelemetryHandle,
-        TransactionListener, TransactionMQProducer,
-    };
+    use rmq_tests::fixtures::ThirdPartyRuntime;
+    use rocketmq_client_rust::{LocalTransactionState, TransactionListener, TransactionMQProducer};
     use rocketmq_model::common::message::message_ext::MessageExt;
     use rocketmq_model::common::message::message_single::Message;
     use rocketmq_model::common::message::MessageTrait;
-    use rocketmq_runtime::{RuntimeConfig, RuntimeOwner};
 
     /// Every message of `topic` in any of the 4 queues the client creates it with.
     async fn delivered_all_queues(c: &RawClient, topic: &str) -> Vec<Record> {
@@ -739,19 +736,8 @@ mod interop {
             .await
             .expect("broker");
         let topic = unique("InteropTx");
-        let owner = RuntimeOwner::plan(RuntimeConfig {
-            thread_name: "interop-tx".to_owned(),
-            ..Default::default()
-        })
-        .expect("runtime config")
-        .build()
-        .expect("runtime owner");
-        let client_runtime: Arc<ClientRuntime> = ClientRuntime::try_new(
-            owner.root_context().component("client"),
-            ClientRuntimeConfig::default(),
-            TelemetryHandle::noop(),
-        )
-        .expect("client runtime");
+        let tp = ThirdPartyRuntime::start("interop-tx");
+        let client_runtime = tp.runtime.clone();
         let checks = Arc::new(AtomicUsize::new(0));
         let mut producer: TransactionMQProducer =
             TransactionMQProducer::builder(client_runtime.clone())
@@ -791,9 +777,8 @@ mod interop {
         .await;
 
         let _ = tokio::time::timeout(Duration::from_secs(20), producer.shutdown()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(20), client_runtime.shutdown()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(20), owner.shutdown_tasks()).await;
-        owner.shutdown_background();
+        drop(client_runtime);
+        tp.shutdown().await;
 
         let got = got.expect("deliveries");
         let mut bodies: Vec<&[u8]> = got.iter().map(|r| r.body.as_slice()).collect();

@@ -7,8 +7,9 @@ use std::time::Duration;
 use futures::future::join_all;
 use rmq_protocol::body::MessageQueue;
 use rmq_runtime::admin::SubscriptionGroupConfig;
-use rmq_runtime::{Admin, ClientConfig, Producer, ProducerOptions, SendResult, SendStatus};
+use rmq_runtime::{Admin, ClientConfig, Producer, SendResult, SendStatus};
 use rmq_tests::cpp_client::{self, push_args, with, Driver, Event};
+use rmq_tests::fixtures::producer;
 use rmq_tests::unique;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -33,14 +34,6 @@ fn rt_mode(i: usize) -> RtMode {
         RtMode::Orderly,
         RtMode::Batch,
     ][i % 5]
-}
-
-async fn runtime_producer(namesrv: &str) -> Producer {
-    let mut opts = ProducerOptions::new(unique("rt_pg"), namesrv);
-    opts.client.instance_name = unique("rt_producer");
-    Producer::start(opts)
-        .await
-        .expect("rmq-runtime producer starts")
 }
 
 fn sent_ok(i: usize, r: rmq_runtime::Result<SendResult>) -> (usize, String) {
@@ -202,7 +195,7 @@ async fn runtime_producer_to_cpp_push_consumer() {
             push_args(&setup.namesrv, &unique("cpp_push"), &topic, &PROPS),
         )
         .await;
-    let producer = runtime_producer(&setup.namesrv).await;
+    let producer = producer(&setup.namesrv).await;
     let ids = send_all(&producer, &topic, 0..N).await;
     let all: BTreeSet<usize> = (0..N).collect();
     let mut tally = Tally::default();
@@ -294,7 +287,7 @@ async fn cpp_push_consumers_share_a_clustering_group() {
     )
     .await
     .expect("group membership");
-    let producer = runtime_producer(&setup.namesrv).await;
+    let producer = producer(&setup.namesrv).await;
     send_all(&producer, &topic, 0..N).await;
     let all: BTreeSet<usize> = (0..N).collect();
     let mut tally = Tally::default();
@@ -354,7 +347,7 @@ async fn cpp_push_consumers_broadcasting_each_get_everything() {
         );
         consumers.push(name, args).await;
     }
-    let producer = runtime_producer(&setup.namesrv).await;
+    let producer = producer(&setup.namesrv).await;
     send_all(&producer, &topic, 0..N).await;
     let all: BTreeSet<usize> = (0..N).collect();
     let mut tally = Tally::default();
@@ -405,7 +398,7 @@ async fn cpp_orderly_push_consumer_keeps_queue_order() {
         8,
     );
     consumers.push("orderly", args).await;
-    let producer = runtime_producer(&setup.namesrv).await;
+    let producer = producer(&setup.namesrv).await;
     for i in 0..N {
         let key = format!("order-{}", i % 3);
         sent_ok(
@@ -493,7 +486,7 @@ async fn cpp_push_consumer_tag_filter() {
         );
         consumers.push(name, args).await;
     }
-    let producer = runtime_producer(&setup.namesrv).await;
+    let producer = producer(&setup.namesrv).await;
     send_all(&producer, &topic, 0..N).await;
     // Closing messages: index N + 3q is a TagA, N + 3q + 2 a TagC message (tags go by index % 3; N % 3 == 0).
     let broker_name = broker_name(&setup, &topic).await;
@@ -620,7 +613,7 @@ async fn cpp_push_consumer_redelivers_after_the_listener_raises() {
             push_args(&setup.namesrv, &unique("cpp_retry"), &topic, &PROPS),
         )
         .await;
-    let producer = runtime_producer(&setup.namesrv).await;
+    let producer = producer(&setup.namesrv).await;
     let send = |i: usize| {
         let msg = runtime_message(&topic, i).with_property("fail_until", "2");
         let producer = &producer;
@@ -718,7 +711,7 @@ async fn cpp_push_consumer_dead_letters_after_max_reconsume_times() {
     consumers
         .push("dlq", push_args(&setup.namesrv, &group, &topic, &PROPS))
         .await;
-    let producer = runtime_producer(&setup.namesrv).await;
+    let producer = producer(&setup.namesrv).await;
     for i in 0..N {
         let msg = runtime_message(&topic, i).with_property("fail_until", "1000");
         sent_ok(i, producer.send(msg).await);
@@ -812,7 +805,7 @@ async fn cpp_pull_consumer_pulls_everything_and_by_tag() {
     const N: usize = 90;
     let setup = Setup::start("CppPull").await;
     let topic = setup.topic.clone();
-    let producer = runtime_producer(&setup.namesrv).await;
+    let producer = producer(&setup.namesrv).await;
     let ids = send_all(&producer, &topic, 0..N).await;
     for (label, expr, wanted) in [
         ("pull-all", "*", (0..N).collect::<BTreeSet<usize>>()),

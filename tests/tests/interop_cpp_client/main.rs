@@ -316,16 +316,9 @@ impl Setup {
 /// Creates `topic` with [`QUEUES`] queues and waits until the name server routes it: the C++ client looks a
 /// topic's route up when it starts and then only every 30 s.
 async fn create_topic(raw: &RawClient, namesrv: &str, topic: &str) {
-    let resp = raw.create_topic(topic, QUEUES).await.expect("create topic");
-    assert_eq!(resp.code, 0, "create topic {topic}: {:?}", resp.remark);
-    let ns = RawClient::connect(namesrv)
+    rmq_tests::fixtures::create_routed_topic(raw.addr(), namesrv, topic, QUEUES)
         .await
-        .expect("connect name server");
-    eventually(Duration::from_secs(10), "the topic has a route", || async {
-        Ok(ns.route_json(topic).await?.map(|_| ()))
-    })
-    .await
-    .expect("route of the new topic");
+        .expect("routed topic");
 }
 
 /// The C++ client's interpreter, or `None` (after a SKIP line) when it is not installed.

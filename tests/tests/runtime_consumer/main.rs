@@ -14,7 +14,7 @@ use rmq_broker::embedded::EmbeddedBroker;
 use rmq_runtime::consumer::dlq_topic;
 use rmq_runtime::{
     ConsumeContext, ConsumeFromWhere, ConsumeOutcome, Message, MessageExt, MessageModel,
-    MessageSelector, Producer, ProducerOptions, PushConsumer, PushConsumerOptions,
+    MessageSelector, Producer, PushConsumer, PushConsumerOptions,
 };
 use rmq_tests::{eventually, unique, RawClient};
 use tokio::sync::mpsc;
@@ -29,9 +29,7 @@ struct Delivery {
 }
 
 async fn producer(broker: &EmbeddedBroker) -> Producer {
-    let mut opts = ProducerOptions::new(unique("pg"), broker.namesrv_addr());
-    opts.client.instance_name = unique("p");
-    Producer::start(opts).await.expect("producer")
+    rmq_tests::fixtures::producer(&broker.namesrv_addr()).await
 }
 
 fn options(broker: &EmbeddedBroker, group: &str, topic: &str) -> PushConsumerOptions {
