@@ -276,13 +276,13 @@ impl Admin {
         self.instance.shutdown();
     }
 
-    async fn call(&self, addr: &str, cmd: RemotingCommand) -> Result<RemotingCommand> {
+    pub(crate) async fn call(&self, addr: &str, cmd: RemotingCommand) -> Result<RemotingCommand> {
         self.instance
             .invoke(addr, cmd, self.instance.config().request_timeout)
             .await
     }
 
-    async fn call_namesrv(&self, cmd: RemotingCommand) -> Result<RemotingCommand> {
+    pub(crate) async fn call_namesrv(&self, cmd: RemotingCommand) -> Result<RemotingCommand> {
         let resp = self.instance.invoke_namesrv(cmd).await?;
         ensure_success(NAMESRV, resp)
     }
