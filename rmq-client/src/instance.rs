@@ -14,11 +14,13 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use parking_lot::{Mutex, RwLock};
 use rmq_protocol::body::{
-    self, ConsumerData, HeartbeatData, MessageQueue, ProducerData, TopicRouteData,
+    self, ConsumeMessageDirectlyResult, ConsumerData, ConsumerRunningInfo, HeartbeatData,
+    MessageQueue, ProducerData, TopicRouteData,
 };
 use rmq_protocol::codes::{request, response};
 use rmq_protocol::headers::{
-    CheckTransactionStateRequestHeader, GetRouteInfoRequestHeader,
+    CheckTransactionStateRequestHeader, ConsumeMessageDirectlyResultRequestHeader,
+    GetConsumerRunningInfoRequestHeader, GetRouteInfoRequestHeader,
     NotifyConsumerIdsChangedRequestHeader, UnregisterClientRequestHeader,
 };
 use rmq_protocol::message::{decode_stored, properties, MessageExt};
@@ -54,6 +56,21 @@ pub trait ConsumerHook: Send + Sync + 'static {
     /// An operator reset the group's offsets (RESET_CONSUMER_CLIENT_OFFSET).
     fn reset_offsets(&self, topic: &str, offsets: Vec<(MessageQueue, i64)>) {
         let _ = (topic, offsets);
+    }
+    /// What GET_CONSUMER_RUNNING_INFO answers for this group (`None`: the consumer is gone).
+    fn running_info(&self, jstack: bool) -> Option<ConsumerRunningInfo> {
+        let _ = jstack;
+        None
+    }
+    /// Runs one message through the listener for CONSUME_MESSAGE_DIRECTLY; `None` when this consumer has no
+    /// listener (Java answers only for push consumers).
+    fn consume_directly(
+        &self,
+        msg: MessageExt,
+        broker_name: String,
+    ) -> Option<BoxFuture<'static, ConsumeMessageDirectlyResult>> {
+        let _ = (msg, broker_name);
+        None
     }
 }
 
@@ -135,6 +152,11 @@ impl ClientInstance {
     /// `ip@instance`, the id brokers know this client by.
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The name servers this instance talks to, in the order given.
+    pub fn namesrv_addrs(&self) -> &[String] {
+        &self.namesrvs
     }
 
     /// The settings this instance was created with.
@@ -601,6 +623,64 @@ impl ClientInstance {
 
     // ---- broker-initiated requests ----
 
+    /// The hook of `group`, if this client has such a consumer.
+    fn consumer_hook(&self, group: &str) -> Option<Arc<dyn ConsumerHook>> {
+        self.consumers.read().get(group).cloned()
+    }
+
+    /// GET_CONSUMER_RUNNING_INFO (307): the group's running info, as Java's `ClientRemotingProcessor`.
+    fn running_info(&self, req: &RemotingCommand) -> RemotingCommand {
+        let h: GetConsumerRunningInfoRequestHeader = match req.decode_header() {
+            Ok(h) => h,
+            Err(e) => {
+                return RemotingCommand::response_to(req, response::SYSTEM_ERROR)
+                    .with_remark(e.to_string())
+            }
+        };
+        match self
+            .consumer_hook(&h.consumer_group)
+            .and_then(|hook| hook.running_info(h.jstack_enable))
+        {
+            Some(info) => {
+                RemotingCommand::response_to(req, response::SUCCESS).with_body(info.to_json())
+            }
+            None => RemotingCommand::response_to(req, response::SYSTEM_ERROR).with_remark(format!(
+                "The Consumer Group <{}> not exist in this consumer",
+                h.consumer_group
+            )),
+        }
+    }
+
+    /// CONSUME_MESSAGE_DIRECTLY (309): runs the stored record in the body through the group's listener.
+    async fn consume_directly(&self, req: &RemotingCommand) -> RemotingCommand {
+        let refuse = |remark: String| {
+            RemotingCommand::response_to(req, response::SYSTEM_ERROR).with_remark(remark)
+        };
+        let h: ConsumeMessageDirectlyResultRequestHeader = match req.decode_header() {
+            Ok(h) => h,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let msg = match decode_stored(&req.body, true) {
+            Ok((m, _)) => m,
+            Err(e) => return refuse(format!("the body is not a stored message: {e}")),
+        };
+        let broker = h.broker_name.unwrap_or_default();
+        match self
+            .consumer_hook(&h.consumer_group)
+            .and_then(|hook| hook.consume_directly(msg, broker))
+        {
+            Some(run) => {
+                let result = run.await;
+                RemotingCommand::response_to(req, response::SUCCESS)
+                    .with_body(rmq_protocol::body::to_json(&result))
+            }
+            None => refuse(format!(
+                "The Consumer Group <{}> not exist in this consumer",
+                h.consumer_group
+            )),
+        }
+    }
+
     fn on_request(self: Arc<Self>, addr: String, req: RemotingCommand) -> Option<RemotingCommand> {
         match req.code {
             request::NOTIFY_CONSUMER_IDS_CHANGED => {
@@ -678,7 +758,15 @@ impl InboundHandler for ClientInstance {
         request: RemotingCommand,
     ) -> BoxFuture<'static, Option<RemotingCommand>> {
         let me = self.me.upgrade();
-        async move { me.and_then(|me| me.on_request(addr, request)) }.boxed()
+        async move {
+            let me = me?;
+            match request.code {
+                request::GET_CONSUMER_RUNNING_INFO => Some(me.running_info(&request)),
+                request::CONSUME_MESSAGE_DIRECTLY => Some(me.consume_directly(&request).await),
+                _ => me.on_request(addr, request),
+            }
+        }
+        .boxed()
     }
 }
 

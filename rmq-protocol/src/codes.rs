@@ -16,6 +16,7 @@ pub mod request {
     pub const UPDATE_AND_CREATE_TOPIC_LIST: i32 = 18;
     pub const GET_ALL_TOPIC_CONFIG: i32 = 21;
     pub const GET_TOPIC_CONFIG_LIST: i32 = 22;
+    pub const UPDATE_BROKER_CONFIG: i32 = 25;
     pub const GET_BROKER_CONFIG: i32 = 26;
     pub const GET_BROKER_RUNTIME_INFO: i32 = 28;
     pub const SEARCH_OFFSET_BY_TIMESTAMP: i32 = 29;
@@ -44,6 +45,7 @@ pub mod request {
     pub const GET_ALL_SUBSCRIPTIONGROUP_CONFIG: i32 = 201;
     pub const GET_TOPIC_STATS_INFO: i32 = 202;
     pub const GET_CONSUMER_CONNECTION_LIST: i32 = 203;
+    pub const GET_PRODUCER_CONNECTION_LIST: i32 = 204;
     pub const GET_ALL_TOPIC_LIST_FROM_NAMESERVER: i32 = 206;
     pub const DELETE_SUBSCRIPTIONGROUP: i32 = 207;
     pub const GET_CONSUME_STATS: i32 = 208;
@@ -53,10 +55,17 @@ pub mod request {
     pub const RESET_CONSUMER_CLIENT_OFFSET: i32 = 220;
     pub const GET_CONSUMER_STATUS_FROM_CLIENT: i32 = 221;
     pub const INVOKE_BROKER_TO_RESET_OFFSET: i32 = 222;
+    pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
+    pub const CLEAN_EXPIRED_CONSUMEQUEUE: i32 = 306;
     pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
     pub const CONSUME_MESSAGE_DIRECTLY: i32 = 309;
+    pub const CLONE_GROUP_OFFSET: i32 = 314;
+    pub const VIEW_BROKER_STATS_DATA: i32 = 315;
+    pub const CLEAN_UNUSED_TOPIC: i32 = 316;
+    pub const GET_BROKER_CONSUME_STATS: i32 = 317;
     pub const SEND_MESSAGE_V2: i32 = 310;
     pub const SEND_BATCH_MESSAGE: i32 = 320;
+    pub const QUERY_CONSUME_QUEUE: i32 = 321;
     pub const QUERY_DATA_VERSION: i32 = 322;
     pub const SEND_REPLY_MESSAGE: i32 = 324;
     pub const SEND_REPLY_MESSAGE_V2: i32 = 325;

@@ -125,6 +125,25 @@ const JAVA_REQUIRED: &[(&str, &[&str])] = &[
         "CheckTransactionStateRequestHeader",
         &["tranStateTableOffset", "commitLogOffset"],
     ),
+    (
+        "GetConsumerRunningInfoRequestHeader",
+        &["consumerGroup", "clientId"],
+    ),
+    (
+        "ConsumeMessageDirectlyResultRequestHeader",
+        &["consumerGroup"],
+    ),
+    ("GetProducerConnectionListRequestHeader", &["producerGroup"]),
+    ("QueryTopicConsumeByWhoRequestHeader", &["topic"]),
+    ("CloneGroupOffsetRequestHeader", &["srcGroup", "destGroup"]),
+    // `isOrder` is a @CFNotNull primitive: Java only logs its absence and reads false.
+    ("GetConsumeStatsInBrokerHeader", &[]),
+    (
+        "ViewBrokerStatsDataRequestHeader",
+        &["statsName", "statsKey"],
+    ),
+    // Java annotates none of its fields.
+    ("QueryConsumeQueueRequestHeader", &[]),
 ];
 
 #[test]

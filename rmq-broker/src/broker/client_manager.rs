@@ -194,6 +194,19 @@ impl ClientManager {
             .unwrap_or_default()
     }
 
+    /// The live channel of consumer `client_id` in `group` (broker → client admin calls); the latest heartbeat
+    /// wins when the id has several connections.
+    pub fn find_consumer_channel(&self, group: &str, client_id: &str) -> Option<ClientChannel> {
+        self.consumers
+            .read()
+            .get(group)?
+            .channels
+            .values()
+            .filter(|c| c.client_id == client_id && !c.connection.is_closed())
+            .max_by_key(|c| c.last_update)
+            .cloned()
+    }
+
     /// Channels of a producer group (transaction check-backs pick one).
     pub fn producer_channels(&self, group: &str) -> Vec<ClientChannel> {
         self.producers

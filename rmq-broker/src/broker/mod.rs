@@ -20,6 +20,7 @@ pub mod rebalance_lock;
 pub mod register;
 pub mod schedule;
 pub mod service;
+pub mod stats_windows;
 pub mod subscription_group;
 pub mod topic_config;
 pub mod transaction;

@@ -112,7 +112,7 @@ impl Broker {
         )?);
         let schedule = Arc::new(Schedule::load(&config_dir, config.delay_levels())?);
         let offsets = Arc::new(ConsumerOffsetManager::load(&config_dir)?);
-        let stats = Arc::new(BrokerStats::default());
+        let stats = Arc::new(BrokerStats::new(&config.broker_cluster_name));
         let clients = Arc::new(ClientManager::default());
         let filters = Arc::new(SelectorCache::default());
 

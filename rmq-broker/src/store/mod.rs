@@ -43,6 +43,7 @@ mod dispatch;
 mod flush;
 mod index;
 mod inner;
+mod inspect;
 mod put_state;
 mod read;
 mod recovery;
@@ -63,6 +64,7 @@ use rmq_protocol::message::stored::{body_crc, stored_size, MAX_PROPERTIES_LEN, M
 pub use cleanup::CleanupReport;
 pub use config::{DiskUsageProbe, FlushDiskType, StoreConfig, TagCodePolicy, TagCodes};
 pub use error::{Result, StoreError};
+pub use inspect::QueueUnit;
 pub use observer::{Observers, StoreObserver};
 pub use read::ReadFilter;
 pub use types::{

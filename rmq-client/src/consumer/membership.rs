@@ -5,11 +5,15 @@
 use std::sync::{Arc, Weak};
 
 use futures::future::BoxFuture;
-use rmq_protocol::body::{ConsumerData, MessageQueue, SubscriptionData};
+use rmq_protocol::body::running_info::prop;
+use rmq_protocol::body::{
+    ConsumeMessageDirectlyResult, ConsumerData, ConsumerRunningInfo, MessageQueue, SubscriptionData,
+};
 use tokio::sync::Notify;
 
 use super::model::{ConsumeFromWhere, MessageModel};
 use crate::instance::{ClientInstance, ConsumerHook};
+use crate::message::MessageExt;
 
 /// A consumer as its group membership sees it; [`Hook`] turns one into the instance's [`ConsumerHook`].
 pub(crate) trait GroupMember: Send + Sync + 'static {
@@ -23,6 +27,17 @@ pub(crate) trait GroupMember: Send + Sync + 'static {
         topic: String,
         offsets: Vec<(MessageQueue, i64)>,
     ) -> BoxFuture<'static, ()>;
+    /// What GET_CONSUMER_RUNNING_INFO reports.
+    fn running_info(&self, jstack: bool) -> ConsumerRunningInfo;
+    /// Runs one message through the listener (push consumers only).
+    fn consume_directly(
+        self: Arc<Self>,
+        msg: MessageExt,
+        broker_name: String,
+    ) -> Option<BoxFuture<'static, ConsumeMessageDirectlyResult>> {
+        let _ = (msg, broker_name);
+        None
+    }
 }
 
 /// The instance's handle on a consumer; weak, so a consumer dropped without shutdown does not live on.
@@ -46,6 +61,20 @@ impl<T: GroupMember> ConsumerHook for Hook<T> {
         if let Some(member) = self.0.upgrade() {
             tokio::spawn(member.reset_offsets(topic.to_string(), offsets));
         }
+    }
+
+    fn running_info(&self, jstack: bool) -> Option<ConsumerRunningInfo> {
+        self.0.upgrade().map(|member| member.running_info(jstack))
+    }
+
+    fn consume_directly(
+        &self,
+        msg: MessageExt,
+        broker_name: String,
+    ) -> Option<BoxFuture<'static, ConsumeMessageDirectlyResult>> {
+        self.0
+            .upgrade()
+            .and_then(|member| member.consume_directly(msg, broker_name))
     }
 }
 
@@ -85,5 +114,41 @@ pub(crate) async fn probe_missing_routes(
     if found {
         instance.heartbeat_all().await;
         rebalance.notify_one();
+    }
+}
+
+/// The running info every consumer can give from its heartbeat entry: group, model, where it starts, the
+/// `PROP_*` keys mqadmin needs and the subscriptions (a lite-pull consumer reports this much).
+pub(crate) fn basic_running_info(
+    data: ConsumerData,
+    instance: &ClientInstance,
+    started_at_ms: i64,
+) -> ConsumerRunningInfo {
+    let mut properties = std::collections::BTreeMap::new();
+    properties.insert("consumerGroup".to_owned(), data.group_name.clone());
+    properties.insert("messageModel".to_owned(), data.message_model.clone());
+    properties.insert(
+        "consumeFromWhere".to_owned(),
+        data.consume_from_where.clone(),
+    );
+    properties.insert(prop::CONSUME_TYPE.to_owned(), data.consume_type.clone());
+    properties.insert(
+        prop::CONSUMER_START_TIMESTAMP.to_owned(),
+        started_at_ms.to_string(),
+    );
+    properties.insert(
+        prop::NAMESERVER_ADDR.to_owned(),
+        instance
+            .namesrv_addrs()
+            .iter()
+            .map(|a| format!("{a};"))
+            .collect(),
+    );
+    let mut subscription_set = data.subscription_data_set;
+    subscription_set.sort_by(|a, b| a.topic.cmp(&b.topic));
+    ConsumerRunningInfo {
+        properties,
+        subscription_set,
+        ..ConsumerRunningInfo::default()
     }
 }

@@ -30,6 +30,7 @@ pub(crate) mod pull_request;
 pub mod push;
 mod rebalance;
 pub mod selector;
+mod stats;
 pub mod topics;
 
 pub use allocate::{AllocateStrategy, Averagely, AveragelyByCircle};

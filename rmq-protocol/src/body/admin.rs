@@ -93,7 +93,7 @@ impl OffsetWrapper {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ConsumeStats {
-    /// Pull TPS of the group (this broker reports 0.0: it keeps no rate statistics).
+    /// Messages per second the group pulled over the last minute.
     pub consume_tps: f64,
     /// Queue → progress.
     #[serde(deserialize_with = "queue_table")]
@@ -169,7 +169,7 @@ struct QueueKey<'a> {
 }
 
 /// Writes `{KEY:VALUE,...}` with each key as a bare JSON object.
-fn write_queue_table<V: Serialize>(out: &mut Vec<u8>, table: &QueueTable<V>) {
+pub(crate) fn write_queue_table<V: Serialize>(out: &mut Vec<u8>, table: &QueueTable<V>) {
     out.push(b'{');
     for (i, (mq, value)) in table.iter().enumerate() {
         if i > 0 {
@@ -189,12 +189,12 @@ fn write_queue_table<V: Serialize>(out: &mut Vec<u8>, table: &QueueTable<V>) {
 }
 
 /// Repairs object keys, then reads the body as every other one is read (Java's coercions, [`crate::lenient`]).
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     from_json(&quote_object_keys(bytes))
 }
 
 /// Reads a queue table from a map whose keys are JSON texts of queues, or from Gson's `[[key, value], ...]`.
-fn queue_table<'de, D, V>(d: D) -> std::result::Result<QueueTable<V>, D::Error>
+pub(crate) fn queue_table<'de, D, V>(d: D) -> std::result::Result<QueueTable<V>, D::Error>
 where
     D: Deserializer<'de>,
     V: Deserialize<'de>,

@@ -13,6 +13,8 @@
 //!   keys as bare JSON objects; see the module docs).
 //! - [`client`]: heartbeat, subscriptions, consumer list, message queues and lock bodies.
 //! - [`topic`]: topic config, data version, the topic table wrapper, KV table, topic list.
+//! - [`operations`]: producer connections, who consumes a topic, broker-wide consume stats, stats windows,
+//!   consume-queue inspection.
 //! - [`register`]: REGISTER_BROKER body, plain and zlib-compressed.
 //! - [`route`]: topic route and cluster info, with the bare-key quirk.
 //! - [`running_info`]: what a consumer reports about its queues (GET_CONSUMER_RUNNING_INFO).
@@ -21,6 +23,7 @@
 pub mod admin;
 pub mod client;
 mod json;
+pub mod operations;
 pub mod register;
 pub mod route;
 pub mod running_info;
@@ -30,8 +33,14 @@ pub mod topic;
 pub use admin::*;
 pub use client::*;
 pub use json::{from_json, quote_bare_integer_keys, quote_object_keys, to_json, try_to_json};
+pub use operations::{
+    BrokerStatsData, BrokerStatsItem, ConsumeQueueData, ConsumeStatsList, GroupList,
+    ProducerConnection, QueryConsumeQueueResponseBody,
+};
 pub use register::RegisterBrokerBody;
 pub use route::*;
-pub use running_info::ProcessQueueInfo;
+pub use running_info::{
+    CMResult, ConsumeMessageDirectlyResult, ConsumeStatus, ConsumerRunningInfo, ProcessQueueInfo,
+};
 pub use subscription::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 pub use topic::*;

@@ -280,6 +280,7 @@ mod admin;
 mod client;
 mod namesrv;
 mod offset;
+mod operations;
 mod pull;
 mod query;
 mod send;
@@ -290,6 +291,7 @@ pub use admin::*;
 pub use client::*;
 pub use namesrv::*;
 pub use offset::*;
+pub use operations::*;
 pub use pull::*;
 pub use query::*;
 pub use send::*;
@@ -333,4 +335,12 @@ catalog![
     ConsumerSendMsgBackRequestHeader,
     EndTransactionRequestHeader,
     CheckTransactionStateRequestHeader,
+    GetConsumerRunningInfoRequestHeader,
+    ConsumeMessageDirectlyResultRequestHeader,
+    GetProducerConnectionListRequestHeader,
+    QueryTopicConsumeByWhoRequestHeader,
+    CloneGroupOffsetRequestHeader,
+    GetConsumeStatsInBrokerHeader,
+    ViewBrokerStatsDataRequestHeader,
+    QueryConsumeQueueRequestHeader,
 ];

@@ -9,7 +9,8 @@ use rmq_protocol::RemotingCommand;
 
 use super::refusal::Refusal;
 use super::{
-    admin, client, lock, offset, pull, query, reply, reset_offset, retry, send, stats, transaction,
+    admin, client, consumer_call, lock, offset, operations, pull, query, reply, reset_offset,
+    retry, send, stats, transaction,
 };
 use crate::broker::service::admin::AdminService;
 use crate::broker::service::client::ClientService;
@@ -111,6 +112,16 @@ pub async fn dispatch(
         request::UNLOCK_BATCH_MQ => lock::unlock_batch(admin, &req),
         request::QUERY_MESSAGE => query::query_message(admin, &req),
         request::VIEW_MESSAGE_BY_ID => query::view_message_by_id(admin, &req),
+        request::GET_CONSUMER_RUNNING_INFO => consumer_call::running_info(admin, &req).await,
+        request::CONSUME_MESSAGE_DIRECTLY => consumer_call::consume_directly(admin, &req).await,
+        request::GET_PRODUCER_CONNECTION_LIST => operations::producer_connections(admin, &req),
+        request::QUERY_TOPIC_CONSUME_BY_WHO => operations::topic_consumed_by(admin, &req),
+        request::CLONE_GROUP_OFFSET => operations::clone_group_offset(admin, &req),
+        request::GET_BROKER_CONSUME_STATS => operations::broker_consume_stats(admin, &req),
+        request::VIEW_BROKER_STATS_DATA => operations::stats_data(admin, &req),
+        request::QUERY_CONSUME_QUEUE => operations::query_consume_queue(admin, &req),
+        request::CLEAN_EXPIRED_CONSUMEQUEUE => operations::clean_expired_consume_queue(admin, &req),
+        request::CLEAN_UNUSED_TOPIC => operations::clean_unused_topic(admin, &req),
         code => Err(Refusal::new(
             response::REQUEST_CODE_NOT_SUPPORTED,
             format!(" request type {code} not supported"),

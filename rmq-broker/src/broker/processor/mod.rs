@@ -4,9 +4,11 @@
 
 pub mod admin;
 pub mod client;
+pub mod consumer_call;
 pub mod dispatch;
 pub mod lock;
 pub mod offset;
+pub mod operations;
 pub mod pull;
 pub mod query;
 pub mod refusal;

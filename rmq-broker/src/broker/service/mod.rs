@@ -8,7 +8,8 @@
 //! - [`offset`]: committed consumer offsets and queue offsets; [`offset_reset`] an operator's reset of them.
 //! - [`client`]: the registry of connected producers and consumers.
 //! - [`admin`]: operator requests (topic and group tables, runtime info, locks, queries); [`stats`] its
-//!   queue and group read-outs.
+//!   queue and group read-outs; [`operations`] producers, topic consumers, offset cloning, broker-wide stats,
+//!   consume-queue inspection and cleaning.
 //! - Transactions: [`TransactionService`](crate::broker::transaction::TransactionService).
 //! - [`error`]: the services' error type.
 
@@ -17,6 +18,7 @@ pub mod client;
 pub mod error;
 pub mod offset;
 pub mod offset_reset;
+pub mod operations;
 pub mod pull;
 pub mod stats;
 pub mod write;

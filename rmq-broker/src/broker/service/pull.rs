@@ -1,7 +1,6 @@
 //! The pull service: reads for PULL_MESSAGE / LITE_PULL_MESSAGE (and later gRPC ReceiveMessage), with
 //! long polling (docs/protocol.md §2.3.2, §4.9).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -234,9 +233,12 @@ impl PullService {
             clock,
         );
         if result.status == GetMessageStatus::Found {
-            self.stats
-                .got_messages
-                .fetch_add(result.messages.len() as u64, Ordering::Relaxed);
+            self.stats.pulled(
+                &req.topic,
+                &req.group,
+                result.messages.len() as u64,
+                result.buffer_total_size as u64,
+            );
         }
         Ok(PullOutcome { result })
     }

@@ -85,8 +85,9 @@ impl AdminService {
     /// have, and topics an online group does not subscribe to, are left out (Java's rules). An unknown group
     /// gets an empty table, not an error, as in Java.
     ///
-    /// This broker does not track pull positions or rates: `pullOffset` equals `consumerOffset` and
-    /// `consumeTps` is 0.0.
+    /// `consumeTps` is the group's pull rate over the last minute summed over the topics listed
+    /// (`GROUP_GET_NUMS` of `topic@group`, as Java). Pull positions are not tracked: `pullOffset` equals
+    /// `consumerOffset`.
     pub fn consume_stats(&self, group: &str, topic: Option<&str>) -> ConsumeStats {
         let topics = match topic.map(str::trim) {
             Some(t) if !t.is_empty() => vec![t.to_owned()],
@@ -103,6 +104,10 @@ impl AdminService {
                     continue;
                 }
             }
+            stats.consume_tps += self.stats.windows.minute_tps(
+                crate::broker::stats_windows::names::GROUP_GET_NUMS,
+                &format!("{topic}@{group}"),
+            );
             for q in 0..cfg.read_queue_nums {
                 let broker_offset = self.store.max_offset_in_queue(&topic, q).max(0);
                 let consumer_offset = self.offsets.query(group, &topic, q).unwrap_or(0).max(0);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use parking_lot::Mutex;
-use rmq_protocol::body::{ConsumerData, MessageQueue};
+use rmq_protocol::body::{ConsumerData, ConsumerRunningInfo, MessageQueue};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::inner::{invalid, LiteInner};
 use super::options::LitePullConsumerOptions;
 use super::state::{Mode, State};
-use crate::consumer::membership::{self, GroupMember, Hook};
+use crate::consumer::membership::{self, basic_running_info, GroupMember, Hook};
 use crate::consumer::model::MessageModel;
 use crate::consumer::offsets::OffsetBackend;
 use crate::consumer::selector::{subscription_data, MessageSelector};
@@ -66,6 +66,10 @@ impl GroupMember for LiteInner {
             }
         }
         .boxed()
+    }
+
+    fn running_info(&self, _jstack: bool) -> ConsumerRunningInfo {
+        basic_running_info(self.consumer_data(), &self.instance, self.started_at_ms)
     }
 }
 
@@ -148,6 +152,7 @@ impl LitePullConsumer {
             rebalance_signal: Notify::new(),
             rebalance_lock: tokio::sync::Mutex::new(()),
             stopping: CancellationToken::new(),
+            started_at_ms: system_now_ms(),
         });
         instance.register_consumer(&group, Arc::new(Hook(Arc::downgrade(&inner))))?;
         let topics: Vec<String> = inner.state.lock().subscriptions.keys().cloned().collect();

@@ -41,6 +41,8 @@ pub(super) struct LiteInner {
     pub(super) rebalance_lock: tokio::sync::Mutex<()>,
     /// Cancelled on shutdown: every pull task and the background loop stop.
     pub(super) stopping: CancellationToken,
+    /// When the consumer started, epoch ms (running info).
+    pub(super) started_at_ms: i64,
 }
 
 /// What a pull task needs for its next step.

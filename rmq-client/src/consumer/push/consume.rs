@@ -113,7 +113,14 @@ async fn consume_concurrently(
         queue: owned.mq.clone(),
         orderly: false,
     };
+    let started = std::time::Instant::now();
     let outcome = call_listener(&inner, &msgs, ctx).await;
+    inner.stats.consumed(
+        &owned.mq.topic,
+        msgs.len(),
+        started.elapsed(),
+        outcome == ConsumeOutcome::Success,
+    );
     drop(permit);
     let mut done: Vec<i64> = msgs.iter().map(|m| m.queue_offset).collect();
     let delay_level = match outcome {
@@ -210,7 +217,14 @@ async fn orderly(inner: Arc<PushInner>, owned: Arc<OwnedQueue>) {
             queue: owned.mq.clone(),
             orderly: true,
         };
+        let started = std::time::Instant::now();
         let outcome = call_listener(&inner, &msgs, ctx).await;
+        inner.stats.consumed(
+            &owned.mq.topic,
+            msgs.len(),
+            started.elapsed(),
+            outcome == ConsumeOutcome::Success,
+        );
         let suspend = match outcome {
             ConsumeOutcome::Success => None,
             ConsumeOutcome::Suspend(d) => Some(d),

@@ -9,7 +9,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use parking_lot::Mutex;
-use rmq_protocol::body::{ConsumerData, MessageQueue, ProcessQueueInfo};
+use rmq_protocol::body::{
+    ConsumeMessageDirectlyResult, ConsumerData, ConsumerRunningInfo, MessageQueue, ProcessQueueInfo,
+};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,10 +24,11 @@ use crate::consumer::model::MessageModel;
 use crate::consumer::offsets::OffsetBackend;
 use crate::consumer::process_queue::REBALANCE_LOCK_INTERVAL;
 use crate::consumer::selector::{subscription_data, MessageSelector};
+use crate::consumer::stats::ConsumerStats;
 use crate::consumer::topics::retry_topic;
 use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
-use crate::message::check_topic;
+use crate::message::{check_topic, MessageExt};
 
 /// Consumes subscribed topics with a listener; cheap to clone.
 #[derive(Clone)]
@@ -56,6 +59,18 @@ impl GroupMember for PushInner {
         offsets: Vec<(MessageQueue, i64)>,
     ) -> BoxFuture<'static, ()> {
         async move { PushInner::reset_offsets(self, &topic, offsets).await }.boxed()
+    }
+
+    fn running_info(&self, jstack: bool) -> ConsumerRunningInfo {
+        PushInner::running_info(self, jstack)
+    }
+
+    fn consume_directly(
+        self: Arc<Self>,
+        msg: MessageExt,
+        broker_name: String,
+    ) -> Option<BoxFuture<'static, ConsumeMessageDirectlyResult>> {
+        Some(PushInner::consume_directly(self, msg, broker_name).boxed())
     }
 }
 
@@ -126,6 +141,8 @@ impl PushConsumer {
         let inner = Arc::new(PushInner {
             permits: Arc::new(Semaphore::new(opts.consume_thread_max)),
             flow_control: FlowControlCounters::default(),
+            stats: ConsumerStats::default(),
+            started_at_ms: system_now_ms(),
             opts,
             instance: instance.clone(),
             listener: Arc::new(listener),

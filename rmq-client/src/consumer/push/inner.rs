@@ -17,6 +17,7 @@ use crate::consumer::membership;
 use crate::consumer::model::MessageModel;
 use crate::consumer::offsets::OffsetBackend;
 use crate::consumer::process_queue::ProcessQueue;
+use crate::consumer::stats::ConsumerStats;
 use crate::instance::ClientInstance;
 
 /// A queue this member consumes: its buffer, and the token that stops its pull task.
@@ -51,6 +52,10 @@ pub(crate) struct PushInner {
     pub(crate) offsets: OffsetBackend,
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) flow_control: FlowControlCounters,
+    /// Pull and consume rates per topic, for running info.
+    pub(crate) stats: ConsumerStats,
+    /// When the consumer started, epoch ms (`PROP_CONSUMER_START_TIMESTAMP`).
+    pub(crate) started_at_ms: i64,
     pub(crate) consume_tasks: TaskTracker,
     pub(crate) rebalance_signal: Notify,
     pub(crate) rebalance_lock: tokio::sync::Mutex<()>,

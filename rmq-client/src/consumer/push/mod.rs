@@ -20,6 +20,7 @@ mod inner;
 mod options;
 mod pull;
 mod rebalance;
+mod running_info;
 
 pub use consumer::{FlowControlTimes, PushConsumer};
 pub use options::PushConsumerOptions;

@@ -74,11 +74,17 @@ pub(crate) async fn pull_loop(inner: Arc<PushInner>, owned: Arc<OwnedQueue>, mut
             suspend_timeout_millis: hold.as_millis() as i64,
             ..pull_header(&inner.group, mq, offset, &sub)
         };
-        pq.set_last_pull_timestamp(tokio::time::Instant::now());
+        let pulled_at = tokio::time::Instant::now();
+        pq.set_last_pull_timestamp(pulled_at);
         let outcome = tokio::select! {
             _ = owned.cancel.cancelled() => return,
             r = inner.instance.pull(header, mq, hold + Duration::from_secs(15)) => r,
         };
+        if let Ok(PullOutcome::Found { msgs, .. }) = &outcome {
+            inner
+                .stats
+                .pulled(&mq.topic, msgs.len(), pulled_at.elapsed());
+        }
         match outcome {
             Ok(PullOutcome::Found { msgs, next }) => {
                 offset = next;

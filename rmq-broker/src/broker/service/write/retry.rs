@@ -117,11 +117,17 @@ impl WriteService {
             (retry, pick_queue(retry_queues))
         };
         let reconsume_times = m.reconsume_times + 1;
+        let counted_as = format!(
+            "{}@{}",
+            props.get(properties::RETRY_TOPIC).unwrap_or(&m.topic),
+            req.group
+        );
         self.put(
             Origin::SendBack,
             copy_of(m, topic, queue_id, props, reconsume_times),
         )
         .await?;
+        self.counter.sent_back(&counted_as);
         Ok(())
     }
 

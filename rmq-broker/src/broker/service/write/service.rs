@@ -1,7 +1,6 @@
 //! [`WriteService`] and the pipeline every stored message goes through.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rmq_protocol::message::msg_id::UniqIdGenerator;
@@ -78,10 +77,17 @@ impl PutCounter {
         if let Some(m) = &self.metrics {
             m.count_in(topic, messages, bytes);
         }
-        self.stats
-            .put_messages
-            .fetch_add(messages, Ordering::Relaxed);
-        self.stats.put_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.stats.stored(topic, messages, bytes);
+    }
+
+    /// Counts one consumer send-back (`SNDBCK_PUT_NUMS`, key `topic@group`).
+    pub(super) fn sent_back(&self, topic_at_group: &str) {
+        self.stats.windows.add(
+            crate::broker::stats_windows::names::SNDBCK_PUT_NUMS,
+            topic_at_group,
+            1,
+            1,
+        );
     }
 }
 
@@ -94,7 +100,7 @@ pub struct WriteService {
     pub(super) groups: Arc<SubscriptionGroupManager>,
     schedule: Arc<Schedule>,
     uniq_ids: Arc<UniqIdGenerator>,
-    counter: PutCounter,
+    pub(super) counter: PutCounter,
 }
 
 impl WriteService {
