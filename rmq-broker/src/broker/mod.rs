@@ -13,6 +13,7 @@ pub mod client_manager;
 pub mod consumer_offset;
 pub mod counters;
 pub mod filter;
+pub mod live_config;
 pub mod long_polling;
 pub mod node;
 pub mod processor;

@@ -14,6 +14,7 @@ use super::client_manager::ClientManager;
 use super::consumer_offset::ConsumerOffsetManager;
 use super::counters::BrokerStats;
 use super::filter::SelectorCache;
+use super::live_config::LiveConfig;
 use super::long_polling::PullHoldService;
 use super::processor::dispatch::{BrokerProcessor, Services};
 use super::register::{BrokerIdentity, Registrar};
@@ -115,9 +116,10 @@ impl Broker {
         let stats = Arc::new(BrokerStats::new(&config.broker_cluster_name));
         let clients = Arc::new(ClientManager::default());
         let filters = Arc::new(SelectorCache::default());
+        let live = Arc::new(LiveConfig::new(config.broker_permission, topics.changes()));
 
         let write = Arc::new(WriteService::new(
-            WritePolicy::new(&config, store_host),
+            WritePolicy::new(&config, store_host, live.clone()),
             store.clone(),
             topics.clone(),
             groups.clone(),
@@ -133,7 +135,7 @@ impl Broker {
             write.clone(),
         )?);
         let pulls = Arc::new(PullService::new(
-            PullPolicy::new(&config, broker_addr.clone()),
+            PullPolicy::new(&config, broker_addr.clone(), live.clone()),
             PullDeps {
                 store: store.clone(),
                 topics: topics.clone(),
@@ -172,6 +174,7 @@ impl Broker {
                 store: store.clone(),
                 stats,
                 clients: clients.clone(),
+                live: live.clone(),
                 boot_timestamp: system_now_ms(),
             })),
             metrics: request_metrics,
@@ -189,6 +192,7 @@ impl Broker {
                 max_frame_length: config.max_frame_length,
             },
             topics.clone(),
+            live.clone(),
         ));
 
         let shutdown = CancellationToken::new();
@@ -208,7 +212,7 @@ impl Broker {
             (Some(listener), Some(registry)) => Some(crate::metrics::serve(
                 ScrapeSources {
                     broker_addr: broker_addr.clone(),
-                    permission: config.broker_permission,
+                    live: live.clone(),
                     connections,
                     clients: clients.clone(),
                     offsets: offsets.clone(),

@@ -12,8 +12,10 @@ use rmq_protocol::RemotingCommand;
 use tokio::sync::{Mutex, Notify};
 use tracing::{debug, warn};
 
+use super::live_config::LiveConfig;
 use super::topic_config::TopicConfigManager;
 use crate::remoting::RemotingClient;
+use rmq_protocol::message::sysflag::perm;
 
 /// Time allowed for one registration round trip (Java: registerBrokerTimeoutMills 24 s).
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(24);
@@ -45,8 +47,10 @@ pub struct Registrar {
     identity: BrokerIdentity,
     topics: Arc<TopicConfigManager>,
     /// Signalled when the topic table changed and routes should update now (the topic table's own
-    /// [`TopicConfigManager::changes`]).
+    /// [`TopicConfigManager::changes`]; a live `brokerPermission` change signals it too).
     changed: Arc<Notify>,
+    /// The broker permission each published topic permission is masked with.
+    live: Arc<LiveConfig>,
 }
 
 impl Registrar {
@@ -55,6 +59,7 @@ impl Registrar {
         addrs: Vec<String>,
         identity: BrokerIdentity,
         topics: Arc<TopicConfigManager>,
+        live: Arc<LiveConfig>,
     ) -> Self {
         let clients = addrs.iter().map(|_| Mutex::new(None)).collect();
         Registrar {
@@ -63,12 +68,21 @@ impl Registrar {
             identity,
             changed: topics.changes(),
             topics,
+            live,
         }
     }
 
     /// Registers with every name server concurrently; failures are logged and retried next period.
     pub async fn register_all(&self) {
-        let wrapper = self.topics.wrapper();
+        let mut wrapper = self.topics.wrapper();
+        // A broker that is not read-write publishes every topic with at most its own permission (Java's
+        // `registerBrokerAll`), so clients stop sending to (or reading from) it.
+        let broker_perm = self.live.broker_permission();
+        if !perm::is_writeable(broker_perm) || !perm::is_readable(broker_perm) {
+            for cfg in wrapper.topic_config_table.values_mut() {
+                cfg.perm &= broker_perm;
+            }
+        }
         let reg_body = RegisterBrokerBody {
             topic_config_serialize_wrapper: wrapper,
             filter_server_list: Vec::new(),

@@ -332,6 +332,9 @@ pub struct BrokerConfig {
     /// Not a broker.conf key: the file system the store's files go through (the operating system's; a
     /// [`LazyFs`](crate::store::lazy_fs::LazyFs) in power-cut tests).
     pub fs: FsHandle,
+    /// Not a broker.conf key: the file the config was read from (`-c`), which UPDATE_BROKER_CONFIG rewrites;
+    /// without one, updates go to `<storePathRootDir>/config/broker.properties`.
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for BrokerConfig {
@@ -390,6 +393,7 @@ impl Default for BrokerConfig {
             metrics_prom_exporter_port: 5557,
             clock: Clock::system(),
             fs: FsHandle::default(),
+            config_file: None,
         }
     }
 }
@@ -419,6 +423,7 @@ impl BrokerConfig {
             }
         }
         cfg.validate()?;
+        cfg.config_file = Some(path.to_path_buf());
         Ok((cfg, notes))
     }
 

@@ -22,8 +22,8 @@ use rmq_protocol::topic::is_retry_topic;
 pub struct ScrapeSources {
     /// Published `ip:port`.
     pub broker_addr: String,
-    /// `brokerPermission`.
-    pub permission: i32,
+    /// `brokerPermission`, read live.
+    pub live: Arc<crate::broker::live_config::LiveConfig>,
     /// Open connections to the broker port.
     pub connections: ConnectionCount,
     /// Connected producers and consumers.
@@ -61,7 +61,7 @@ impl Collector for BrokerCollector {
             &mut encoder,
             "rocketmq_broker_permission",
             "brokerPermission: 6 = read and write, 4 = read only, 2 = write only.",
-            i64::from(inner.permission),
+            i64::from(inner.live.broker_permission()),
         )?;
         gauge(
             &mut encoder,

@@ -73,6 +73,18 @@ pub fn broker_config(svc: &AdminService, req: &RemotingCommand) -> Reply {
     Ok(resp)
 }
 
+/// UPDATE_BROKER_CONFIG: the body is properties text; SUCCESS with a remark saying what applies when.
+pub fn update_broker_config(svc: &AdminService, req: &RemotingCommand) -> Reply {
+    let Ok(text) = std::str::from_utf8(&req.body) else {
+        return Err(super::refusal::Refusal::new(
+            rmq_protocol::codes::response::SYSTEM_ERROR,
+            "string2Properties error: the body is not UTF-8",
+        ));
+    };
+    let update = svc.update_config(text)?;
+    Ok(ok(req).with_remark(update.remark()))
+}
+
 /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: body is a SubscriptionGroupConfig.
 pub fn update_subscription_group(svc: &AdminService, req: &RemotingCommand) -> Reply {
     let cfg: SubscriptionGroupConfig = body::from_json(&req.body)?;

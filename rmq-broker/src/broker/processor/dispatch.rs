@@ -97,6 +97,7 @@ pub async fn dispatch(
         request::GET_TOPIC_CONFIG => admin::topic_config(admin, &req),
         request::GET_BROKER_RUNTIME_INFO => admin::runtime_info(admin, &req),
         request::GET_BROKER_CONFIG => admin::broker_config(admin, &req),
+        request::UPDATE_BROKER_CONFIG => admin::update_broker_config(admin, &req),
         request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
             admin::update_subscription_group(admin, &req)
         }

@@ -20,6 +20,7 @@ use rmq_protocol::clock::system_now_ms;
 use crate::broker::client_manager::ClientManager;
 use crate::broker::consumer_offset::ConsumerOffsetManager;
 use crate::broker::counters::BrokerStats;
+use crate::broker::live_config::LiveConfig;
 use crate::broker::rebalance_lock::RebalanceLockManager;
 use crate::broker::subscription_group::SubscriptionGroupManager;
 use crate::broker::topic_config::TopicConfigManager;
@@ -60,6 +61,8 @@ pub struct AdminService {
     pub(crate) stats: Arc<BrokerStats>,
     /// Connected clients.
     pub(crate) clients: Arc<ClientManager>,
+    /// Settings changeable at run time.
+    pub(crate) live: Arc<LiveConfig>,
     /// Ordered-consumption queue locks.
     pub(crate) locks: RebalanceLockManager,
     /// Start time, epoch ms.
@@ -83,6 +86,8 @@ pub struct AdminDeps {
     pub stats: Arc<BrokerStats>,
     /// Connected clients.
     pub clients: Arc<ClientManager>,
+    /// Settings changeable at run time.
+    pub live: Arc<LiveConfig>,
     /// Start time, epoch ms.
     pub boot_timestamp: i64,
 }
@@ -101,6 +106,7 @@ impl AdminService {
             store: deps.store,
             stats: deps.stats,
             clients: deps.clients,
+            live: deps.live,
             boot_timestamp: deps.boot_timestamp,
         }
     }
@@ -227,7 +233,9 @@ impl AdminService {
 
     /// The effective configuration as key/value pairs (GET_BROKER_CONFIG).
     pub fn config_properties(&self) -> Vec<(String, String)> {
-        self.config.to_properties()
+        let mut config = (*self.config).clone();
+        config.broker_permission = self.live.broker_permission();
+        config.to_properties()
     }
 
     /// Creates or replaces a consumer group (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).

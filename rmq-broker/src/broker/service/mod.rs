@@ -14,6 +14,7 @@
 //! - [`error`]: the services' error type.
 
 pub mod admin;
+pub mod broker_config;
 pub mod client;
 pub mod error;
 pub mod offset;

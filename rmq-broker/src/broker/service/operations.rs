@@ -261,6 +261,6 @@ impl AdminService {
 
     /// Whether the broker takes writes now (`brokerPermission`).
     pub fn writable(&self) -> bool {
-        perm::is_writeable(self.config.broker_permission)
+        perm::is_writeable(self.live.broker_permission())
     }
 }

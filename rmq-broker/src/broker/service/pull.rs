@@ -11,6 +11,7 @@ use crate::broker::client_manager::ClientManager;
 use crate::broker::consumer_offset::ConsumerOffsetManager;
 use crate::broker::counters::BrokerStats;
 use crate::broker::filter::{is_sql92, MessageFilter, SelectorCache, TagFilter};
+use crate::broker::live_config::LiveConfig;
 use crate::broker::long_polling::PullHoldService;
 use crate::broker::subscription_group::SubscriptionGroupManager;
 use crate::broker::topic_config::TopicConfigManager;
@@ -24,8 +25,8 @@ const MAX_SUSPEND: Duration = Duration::from_secs(60);
 /// The configuration the read path reads, copied out of [`BrokerConfig`] at start.
 #[derive(Debug, Clone)]
 pub struct PullPolicy {
-    /// `brokerPermission`.
-    pub broker_permission: i32,
+    /// `brokerPermission`, changeable at run time.
+    pub live: Arc<LiveConfig>,
     /// `ip:port` named in refusals.
     pub broker_addr: String,
     /// `enablePropertyFilter` (SQL92).
@@ -42,9 +43,9 @@ pub struct PullPolicy {
 
 impl PullPolicy {
     /// The read-path settings of `config` for a broker published as `broker_addr`.
-    pub fn new(config: &BrokerConfig, broker_addr: String) -> Self {
+    pub fn new(config: &BrokerConfig, broker_addr: String, live: Arc<LiveConfig>) -> Self {
         PullPolicy {
-            broker_permission: config.broker_permission,
+            live,
             broker_addr,
             enable_property_filter: config.enable_property_filter,
             long_polling_enable: config.long_polling_enable,
@@ -245,7 +246,7 @@ impl PullService {
 
     /// Pre-checks of docs/protocol.md §2.3.2, in Java's order; returns the filter to apply.
     fn check(&self, req: &PullRequest) -> Result<MessageFilter, ServiceError> {
-        if !perm::is_readable(self.policy.broker_permission) {
+        if !perm::is_readable(self.policy.live.broker_permission()) {
             return Err(ServiceError::Forbidden(format!(
                 "the broker[{}] pulling message is forbidden",
                 self.policy.broker_addr

@@ -69,7 +69,7 @@ impl WriteService {
 
     /// Refuses every write while `brokerPermission` forbids them.
     pub(crate) fn check_broker_writable(&self) -> Result<(), ServiceError> {
-        if perm::is_writeable(self.policy.broker_permission) {
+        if perm::is_writeable(self.policy.live.broker_permission()) {
             Ok(())
         } else {
             Err(ServiceError::BrokerNotWritable {

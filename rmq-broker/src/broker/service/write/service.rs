@@ -18,13 +18,16 @@ use crate::config::BrokerConfig;
 use crate::metrics::RequestMetrics;
 use crate::store::{MessageStore, MessageToStore, StoreError};
 use rmq_protocol::clock::Clock;
+
+use crate::broker::live_config::LiveConfig;
 use rmq_protocol::topic::is_retry_topic;
 
-/// The configuration the write path reads, copied out of [`BrokerConfig`] at start.
+/// The configuration the write path reads, copied out of [`BrokerConfig`] at start (the broker permission
+/// read live).
 #[derive(Debug, Clone)]
 pub struct WritePolicy {
-    /// `brokerPermission`.
-    pub broker_permission: i32,
+    /// `brokerPermission`, changeable at run time.
+    pub live: Arc<LiveConfig>,
     /// `ip:port` named in refusals.
     pub broker_addr: String,
     /// The address stamped as born host on the broker's own records (op records).
@@ -45,9 +48,9 @@ pub struct WritePolicy {
 
 impl WritePolicy {
     /// The write-path settings of `config`, for a broker published as `store_host`.
-    pub fn new(config: &BrokerConfig, store_host: SocketAddr) -> Self {
+    pub fn new(config: &BrokerConfig, store_host: SocketAddr, live: Arc<LiveConfig>) -> Self {
         WritePolicy {
-            broker_permission: config.broker_permission,
+            live,
             broker_addr: store_host.to_string(),
             store_host,
             auto_create_topic_enable: config.auto_create_topic_enable,
