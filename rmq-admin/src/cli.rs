@@ -83,9 +83,13 @@ pub enum Command {
         #[arg(short = 'c', long = "clusterName")]
         cluster: String,
     },
-    /// List every topic the name servers route.
+    /// List every topic the name servers route; with -c, per topic its cluster and consumer groups.
     #[command(name = "topicList")]
-    TopicList,
+    TopicList {
+        /// Show each topic's cluster and consumer groups.
+        #[arg(short = 'c', long = "clusterModel")]
+        cluster_model: bool,
+    },
     /// Show a topic's route: brokers and queue counts.
     #[command(name = "topicRoute")]
     TopicRoute {
@@ -109,7 +113,20 @@ pub enum Command {
     },
     /// Every cluster and broker the name servers know, with version and message counts.
     #[command(name = "clusterList")]
-    ClusterList,
+    ClusterList {
+        /// Yesterday's and today's in and out totals per broker.
+        #[arg(short = 'm', long = "moreStats")]
+        more_stats: bool,
+        /// Repeat every this many seconds.
+        #[arg(short = 'i', long = "interval")]
+        interval: Option<u64>,
+        /// Only this cluster.
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+        /// With -i, stop after this many rounds (mqadmin runs until interrupted).
+        #[arg(long = "rounds")]
+        rounds: Option<u32>,
+    },
     /// A broker's runtime figures (or those of every master of a cluster).
     #[command(name = "brokerStatus")]
     BrokerStatus {
@@ -252,6 +269,243 @@ pub enum Command {
         /// Consumer group.
         #[arg(short = 'g', long = "consumerGroup")]
         group: String,
+    },
+    // ---- operations: running info, producers, offsets, stats, consume queues, config ----
+    /// A consumer group's running info: per client its settings, subscriptions, queues and rates.
+    #[command(name = "consumerStatus")]
+    ConsumerStatus {
+        /// Consumer group.
+        #[arg(short = 'g', long = "consumerGroup")]
+        group: String,
+        /// Only this client (prints its full running info).
+        #[arg(short = 'i', long = "clientId")]
+        client_id: Option<String>,
+        /// Include a dump of the client's tasks (Java: its thread stacks).
+        #[arg(short = 's', long = "jstack")]
+        jstack: bool,
+    },
+    /// The connections of a producer group.
+    #[command(name = "producerConnection")]
+    ProducerConnection {
+        /// Producer group.
+        #[arg(short = 'g', long = "producerGroup")]
+        group: String,
+        /// A topic the group sends to (its brokers are asked).
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+    },
+    /// Change one broker setting on a broker or on every master of a cluster.
+    #[command(name = "updateBrokerConfig")]
+    UpdateBrokerConfig {
+        #[command(flatten)]
+        target: Target,
+        /// Config key (broker.conf spelling).
+        #[arg(short = 'k', long = "key")]
+        key: String,
+        /// New value.
+        #[arg(short = 'v', long = "value")]
+        value: String,
+    },
+    /// Change a topic's permission (2 write only, 4 read only, 6 read and write).
+    #[command(name = "updateTopicPerm")]
+    UpdateTopicPerm {
+        /// Topic name.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[command(flatten)]
+        target: Target,
+        /// New permission.
+        #[arg(short = 'p', long = "perm", value_parser = clap::value_parser!(i32).range(0..8))]
+        perm: i32,
+    },
+    /// Copy a consumer group's offsets on a topic to another group.
+    #[command(name = "cloneGroupOffset")]
+    CloneGroupOffset {
+        /// Group to copy from.
+        #[arg(short = 's', long = "srcGroup")]
+        src: String,
+        /// Group to copy to.
+        #[arg(short = 'd', long = "destGroup")]
+        dest: String,
+        /// Topic.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Accepted for mqadmin compatibility (its value is ignored there too).
+        #[arg(short = 'o', long = "offline")]
+        offline: Option<String>,
+    },
+    /// Every group's lag on one broker, per queue.
+    #[command(name = "brokerConsumeStats")]
+    BrokerConsumeStats {
+        /// Broker address.
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: String,
+        /// Only rows whose lag is at least this.
+        #[arg(short = 'l', long = "level", default_value_t = 0)]
+        level: i64,
+        /// Only ordered topics (true / false).
+        #[arg(short = 'o', long = "order", default_value_t = false, action = clap::ArgAction::Set)]
+        order: bool,
+        /// Accepted for mqadmin compatibility; --timeout-ms sets the timeout.
+        #[arg(short = 't', long = "timeoutMillis")]
+        timeout_millis: Option<u64>,
+    },
+    /// Per topic and consumer group: lag, in and out TPS, messages in the last 24 hours.
+    #[command(name = "statsAll")]
+    StatsAll {
+        /// Hide topics with no traffic.
+        #[arg(short = 'a', long = "activeTopic")]
+        active: bool,
+        /// Only this topic.
+        #[arg(short = 't', long = "topic")]
+        topic: Option<String>,
+    },
+    /// Raw consume-queue units of one queue.
+    #[command(name = "queryCq")]
+    QueryCq {
+        /// Topic.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Queue id.
+        #[arg(short = 'q', long = "queue")]
+        queue_id: i32,
+        /// First logical offset.
+        #[arg(short = 'i', long = "index")]
+        index: i64,
+        /// Units to show.
+        #[arg(short = 'c', long = "count", default_value_t = 10)]
+        count: i32,
+        /// Broker address (default: the master of the topic's first broker).
+        #[arg(short = 'b', long = "broker")]
+        broker: Option<String>,
+        /// Evaluate this consumer group's subscription against each unit.
+        #[arg(short = 'g', long = "consumer")]
+        group: Option<String>,
+    },
+    /// Delete consume queues whose messages all expired (one broker, a cluster, or every broker).
+    #[command(name = "cleanExpiredCQ")]
+    CleanExpiredCq {
+        /// Broker address.
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        /// Cluster name.
+        #[arg(short = 'c', long = "cluster")]
+        cluster: Option<String>,
+    },
+    /// Delete consume queues of topics that no longer exist (one broker, a cluster, or every broker).
+    #[command(name = "cleanUnusedTopic")]
+    CleanUnusedTopic {
+        /// Broker address.
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        /// Cluster name.
+        #[arg(short = 'c', long = "cluster")]
+        cluster: Option<String>,
+    },
+    /// Find a message by its unique key (the id producers report); with -g and -d, hand it to that consumer.
+    #[command(name = "queryMsgByUniqueKey")]
+    QueryMsgByUniqueKey {
+        /// Unique key (UNIQ_KEY).
+        #[arg(short = 'i', long = "msgId")]
+        key: String,
+        /// Topic.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Consumer group to hand the message to (with -d).
+        #[arg(short = 'g', long = "consumerGroup", requires = "client_id")]
+        group: Option<String>,
+        /// Client id to hand the message to (with -g).
+        #[arg(short = 'd', long = "clientId", requires = "group")]
+        client_id: Option<String>,
+        /// Every message with that key, not only the first.
+        #[arg(short = 'a', long = "showAll")]
+        show_all: bool,
+    },
+    /// Print the messages of one queue, optionally in a time range, or count them per tag.
+    #[command(name = "printMsgByQueue")]
+    PrintMsgByQueue {
+        /// Topic.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Broker name.
+        #[arg(short = 'a', long = "brokerName")]
+        broker_name: String,
+        /// Queue id.
+        #[arg(short = 'i', long = "queueId")]
+        queue_id: i32,
+        /// Start time (epoch ms or yyyy-MM-dd#HH:mm:ss:SSS).
+        #[arg(short = 'b', long = "beginTimestamp")]
+        begin: Option<String>,
+        /// End time (epoch ms or yyyy-MM-dd#HH:mm:ss:SSS).
+        #[arg(short = 'e', long = "endTimestamp")]
+        end: Option<String>,
+        /// Only messages with these tags (`*` for all).
+        #[arg(short = 's', long = "subExpression", default_value = "*")]
+        sub_expression: String,
+        /// Print each message (true / false).
+        #[arg(short = 'p', long = "print", default_value_t = false, action = clap::ArgAction::Set)]
+        print: bool,
+        /// Print bodies too.
+        #[arg(short = 'd', long = "printBody")]
+        print_body: bool,
+        /// Count messages per tag (true / false).
+        #[arg(short = 'f', long = "calculate", default_value_t = false, action = clap::ArgAction::Set)]
+        calculate: bool,
+    },
+    /// How the averagely strategy would split a topic's queues among these client ids.
+    #[command(name = "allocateMQ")]
+    AllocateMq {
+        /// Topic.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Client ids (IPs), comma separated.
+        #[arg(short = 'i', long = "ipList")]
+        ip_list: String,
+    },
+    /// Send round trip per broker: `amount` sends to the topic named after each broker, every `interval`.
+    #[command(name = "clusterRT")]
+    ClusterRt {
+        /// Sends per broker and round.
+        #[arg(short = 'a', long = "amount", default_value_t = 100)]
+        amount: u32,
+        /// Body size in bytes.
+        #[arg(short = 's', long = "size", default_value_t = 128)]
+        size: usize,
+        /// Only this cluster.
+        #[arg(short = 'c', long = "cluster")]
+        cluster: Option<String>,
+        /// Seconds between rounds.
+        #[arg(short = 'i', long = "interval", default_value_t = 10)]
+        interval: u64,
+        /// Stop after this many rounds (mqadmin runs until interrupted).
+        #[arg(long = "rounds")]
+        rounds: Option<u32>,
+    },
+    /// Send `count` messages to the topic named after a broker and print each result with its round trip.
+    #[command(name = "sendMsgStatus")]
+    SendMsgStatus {
+        /// Broker name (its own topic).
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: String,
+        /// Body size in bytes.
+        #[arg(short = 's', long = "messageSize", default_value_t = 128)]
+        size: usize,
+        /// Messages.
+        #[arg(short = 'c', long = "count", default_value_t = 50)]
+        count: u32,
+    },
+    /// Send round trip per queue of a topic.
+    #[command(name = "checkMsgSendRT")]
+    CheckMsgSendRt {
+        /// Topic.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Messages.
+        #[arg(short = 'a', long = "amount", default_value_t = 100)]
+        amount: u32,
+        /// Body size in bytes.
+        #[arg(short = 's', long = "size", default_value_t = 128)]
+        size: usize,
     },
     /// Create or update a consumer group on a broker or on every master of a cluster.
     #[command(name = "updateSubGroup")]

@@ -4,7 +4,10 @@
 pub mod cluster;
 pub mod consumer;
 pub mod dlq;
+pub mod maintenance;
 pub mod message;
+pub mod running;
+pub mod stats;
 pub mod topic;
 
 use anyhow::{bail, Result};
@@ -93,11 +96,30 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
             .await
         }
         Command::DeleteTopic { topic, cluster } => topic::delete_topic(ctx, &topic, &cluster).await,
-        Command::TopicList => topic::topic_list(ctx).await,
+        Command::TopicList { cluster_model } => {
+            if cluster_model {
+                maintenance::topic_list_by_cluster(ctx).await
+            } else {
+                topic::topic_list(ctx).await
+            }
+        }
         Command::TopicRoute { topic } => topic::topic_route(ctx, &topic).await,
         Command::TopicStatus { topic } => topic::topic_status(ctx, &topic).await,
         Command::TopicClusterList { topic } => topic::topic_cluster_list(ctx, &topic).await,
-        Command::ClusterList => cluster::cluster_list(ctx).await,
+        Command::ClusterList {
+            more_stats,
+            interval,
+            cluster,
+            rounds,
+        } => {
+            let args = cluster::ClusterListArgs {
+                more_stats,
+                interval,
+                cluster,
+                rounds,
+            };
+            cluster::cluster_list(ctx, &args).await
+        }
         Command::BrokerStatus { target } => cluster::broker_status(ctx, &target).await,
         Command::GetBrokerConfig { target } => cluster::broker_config(ctx, &target).await,
         Command::QueryMsgById { msg_id } => message::query_by_id(ctx, &msg_id).await,
@@ -190,6 +212,117 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
             consumer::consumer_progress(ctx, &group, topic.as_deref()).await
         }
         Command::ConsumerConnection { group } => consumer::consumer_connection(ctx, &group).await,
+        // ---- operations: running info, producers, offsets, stats, consume queues, config ----
+        Command::ConsumerStatus {
+            group,
+            client_id,
+            jstack,
+        } => running::consumer_status(ctx, &group, client_id.as_deref(), jstack).await,
+        Command::ProducerConnection { group, topic } => {
+            running::producer_connection(ctx, &group, &topic).await
+        }
+        Command::UpdateBrokerConfig { target, key, value } => {
+            maintenance::update_broker_config(ctx, &target, &key, &value).await
+        }
+        Command::UpdateTopicPerm {
+            topic,
+            target,
+            perm,
+        } => maintenance::update_topic_perm(ctx, &topic, &target, perm).await,
+        Command::CloneGroupOffset {
+            src,
+            dest,
+            topic,
+            offline: _,
+        } => maintenance::clone_group_offset(ctx, &src, &dest, &topic).await,
+        Command::BrokerConsumeStats {
+            broker_addr,
+            level,
+            order,
+            timeout_millis: _,
+        } => stats::broker_consume_stats(ctx, &broker_addr, level, order).await,
+        Command::StatsAll { active, topic } => {
+            stats::stats_all(ctx, active, topic.as_deref()).await
+        }
+        Command::QueryCq {
+            topic,
+            queue_id,
+            index,
+            count,
+            broker,
+            group,
+        } => {
+            let query = rmq_client::admin::ConsumeQueueQuery {
+                topic,
+                queue_id,
+                index,
+                count,
+                group,
+            };
+            maintenance::query_cq(ctx, query, broker.as_deref()).await
+        }
+        Command::CleanExpiredCq {
+            broker_addr,
+            cluster,
+        } => maintenance::clean(ctx, false, broker_addr.as_deref(), cluster.as_deref()).await,
+        Command::CleanUnusedTopic {
+            broker_addr,
+            cluster,
+        } => maintenance::clean(ctx, true, broker_addr.as_deref(), cluster.as_deref()).await,
+        Command::QueryMsgByUniqueKey {
+            key,
+            topic,
+            group,
+            client_id,
+            show_all,
+        } => {
+            let target = group.as_deref().zip(client_id.as_deref());
+            running::query_by_unique_key(ctx, &topic, &key, target, show_all).await
+        }
+        Command::PrintMsgByQueue {
+            topic,
+            broker_name,
+            queue_id,
+            begin,
+            end,
+            sub_expression,
+            print,
+            print_body,
+            calculate,
+        } => {
+            let args = maintenance::PrintByQueue {
+                topic,
+                broker_name,
+                queue_id,
+                begin,
+                end,
+                sub_expression,
+                print,
+                print_body,
+                calculate,
+            };
+            maintenance::print_by_queue(ctx, args).await
+        }
+        Command::AllocateMq { topic, ip_list } => {
+            maintenance::allocate_mq(ctx, &topic, &ip_list).await
+        }
+        Command::ClusterRt {
+            amount,
+            size,
+            cluster,
+            interval,
+            rounds,
+        } => stats::cluster_rt(ctx, amount, size, cluster.as_deref(), interval, rounds).await,
+        Command::SendMsgStatus {
+            broker_name,
+            size,
+            count,
+        } => stats::send_msg_status(ctx, &broker_name, size, count).await,
+        Command::CheckMsgSendRt {
+            topic,
+            amount,
+            size,
+        } => stats::check_msg_send_rt(ctx, &topic, amount, size).await,
         Command::UpdateSubGroup {
             group,
             target,

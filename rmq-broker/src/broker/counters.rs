@@ -17,9 +17,67 @@ pub struct BrokerStats {
     pub got_messages: AtomicU64,
     /// Minute / hour / day windows per topic and group (VIEW_BROKER_STATS_DATA, consume TPS).
     pub windows: StatsWindows,
+    /// The put and get totals at the last two midnights (UTC), for clusterList -m.
+    day_marks: parking_lot::Mutex<DayMarks>,
+}
+
+/// Totals at midnight: `[yesterday morning, today morning]` of puts and gets, and the day they belong to.
+#[derive(Debug, Default, Clone, Copy)]
+struct DayMarks {
+    day: i64,
+    put: [u64; 2],
+    got: [u64; 2],
+}
+
+/// The totals at the start of yesterday and of today (Java's `msgPutTotalYesterdayMorning` and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mornings {
+    /// Puts counted before yesterday began.
+    pub put_yesterday: u64,
+    /// Puts counted before today began.
+    pub put_today: u64,
+    /// Gets counted before yesterday began.
+    pub got_yesterday: u64,
+    /// Gets counted before today began.
+    pub got_today: u64,
 }
 
 impl BrokerStats {
+    /// The midnight totals as of `now_ms`: when a day has passed since the last call, today's morning becomes
+    /// the current totals (a broker counts from its start, so both mornings are 0 on its first day, as the
+    /// totals are).
+    pub fn mornings(&self, now_ms: i64) -> Mornings {
+        use std::sync::atomic::Ordering;
+        let day = now_ms.div_euclid(86_400_000);
+        let mut m = self.day_marks.lock();
+        if m.day == 0 {
+            m.day = day;
+        }
+        if day > m.day {
+            let (put, got) = (
+                self.put_messages.load(Ordering::Relaxed),
+                self.got_messages.load(Ordering::Relaxed),
+            );
+            m.put = if day == m.day + 1 {
+                [m.put[1], put]
+            } else {
+                [put, put]
+            };
+            m.got = if day == m.day + 1 {
+                [m.got[1], got]
+            } else {
+                [got, got]
+            };
+            m.day = day;
+        }
+        Mornings {
+            put_yesterday: m.put[0],
+            put_today: m.put[1],
+            got_yesterday: m.got[0],
+            got_today: m.got[1],
+        }
+    }
+
     /// Counters for a broker of cluster `cluster`.
     pub fn new(cluster: &str) -> Self {
         BrokerStats {

@@ -12,6 +12,7 @@
 //! | cluster | [`cluster_info`](Admin::cluster_info), [`all_masters`](Admin::all_masters), [`cluster_masters`](Admin::cluster_masters), [`broker_runtime_info`](Admin::broker_runtime_info), [`broker_config`](Admin::broker_config) | GET_BROKER_CLUSTER_INFO (106), GET_BROKER_RUNTIME_INFO (28), GET_BROKER_CONFIG (26) |
 //! | topics | [`create_topic`](Admin::create_topic), [`create_topic_in_cluster`](Admin::create_topic_in_cluster), [`delete_topic`](Admin::delete_topic), [`topic_list`](Admin::topic_list), [`topic_route`](Admin::topic_route), [`topic_status`](Admin::topic_status) | UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215) + DELETE_TOPIC_IN_NAMESRV (216), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_ROUTEINFO_BY_TOPIC (105), GET_TOPIC_STATS_INFO (202) |
 //! | groups | [`create_subscription_group`](Admin::create_subscription_group), [`subscription_group`](Admin::subscription_group), [`delete_subscription_group`](Admin::delete_subscription_group), [`consumer_connections`](Admin::consumer_connections), [`consumer_progress`](Admin::consumer_progress), [`consumer_progress_all`](Admin::consumer_progress_all), [`committed_offsets`](Admin::committed_offsets), [`reset_offset_by_timestamp`](Admin::reset_offset_by_timestamp), [`reset_offset_running`](Admin::reset_offset_running) | UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), GET_CONSUMER_CONNECTION_LIST (203), GET_CONSUME_STATS (208), GET_MAX_OFFSET + QUERY_CONSUMER_OFFSET (30 / 14) + SEARCH_OFFSET_BY_TIMESTAMP (29) + UPDATE_CONSUMER_OFFSET (15), INVOKE_BROKER_TO_RESET_OFFSET (222) |
+//! | operations | [`consumer_running_info`](Admin::consumer_running_info), [`consume_message_directly`](Admin::consume_message_directly), [`producer_connections`](Admin::producer_connections), [`topic_consumed_by`](Admin::topic_consumed_by), [`clone_group_offsets`](Admin::clone_group_offsets), [`clone_group_offset_on_broker`](Admin::clone_group_offset_on_broker), [`broker_consume_stats`](Admin::broker_consume_stats), [`broker_stats`](Admin::broker_stats), [`query_consume_queue`](Admin::query_consume_queue), [`clean_expired_consume_queue`](Admin::clean_expired_consume_queue), [`clean_unused_topic`](Admin::clean_unused_topic), [`update_broker_config`](Admin::update_broker_config) | GET_CONSUMER_RUNNING_INFO (307), CONSUME_MESSAGE_DIRECTLY (309), GET_PRODUCER_CONNECTION_LIST (204), QUERY_TOPIC_CONSUME_BY_WHO (300), GET_CONSUME_STATS + UPDATE_CONSUMER_OFFSET, CLONE_GROUP_OFFSET (314), GET_BROKER_CONSUME_STATS (317), VIEW_BROKER_STATS_DATA (315), QUERY_CONSUME_QUEUE (321), CLEAN_EXPIRED_CONSUMEQUEUE (306), CLEAN_UNUSED_TOPIC (316), UPDATE_BROKER_CONFIG (25) |
 //! | messages | [`query_messages`](Admin::query_messages), [`view_message`](Admin::view_message), [`message_at`](Admin::message_at), [`pull_messages`](Admin::pull_messages), [`search_offset`](Admin::search_offset), [`resend_dlq_message`](Admin::resend_dlq_message) | QUERY_MESSAGE (12), VIEW_MESSAGE_BY_ID (33), PULL_MESSAGE (11), SEARCH_OFFSET_BY_TIMESTAMP (29), RMQ_RESEND_DLQ_MESSAGE (40001, rmq) |
 //!
 //! Failures are [`ClientError`]s: a refusal keeps the server's code and remark ([`ClientError::Broker`]), an
@@ -48,6 +49,9 @@ use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
 use crate::message::{check_topic, decompress_in_place, MessageExt};
 use crate::remoting::ensure_success;
+
+mod operations;
+pub use operations::ConsumeQueueQuery;
 
 /// The consumer group admin pulls use (Java `MixAll.TOOLS_CONSUMER_GROUP`).
 pub const TOOLS_CONSUMER_GROUP: &str = "TOOLS_CONSUMER";
@@ -993,6 +997,21 @@ impl Admin {
         begin_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<MessageExt>> {
+        self.query_by(topic, key, false, max_num, begin_ms, end_ms)
+            .await
+    }
+
+    /// QUERY_MESSAGE for `key` as a business key (KEYS) or, with `unique`, as a UNIQ_KEY (Java's
+    /// `_UNIQUE_KEY_QUERY`), merged over the masters serving `topic`.
+    pub(crate) async fn query_by(
+        &self,
+        topic: &str,
+        key: &str,
+        unique: bool,
+        max_num: i32,
+        begin_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<MessageExt>> {
         if max_num <= 0 {
             return Err(ClientError::InvalidArgument {
                 field: "max_num",
@@ -1016,7 +1035,7 @@ impl Admin {
         let answers = try_join_all(masters.iter().map(|addr| {
             let mut cmd = RemotingCommand::request_with(request::QUERY_MESSAGE, &header);
             cmd.ext_fields
-                .insert("_UNIQUE_KEY_QUERY".to_string(), "false".to_string());
+                .insert("_UNIQUE_KEY_QUERY".to_string(), unique.to_string());
             async move {
                 match self.call(addr, cmd).await {
                     Ok(resp) => Ok(decode_all(&resp.body)),
@@ -1031,9 +1050,12 @@ impl Admin {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for mut m in answers.into_iter().flatten() {
-            let matches = m
-                .property(keys::KEYS)
-                .is_some_and(|ks| ks.split(keys::KEY_SEPARATOR).any(|k| k == key));
+            let matches = if unique {
+                m.property(keys::UNIQ_KEY) == Some(key)
+            } else {
+                m.property(keys::KEYS)
+                    .is_some_and(|ks| ks.split(keys::KEY_SEPARATOR).any(|k| k == key))
+            };
             if m.topic != topic || !matches || !seen.insert((m.store_host, m.commit_log_offset)) {
                 continue;
             }

@@ -195,6 +195,38 @@ impl AdminService {
             "runtime",
             format!("{} ms", system_now_ms() - self.boot_timestamp),
         );
+        let mornings = self.stats.mornings(system_now_ms());
+        put(
+            "msgPutTotalYesterdayMorning",
+            mornings.put_yesterday.to_string(),
+        );
+        put("msgPutTotalTodayMorning", mornings.put_today.to_string());
+        put(
+            "msgGetTotalYesterdayMorning",
+            mornings.got_yesterday.to_string(),
+        );
+        put("msgGetTotalTodayMorning", mornings.got_today.to_string());
+        {
+            use crate::broker::stats_windows::names;
+            let key = &self.stats.broker_key;
+            let rates = |name: &str| {
+                self.stats.windows.get(name, key).map_or_else(
+                    || "0.00 0.00 0.00".to_owned(),
+                    |d| {
+                        format!(
+                            "{:.2} {:.2} {:.2}",
+                            d.stats_minute.tps, d.stats_minute.tps, d.stats_hour.tps
+                        )
+                    },
+                )
+            };
+            // Java: 10 s, 1 min and 10 min rates; the windows here give the minute twice, then the hour.
+            put("putTps", rates(names::BROKER_PUT_NUMS));
+            let get = rates(names::BROKER_GET_NUMS);
+            // 5.x spells it `getTransferredTps`, 4.9.x `getTransferedTps`; each clusterList reads its own.
+            put("getTransferredTps", get.clone());
+            put("getTransferedTps", get);
+        }
         put(
             "msgPutTotalTodayNow",
             self.stats.put_messages.load(Ordering::Relaxed).to_string(),
