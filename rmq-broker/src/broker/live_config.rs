@@ -2,13 +2,10 @@
 //! services read on every request, so a change takes effect at the next request without a restart.
 //!
 //! Today that is `brokerPermission`, which operators flip to drain a broker (4: read-only) or bring it back
-//! (6). A change also re-registers with the name servers at once, with every topic's permission masked by
-//! the broker's, as Java's `registerBrokerAll` does.
+//! (6). A change also re-registers with the name servers at once (the topic table's version is bumped, as
+//! Java does), with every topic's permission masked by the broker's, as Java's `registerBrokerAll` does.
 
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
-
-use tokio::sync::Notify;
 
 /// Keys [`LiveConfig`] applies at run time; other keys are saved and take effect at the next start.
 pub const LIVE_KEYS: &[&str] = &["brokerPermission"];
@@ -17,16 +14,13 @@ pub const LIVE_KEYS: &[&str] = &["brokerPermission"];
 #[derive(Debug)]
 pub struct LiveConfig {
     broker_permission: AtomicI32,
-    /// The registrar's wake-up: routes are published again after a change.
-    register_now: Arc<Notify>,
 }
 
 impl LiveConfig {
-    /// Starts from `broker_permission`; `register_now` is notified after every change.
-    pub fn new(broker_permission: i32, register_now: Arc<Notify>) -> Self {
+    /// Starts from `broker_permission`.
+    pub fn new(broker_permission: i32) -> Self {
         LiveConfig {
             broker_permission: AtomicI32::new(broker_permission),
-            register_now,
         }
     }
 
@@ -35,9 +29,8 @@ impl LiveConfig {
         self.broker_permission.load(Ordering::Acquire)
     }
 
-    /// Changes `brokerPermission` and has the routes published again.
+    /// Changes `brokerPermission` (the caller has the routes published again).
     pub fn set_broker_permission(&self, perm: i32) {
         self.broker_permission.store(perm, Ordering::Release);
-        self.register_now.notify_one();
     }
 }

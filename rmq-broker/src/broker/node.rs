@@ -116,7 +116,7 @@ impl Broker {
         let stats = Arc::new(BrokerStats::new(&config.broker_cluster_name));
         let clients = Arc::new(ClientManager::default());
         let filters = Arc::new(SelectorCache::default());
-        let live = Arc::new(LiveConfig::new(config.broker_permission, topics.changes()));
+        let live = Arc::new(LiveConfig::new(config.broker_permission));
 
         let write = Arc::new(WriteService::new(
             WritePolicy::new(&config, store_host, live.clone()),

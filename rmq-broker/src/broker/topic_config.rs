@@ -236,6 +236,15 @@ impl TopicConfigManager {
         Ok(())
     }
 
+    /// Bumps the table's data version and has the routes published now, without changing a topic: the
+    /// broker's permission changed, and name servers only take a registration whose version moved.
+    ///
+    /// # Errors
+    /// The table cannot be saved.
+    pub fn touch(&self) -> Result<(), PersistError> {
+        self.changed()
+    }
+
     /// Signalled after every saved change of the table, so the registrar publishes routes at once instead
     /// of every writer having to remember to tell it.
     pub fn changes(&self) -> Arc<Notify> {

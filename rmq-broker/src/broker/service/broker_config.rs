@@ -115,6 +115,7 @@ impl AdminService {
         update.saved_to = Some(path);
         if update.applied_now.iter().any(|k| k == "brokerPermission") {
             self.live.set_broker_permission(next.broker_permission);
+            self.topics.touch()?;
         }
         tracing::info!(
             now = ?update.applied_now,
