@@ -13,6 +13,7 @@
 //! | topics | [`create_topic`](Admin::create_topic), [`create_topic_in_cluster`](Admin::create_topic_in_cluster), [`delete_topic`](Admin::delete_topic), [`topic_list`](Admin::topic_list), [`topic_route`](Admin::topic_route), [`topic_status`](Admin::topic_status) | UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215) + DELETE_TOPIC_IN_NAMESRV (216), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_ROUTEINFO_BY_TOPIC (105), GET_TOPIC_STATS_INFO (202) |
 //! | groups | [`create_subscription_group`](Admin::create_subscription_group), [`subscription_group`](Admin::subscription_group), [`delete_subscription_group`](Admin::delete_subscription_group), [`consumer_connections`](Admin::consumer_connections), [`consumer_progress`](Admin::consumer_progress), [`consumer_progress_all`](Admin::consumer_progress_all), [`committed_offsets`](Admin::committed_offsets), [`reset_offset_by_timestamp`](Admin::reset_offset_by_timestamp), [`reset_offset_running`](Admin::reset_offset_running) | UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), GET_CONSUMER_CONNECTION_LIST (203), GET_CONSUME_STATS (208), GET_MAX_OFFSET + QUERY_CONSUMER_OFFSET (30 / 14) + SEARCH_OFFSET_BY_TIMESTAMP (29) + UPDATE_CONSUMER_OFFSET (15), INVOKE_BROKER_TO_RESET_OFFSET (222) |
 //! | messages | [`query_messages`](Admin::query_messages), [`view_message`](Admin::view_message), [`message_at`](Admin::message_at), [`pull_messages`](Admin::pull_messages), [`search_offset`](Admin::search_offset), [`resend_dlq_message`](Admin::resend_dlq_message) | QUERY_MESSAGE (12), VIEW_MESSAGE_BY_ID (33), PULL_MESSAGE (11), SEARCH_OFFSET_BY_TIMESTAMP (29), RMQ_RESEND_DLQ_MESSAGE (40001, rmq) |
+//! | name server ([`namesrv`]) | [`put_kv_config`](Admin::put_kv_config), [`delete_kv_config`](Admin::delete_kv_config), [`kv_config`](Admin::kv_config), [`kv_list`](Admin::kv_list), [`order_conf`](Admin::order_conf) / [`put_order_conf`](Admin::put_order_conf) / [`delete_order_conf`](Admin::delete_order_conf), [`namesrv_config`](Admin::namesrv_config), [`update_namesrv_config`](Admin::update_namesrv_config), [`wipe_write_perm`](Admin::wipe_write_perm), [`add_write_perm`](Admin::add_write_perm) | PUT / GET / DELETE_KV_CONFIG (100 / 101 / 102), GET_KVLIST_BY_NAMESPACE (219), GET_NAMESRV_CONFIG (319), UPDATE_NAMESRV_CONFIG (318), WIPE_WRITE_PERM_OF_BROKER (205), ADD_WRITE_PERM_OF_BROKER (327) |
 //!
 //! Failures are [`ClientError`]s: a refusal keeps the server's code and remark ([`ClientError::Broker`]), an
 //! unknown topic is [`ClientError::NoRoute`], bad input names the argument ([`ClientError::InvalidArgument`]).
@@ -48,6 +49,8 @@ use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
 use crate::message::{check_topic, decompress_in_place, MessageExt};
 use crate::remoting::ensure_success;
+
+pub mod namesrv;
 
 /// The consumer group admin pulls use (Java `MixAll.TOOLS_CONSUMER_GROUP`).
 pub const TOOLS_CONSUMER_GROUP: &str = "TOOLS_CONSUMER";
