@@ -3,6 +3,8 @@
 //!
 //! The binary runs through `tokio::process` so the in-process broker keeps serving while a command waits.
 
+mod namesrv;
+
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
