@@ -51,11 +51,11 @@ impl LiveConfig {
         match fs.read(&path) {
             Ok(bytes) => {
                 for p in properties::parse(&String::from_utf8_lossy(&bytes)) {
-                    let applied = config.set_at_start(&p.key, &p.value).map_err(|source| {
+                    let applied = config.set_at_start(&p.key, &p.value).map_err(|error| {
                         NamesrvError::ConfigKey {
                             path: path.clone(),
                             line: p.line,
-                            source,
+                            error,
                         }
                     })?;
                     if !applied {
@@ -64,7 +64,7 @@ impl LiveConfig {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(NamesrvError::ConfigRead { path, source }),
+            Err(error) => return Err(NamesrvError::ConfigRead { path, error }),
         }
         Ok(LiveConfig {
             black_list: config.black_list(),
