@@ -602,6 +602,82 @@ pub enum Command {
         #[arg(short = 't', long = "topic")]
         topic: Option<String>,
     },
+    // ---- name server (KV config, name-server config, write permission) ----
+    /// Create or update a KV config entry on every name server (PUT_KV_CONFIG).
+    #[command(name = "updateKvConfig")]
+    UpdateKvConfig {
+        /// Namespace.
+        #[arg(short = 's', long = "namespace")]
+        namespace: String,
+        /// Key.
+        #[arg(short = 'k', long = "key")]
+        key: String,
+        /// Value.
+        #[arg(short = 'v', long = "value")]
+        value: String,
+    },
+    /// Delete a KV config entry from every name server (DELETE_KV_CONFIG).
+    #[command(name = "deleteKvConfig")]
+    DeleteKvConfig {
+        /// Namespace.
+        #[arg(short = 's', long = "namespace")]
+        namespace: String,
+        /// Key.
+        #[arg(short = 'k', long = "key")]
+        key: String,
+    },
+    /// Print the config of each name server of -n (GET_NAMESRV_CONFIG).
+    #[command(name = "getNamesrvConfig")]
+    GetNamesrvConfig,
+    /// Update one config key on each name server of -n (UPDATE_NAMESRV_CONFIG).
+    #[command(name = "updateNamesrvConfig")]
+    UpdateNamesrvConfig {
+        /// Config key (Java's NamesrvConfig spelling, e.g. orderMessageEnable).
+        #[arg(short = 'k', long = "key")]
+        key: String,
+        /// New value.
+        #[arg(short = 'v', long = "value")]
+        value: String,
+    },
+    /// Put, get or delete the ordered-topic setting (`brokerName:queueNums;...`) of a topic in the name
+    /// servers' KV config (namespace ORDER_TOPIC_CONFIG).
+    #[command(name = "updateOrderConf")]
+    UpdateOrderConf {
+        /// Topic.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// put, get or delete.
+        #[arg(short = 'm', long = "method", value_enum)]
+        method: OrderConfMethod,
+        /// `brokerName:queueNums;brokerName:queueNums` (needed for put).
+        #[arg(short = 'v', long = "orderConf")]
+        order_conf: Option<String>,
+    },
+    /// Clear the write permission of a broker's queues in every name server's routes (WIPE_WRITE_PERM_OF_BROKER).
+    #[command(name = "wipeWritePerm")]
+    WipeWritePerm {
+        /// Broker name.
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: String,
+    },
+    /// Give a broker's queues read and write permission (6) in every name server's routes (ADD_WRITE_PERM_OF_BROKER).
+    #[command(name = "addWritePerm")]
+    AddWritePerm {
+        /// Broker name.
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: String,
+    },
+}
+
+/// updateOrderConf's `-m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrderConfMethod {
+    /// Replace the topic's setting on every name server.
+    Put,
+    /// Read it from one name server.
+    Get,
+    /// Remove it from every name server.
+    Delete,
 }
 
 #[cfg(test)]

@@ -23,13 +23,18 @@ use crate::store::fs::FsHandle;
 use crate::store::FlushDiskType;
 
 /// A name server alone, for tests with several brokers or several name servers.
+///
+/// Its files (Java's `kvConfig.json` and `namesrv.properties`) live in a directory of its own, never in
+/// Java's `~/namesrv`: a temp directory deleted on drop, or the one given to [`start_in`](Self::start_in).
 #[derive(Debug)]
 pub struct EmbeddedNamesrv {
     server: NameServer,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl EmbeddedNamesrv {
-    /// Starts a name server on `127.0.0.1:0`.
+    /// Starts a name server on `127.0.0.1:0` with its files in a temp directory.
     pub async fn start() -> Result<Self, BrokerError> {
         Self::start_with(
             NamesrvConfig::default(),
@@ -38,12 +43,41 @@ impl EmbeddedNamesrv {
         .await
     }
 
-    /// Starts a name server with the given settings on `addr`.
+    /// Starts a name server with the given settings on `addr`, its files in a temp directory deleted on drop
+    /// (`config`'s `kv_config_path` and `config_store_path` are replaced; use [`start_in`](Self::start_in)
+    /// to keep them).
     pub async fn start_with(config: NamesrvConfig, addr: SocketAddr) -> Result<Self, BrokerError> {
+        let temp = tempfile::Builder::new()
+            .prefix("rmq-namesrv-")
+            .tempdir()
+            .map_err(BrokerError::Io)?;
+        let mut ns = Self::start_in(temp.path(), config, addr).await?;
+        ns._temp = Some(temp);
+        Ok(ns)
+    }
+
+    /// Starts a name server with `dir/kvConfig.json` and `dir/namesrv.properties` (kept, so a later name
+    /// server started in `dir` has the same KV table and config updates).
+    ///
+    /// # Errors
+    /// Besides binding: either file exists but is not valid (the error names it).
+    pub async fn start_in(
+        dir: impl AsRef<Path>,
+        config: NamesrvConfig,
+        addr: SocketAddr,
+    ) -> Result<Self, BrokerError> {
+        let dir = dir.as_ref().to_path_buf();
         let listener = TcpListener::bind(addr).await.map_err(BrokerError::Io)?;
         Ok(EmbeddedNamesrv {
-            server: NameServer::start(listener, config).map_err(BrokerError::Io)?,
+            server: NameServer::start(listener, config.with_dir(&dir))?,
+            dir,
+            _temp: None,
         })
+    }
+
+    /// The directory holding its `kvConfig.json` and `namesrv.properties`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// `127.0.0.1:PORT`, what clients and brokers are given.
@@ -61,6 +95,10 @@ impl EmbeddedNamesrv {
         self.server.shutdown().await;
     }
 }
+
+/// Where a name server started together with a broker (embedded, or the all-in-one binary) keeps its files:
+/// `<storePathRootDir>/namesrv`, so one directory holds everything the process persists.
+pub const NAMESRV_DIR: &str = "namesrv";
 
 fn io_invalid(e: std::net::AddrParseError) -> BrokerError {
     BrokerError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
@@ -118,7 +156,8 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
-    /// Name-server settings (broker expiry, ...).
+    /// Name-server settings (broker expiry, ...). Its files are kept in `<store dir>/namesrv` whatever the
+    /// config's paths say, so a broker reopening the store finds its name server's KV table again.
     pub fn namesrv_config(mut self, config: NamesrvConfig) -> Self {
         self.namesrv_config = Some(config);
         self
@@ -204,7 +243,8 @@ impl EmbeddedBrokerBuilder {
                 None
             }
             None => {
-                let ns = EmbeddedNamesrv::start_with(
+                let ns = EmbeddedNamesrv::start_in(
+                    config.store_path_root_dir.join(NAMESRV_DIR),
                     self.namesrv_config.unwrap_or_default(),
                     self.namesrv_listen.unwrap_or(([127, 0, 0, 1], 0).into()),
                 )

@@ -1,6 +1,7 @@
 //! Errors of starting, running and stopping a broker or name server.
 
 use crate::config::ConfigError;
+use crate::namesrv::NamesrvError;
 use crate::persist::PersistError;
 use crate::store::StoreError;
 
@@ -26,6 +27,9 @@ pub enum BrokerError {
         #[source]
         source: std::io::Error,
     },
+    /// The name server's files (kvConfig.json, namesrv.properties) could not be loaded (names the file).
+    #[error("name server: {0}")]
+    Namesrv(#[from] NamesrvError),
     /// Binding or another socket operation failed.
     #[error("i/o: {0}")]
     Io(std::io::Error),

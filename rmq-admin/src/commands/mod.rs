@@ -6,6 +6,7 @@ pub mod consumer;
 pub mod dlq;
 pub mod maintenance;
 pub mod message;
+pub mod namesrv;
 pub mod running;
 pub mod stats;
 pub mod topic;
@@ -372,6 +373,30 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
             all: _,
             topic,
         } => dlq::dlq_resend(ctx, &group, msg_id.as_deref(), topic.as_deref()).await,
+        // ---- name server (KV config, name-server config, write permission) ----
+        Command::UpdateKvConfig {
+            namespace,
+            key,
+            value,
+        } => namesrv::update_kv_config(ctx, &namespace, &key, &value).await,
+        Command::DeleteKvConfig { namespace, key } => {
+            namesrv::delete_kv_config(ctx, &namespace, &key).await
+        }
+        Command::GetNamesrvConfig => namesrv::get_namesrv_config(ctx).await,
+        Command::UpdateNamesrvConfig { key, value } => {
+            namesrv::update_namesrv_config(ctx, &key, &value).await
+        }
+        Command::UpdateOrderConf {
+            topic,
+            method,
+            order_conf,
+        } => namesrv::update_order_conf(ctx, &topic, method, order_conf.as_deref()).await,
+        Command::WipeWritePerm { broker_name } => {
+            namesrv::write_perm(ctx, &broker_name, namesrv::PermChange::Wipe).await
+        }
+        Command::AddWritePerm { broker_name } => {
+            namesrv::write_perm(ctx, &broker_name, namesrv::PermChange::Add).await
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! The binary runs through `tokio::process` so the in-process broker keeps serving while a command waits.
 
+mod namesrv;
 mod operations;
 
 use std::collections::BTreeSet;

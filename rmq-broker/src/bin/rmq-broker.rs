@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use rmq_broker::broker::Broker;
 use rmq_broker::config::{BrokerConfig, NamesrvConfig};
+use rmq_broker::embedded::NAMESRV_DIR;
 use rmq_broker::namesrv::NameServer;
 use rmq_broker::store::FlushDiskType;
 use tokio::net::TcpListener;
@@ -33,6 +34,10 @@ struct Cli {
     /// Name-server listen address (combined mode).
     #[arg(long, default_value = "127.0.0.1:9876", global = true)]
     namesrv_listen: SocketAddr,
+    /// Name-server directory: its kvConfig.json (kvConfigPath) and namesrv.properties (configStorePath).
+    /// Default: `<store>/namesrv` when running with the broker, Java's `~/namesrv` for the `namesrv` role.
+    #[arg(long, global = true, value_name = "DIR")]
+    namesrv_dir: Option<PathBuf>,
     #[command(flatten)]
     broker: BrokerArgs,
 }
@@ -124,11 +129,16 @@ async fn start_broker(cfg: BrokerConfig) -> Result<Broker> {
     Ok(Broker::start(listener, cfg).await?)
 }
 
-async fn start_namesrv(addr: SocketAddr) -> Result<NameServer> {
+/// The name server with its files in `dir` (Java's `~/namesrv` when `None`).
+async fn start_namesrv(addr: SocketAddr, dir: Option<&std::path::Path>) -> Result<NameServer> {
+    let config = match dir {
+        Some(dir) => NamesrvConfig::default().with_dir(dir),
+        None => NamesrvConfig::default(),
+    };
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (name server)"))?;
-    Ok(NameServer::start(listener, NamesrvConfig::default())?)
+    Ok(NameServer::start(listener, config)?)
 }
 
 /// ` metrics=ADDR` for the READY line when the metrics endpoint runs, else nothing.
@@ -199,7 +209,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
     match cli.role {
         Some(Role::Namesrv) => {
-            let ns = start_namesrv(cli.namesrv_listen).await?;
+            let ns = start_namesrv(cli.namesrv_listen, cli.namesrv_dir.as_deref()).await?;
             println!("READY namesrv={}", ns.addr());
             wait_for_signal().await?;
             ns.shutdown().await;
@@ -217,7 +227,11 @@ async fn run(cli: Cli) -> Result<()> {
             broker.shutdown().await?;
         }
         None => {
-            let ns = start_namesrv(cli.namesrv_listen).await?;
+            let dir = cli
+                .namesrv_dir
+                .clone()
+                .unwrap_or_else(|| cfg.store_path_root_dir.join(NAMESRV_DIR));
+            let ns = start_namesrv(cli.namesrv_listen, Some(&dir)).await?;
             let local = ns.addr().to_string();
             let mut addrs = cfg.namesrv_addrs();
             if !addrs.contains(&local) {

@@ -11,6 +11,7 @@
 //! - anything else (a typo): a warning, with "did you mean" when a known key is a few edits away.
 
 mod java_keys;
+pub mod namesrv;
 pub mod properties;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,6 +22,8 @@ use rmq_protocol::clock::Clock;
 
 use crate::store::fs::FsHandle;
 use crate::store::{FlushDiskType, StoreConfig};
+
+pub use namesrv::{NamesrvConfig, NamesrvKeyError};
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -864,27 +867,6 @@ impl BrokerConfig {
     /// `channelExpiredTimeout` as a duration.
     pub fn channel_expiry(&self) -> Duration {
         Duration::from_millis(self.channel_expired_timeout)
-    }
-}
-
-/// Name-server settings.
-#[derive(Debug, Clone)]
-pub struct NamesrvConfig {
-    /// How long a broker stays routable without re-registering (120 s), unless it says otherwise.
-    pub broker_expiry: Duration,
-    /// How often expired brokers are swept (5 s).
-    pub scan_interval: Duration,
-    /// Largest accepted frame (16 MiB).
-    pub max_frame_length: usize,
-}
-
-impl Default for NamesrvConfig {
-    fn default() -> Self {
-        NamesrvConfig {
-            broker_expiry: Duration::from_secs(120),
-            scan_interval: Duration::from_secs(5),
-            max_frame_length: 16 * 1024 * 1024,
-        }
     }
 }
 

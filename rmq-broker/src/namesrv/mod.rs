@@ -1,5 +1,15 @@
 //! The name server: brokers register their topics here, clients ask it where a topic lives.
+//!
+//! - [`processor`]: one function per request code;
+//! - [`route_info`]: the route tables (brokers, topics' queue data, liveness, write perms);
+//! - [`kv_config`]: the KV table, persisted as Java's `kvConfig.json`;
+//! - [`live_config`]: the name server's own settings, reported and updated at run time and persisted as
+//!   Java's `namesrv.properties`;
+//! - [`error`]: why a name server could not start.
 
+pub mod error;
+pub mod kv_config;
+pub mod live_config;
 pub mod processor;
 pub mod route_info;
 
@@ -10,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::NamesrvConfig;
+pub use error::NamesrvError;
 pub use processor::NamesrvProcessor;
 pub use route_info::RouteInfo;
 
@@ -23,10 +34,14 @@ pub struct NameServer {
 }
 
 impl NameServer {
-    /// Serves on an already bound listener (tests bind `127.0.0.1:0`).
-    pub fn start(listener: TcpListener, config: NamesrvConfig) -> std::io::Result<NameServer> {
-        let addr = listener.local_addr()?;
-        let processor = Arc::new(NamesrvProcessor::new(config.clone()));
+    /// Serves on an already bound listener (tests bind `127.0.0.1:0`), with the KV table of
+    /// `config.kv_config_path` and the settings of `config.config_store_path` (over `config`) loaded first.
+    ///
+    /// # Errors
+    /// Either file cannot be read or is not valid ([`NamesrvError`] names it), or the listener has no address.
+    pub fn start(listener: TcpListener, config: NamesrvConfig) -> Result<NameServer, NamesrvError> {
+        let addr = listener.local_addr().map_err(NamesrvError::Io)?;
+        let processor = Arc::new(NamesrvProcessor::open(config.clone(), addr)?);
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         tracker.spawn(crate::remoting::serve(
@@ -39,13 +54,15 @@ impl NameServer {
         ));
         let sweeper = processor.clone();
         let stop = shutdown.clone();
+        // `scanNotActiveBrokerInterval` is live: it is re-read before every wait, and an update ends the
+        // current wait.
         tracker.spawn(async move {
-            let mut tick = tokio::time::interval(config.scan_interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                let wait = sweeper.config().get().scan_interval;
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = tick.tick() => sweeper.scan_not_active_brokers(),
+                    _ = sweeper.config().changed().notified() => continue,
+                    _ = tokio::time::sleep(wait) => sweeper.scan_not_active_brokers(),
                 }
             }
         });

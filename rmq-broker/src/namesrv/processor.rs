@@ -1,22 +1,30 @@
-//! Name-server request handling: one function per request code, all answering from [`RouteInfo`].
+//! Name-server request handling: one function per request code, answering from [`RouteInfo`], the
+//! [`KvConfig`] and the [`LiveConfig`].
 
-use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::future::{self, BoxFuture, FutureExt};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use rmq_protocol::body::{self, KvTable, RegisterBrokerBody, TopicList, TopicRouteData};
 use rmq_protocol::codes::{request, response};
 use rmq_protocol::headers::{
-    CommandHeader, GetRouteInfoRequestHeader, RegisterBrokerRequestHeader,
+    AddWritePermOfBrokerRequestHeader, AddWritePermOfBrokerResponseHeader, CommandHeader,
+    GetKvListByNamespaceRequestHeader, GetRouteInfoRequestHeader, RegisterBrokerRequestHeader,
     RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader,
+    WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
 };
 use rmq_protocol::RemotingCommand;
 use tracing::{info, warn};
 
-use super::route_info::{Registration, RouteInfo};
+use super::error::NamesrvError;
+use super::kv_config::KvConfig;
+use super::live_config::LiveConfig;
+use super::route_info::{Registration, RouteInfo, WritePerm};
 use crate::config::NamesrvConfig;
+use crate::persist::PersistError;
 use crate::remoting::{Connection, RequestHandler};
+use crate::store::fs::FsHandle;
 
 /// Requesters from this version on get standard JSON routes (V4_9_4, docs/protocol.md §4.11).
 const STANDARD_JSON_VERSION: i32 = 401;
@@ -28,19 +36,32 @@ const ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
 /// Answers name-server requests.
 #[derive(Debug)]
 pub struct NamesrvProcessor {
-    config: NamesrvConfig,
+    config: LiveConfig,
     routes: RwLock<RouteInfo>,
-    kv: Mutex<HashMap<String, HashMap<String, String>>>,
+    kv: KvConfig,
 }
 
 impl NamesrvProcessor {
-    /// A processor with empty tables.
-    pub fn new(config: NamesrvConfig) -> Self {
-        NamesrvProcessor {
-            config,
+    /// A processor with empty routes, the KV table of `kvConfigPath` and the config of `configStorePath` on
+    /// top of `config`; `listen` is reported as `bindAddress` / `listenPort`.
+    ///
+    /// # Errors
+    /// Either file cannot be read or is not valid, named in the error: the name server must not start
+    /// without the settings it had.
+    pub fn open(config: NamesrvConfig, listen: SocketAddr) -> Result<Self, NamesrvError> {
+        let fs = FsHandle::default();
+        let kv = KvConfig::open(fs.clone(), config.kv_config_path.clone())
+            .map_err(NamesrvError::KvConfig)?;
+        Ok(NamesrvProcessor {
+            config: LiveConfig::open(config, listen, fs)?,
             routes: RwLock::new(RouteInfo::default()),
-            kv: Mutex::new(HashMap::new()),
-        }
+            kv,
+        })
+    }
+
+    /// The settings in force (changed at run time by UPDATE_NAMESRV_CONFIG).
+    pub fn config(&self) -> &LiveConfig {
+        &self.config
     }
 
     /// Read access to the route tables.
@@ -65,6 +86,10 @@ impl NamesrvProcessor {
                 Ok(ok(req).with_body(info.to_json(false)))
             }
             request::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => {
+                if !self.config.get().enable_all_topic_list {
+                    return RemotingCommand::response_to(req, response::SYSTEM_ERROR)
+                        .with_remark("disable");
+                }
                 let list = TopicList {
                     topic_list: self.routes.read().topics(),
                     broker_addr: None,
@@ -76,6 +101,13 @@ impl NamesrvProcessor {
             request::PUT_KV_CONFIG => self.put_kv(req),
             request::GET_KV_CONFIG => self.get_kv(req),
             request::DELETE_KV_CONFIG => self.delete_kv(req),
+            request::GET_KVLIST_BY_NAMESPACE => self.kv_list(req),
+            request::WIPE_WRITE_PERM_OF_BROKER => self.write_perm(req, WritePerm::Wipe),
+            request::ADD_WRITE_PERM_OF_BROKER => self.write_perm(req, WritePerm::Add),
+            request::GET_NAMESRV_CONFIG => {
+                Ok(ok(req).with_body(self.config.properties_text().into_bytes()))
+            }
+            request::UPDATE_NAMESRV_CONFIG => self.config.update(&req.body).map(|()| ok(req)),
             code => Ok(
                 RemotingCommand::response_to(req, response::REQUEST_CODE_NOT_SUPPORTED)
                     .with_remark(format!(" request type {code} not supported")),
@@ -105,7 +137,7 @@ impl NamesrvProcessor {
             .heartbeat_timeout_millis
             .filter(|ms| *ms > 0)
             .map(|ms| Duration::from_millis(ms as u64))
-            .unwrap_or(self.config.broker_expiry);
+            .unwrap_or(self.config.get().broker_expiry);
         let mut routes = self.routes.write();
         let fresh = !routes
             .cluster_info()
@@ -131,15 +163,17 @@ impl NamesrvProcessor {
             ha_server_addr: result.ha_server_addr,
             master_addr: result.master_addr,
         };
+        let resp = ok(req).with_ext(header.to_ext());
+        if !self.config.get().return_order_topic_config_to_broker {
+            return Ok(resp);
+        }
         let order = self
             .kv
-            .lock()
-            .get(ORDER_TOPIC_CONFIG)
-            .cloned()
-            .unwrap_or_default();
-        Ok(ok(req)
-            .with_ext(header.to_ext())
-            .with_body(body::to_json(&KvTable { table: order })))
+            .namespace(ORDER_TOPIC_CONFIG)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        Ok(resp.with_body(body::to_json(&KvTable { table: order })))
     }
 
     fn unregister_broker(&self, req: &RemotingCommand) -> Reply {
@@ -165,12 +199,9 @@ impl NamesrvProcessor {
                 ),
             ));
         };
-        route.order_topic_conf = self
-            .kv
-            .lock()
-            .get(ORDER_TOPIC_CONFIG)
-            .and_then(|ns| ns.get(&h.topic))
-            .cloned();
+        if self.config.get().order_message_enable {
+            route.order_topic_conf = self.kv.get(ORDER_TOPIC_CONFIG, &h.topic);
+        }
         let standard =
             req.version >= STANDARD_JSON_VERSION || h.accept_standard_json_only.unwrap_or(false);
         Ok(ok(req).with_body(route.to_json(standard)))
@@ -194,21 +225,17 @@ impl NamesrvProcessor {
         let ns = required_ext(req, "namespace")?;
         let key = required_ext(req, "key")?;
         let value = required_ext(req, "value")?;
-        self.kv
-            .lock()
-            .entry(ns.to_string())
-            .or_default()
-            .insert(key.to_string(), value.to_string());
+        self.kv.put(ns, key, value).map_err(not_persisted)?;
         Ok(ok(req))
     }
 
     fn get_kv(&self, req: &RemotingCommand) -> Reply {
         let ns = required_ext(req, "namespace")?;
         let key = required_ext(req, "key")?;
-        match self.kv.lock().get(ns).and_then(|m| m.get(key)) {
+        match self.kv.get(ns, key) {
             Some(v) => {
                 let mut r = ok(req);
-                r.ext_fields.insert("value".into(), v.clone());
+                r.ext_fields.insert("value".into(), v);
                 Ok(r)
             }
             None => Err((
@@ -221,10 +248,46 @@ impl NamesrvProcessor {
     fn delete_kv(&self, req: &RemotingCommand) -> Reply {
         let ns = required_ext(req, "namespace")?;
         let key = required_ext(req, "key")?;
-        if let Some(m) = self.kv.lock().get_mut(ns) {
-            m.remove(key);
-        }
+        self.kv.delete(ns, key).map_err(not_persisted)?;
         Ok(ok(req))
+    }
+
+    fn kv_list(&self, req: &RemotingCommand) -> Reply {
+        let h: GetKvListByNamespaceRequestHeader = req.decode_header().map_err(bad_request)?;
+        match self.kv.namespace(&h.namespace) {
+            Some(table) => Ok(ok(req).with_body(body::to_json(&KvTable {
+                table: table.into_iter().collect(),
+            }))),
+            None => Err((
+                response::QUERY_NOT_FOUND,
+                format!("No config item, Namespace: {}", h.namespace),
+            )),
+        }
+    }
+
+    fn write_perm(&self, req: &RemotingCommand, op: WritePerm) -> Reply {
+        let (broker_name, ext) = match op {
+            WritePerm::Wipe => {
+                let h: WipeWritePermOfBrokerRequestHeader =
+                    req.decode_header().map_err(bad_request)?;
+                let count = self.routes.write().operate_write_perm(&h.broker_name, op);
+                let resp = WipeWritePermOfBrokerResponseHeader {
+                    wipe_topic_count: count,
+                };
+                (h.broker_name, resp.to_ext())
+            }
+            WritePerm::Add => {
+                let h: AddWritePermOfBrokerRequestHeader =
+                    req.decode_header().map_err(bad_request)?;
+                let count = self.routes.write().operate_write_perm(&h.broker_name, op);
+                let resp = AddWritePermOfBrokerResponseHeader {
+                    add_topic_count: count,
+                };
+                (h.broker_name, resp.to_ext())
+            }
+        };
+        info!(broker = %broker_name, ?op, ?ext, "write perm of broker changed in the routes");
+        Ok(ok(req).with_ext(ext))
     }
 }
 
@@ -237,6 +300,14 @@ fn ok(req: &RemotingCommand) -> RemotingCommand {
 /// A header or body that does not decode: SYSTEM_ERROR naming the field, as Java's remoting server answers.
 fn bad_request(e: rmq_protocol::ProtocolError) -> (i32, String) {
     (response::SYSTEM_ERROR, e.to_string())
+}
+
+/// A KV change whose file write failed: refused, naming the file (the table is unchanged).
+fn not_persisted(e: PersistError) -> (i32, String) {
+    (
+        response::SYSTEM_ERROR,
+        format!("kv config not changed, kvConfigPath not written: {e}"),
+    )
 }
 
 fn required_ext<'a>(

@@ -6,6 +6,16 @@ use std::time::{Duration, Instant};
 use rmq_protocol::body::{
     BrokerData, ClusterInfo, DataVersion, QueueData, TopicConfig, TopicRouteData,
 };
+use rmq_protocol::message::sysflag::perm;
+
+/// What WIPE_WRITE_PERM_OF_BROKER / ADD_WRITE_PERM_OF_BROKER do to a broker's queue data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePerm {
+    /// Clear the write bit, keeping the others (Java `perm &= ~PERM_WRITE`).
+    Wipe,
+    /// Set the perm to exactly read + write (6), dropping any other bit, as Java does.
+    Add,
+}
 
 /// Liveness record of one registered broker address.
 #[derive(Debug, Clone)]
@@ -256,6 +266,24 @@ impl RouteInfo {
         }
     }
 
+    /// Changes the perm of every queue data of `broker_name`, in the routes only: the broker's own topic
+    /// config is untouched, and its next registration that rewrites queue data (a changed topic table, or a
+    /// first registration) puts its perms back, as in Java. Returns how many queue data were touched, changed
+    /// or not (Java's count).
+    pub fn operate_write_perm(&mut self, broker_name: &str, op: WritePerm) -> i32 {
+        let mut touched = 0;
+        for brokers in self.topic_queue_table.values_mut() {
+            if let Some(q) = brokers.get_mut(broker_name) {
+                q.perm = match op {
+                    WritePerm::Wipe => q.perm & !perm::WRITE,
+                    WritePerm::Add => perm::READ | perm::WRITE,
+                };
+                touched += 1;
+            }
+        }
+        touched
+    }
+
     /// Removes a topic from the routes (all brokers, or only those of `cluster`).
     pub fn delete_topic(&mut self, topic: &str, cluster: Option<&str>) {
         match cluster.and_then(|c| self.cluster_addr_table.get(c)) {
@@ -353,5 +381,34 @@ mod tests {
         assert_eq!(r.connection_closed(7), vec!["2.2.2.2:1".to_string()]);
         assert!(r.topic_route("T").is_none());
         assert!(r.cluster_info().broker_addr_table.is_empty());
+    }
+
+    #[test]
+    fn write_perm_is_wiped_and_added_per_broker_until_a_changed_registration() {
+        let mut r = RouteInfo::default();
+        let mut inherit = topic("U", 1);
+        inherit.perm = 7;
+        r.register(reg("c", "a", "1.1.1.1:1", vec![topic("T", 4), inherit], 1));
+        r.register(reg("c", "b", "2.2.2.2:1", vec![topic("T", 2)], 1));
+        let perms = |r: &RouteInfo, t: &str| -> Vec<(String, i32)> {
+            r.topic_route(t)
+                .expect("route")
+                .queue_datas
+                .into_iter()
+                .map(|q| (q.broker_name, q.perm))
+                .collect()
+        };
+        assert_eq!(r.operate_write_perm("a", WritePerm::Wipe), 2);
+        assert_eq!(perms(&r, "T"), vec![("a".into(), 4), ("b".into(), 6)]);
+        assert_eq!(perms(&r, "U"), vec![("a".into(), 5)]);
+        assert_eq!(r.operate_write_perm("nobody", WritePerm::Wipe), 0);
+        assert_eq!(r.operate_write_perm("a", WritePerm::Add), 2);
+        assert_eq!(perms(&r, "U"), vec![("a".into(), 6)]);
+        r.operate_write_perm("a", WritePerm::Wipe);
+        // Same data version: the queue data stay as the name server has them.
+        r.register(reg("c", "a", "1.1.1.1:1", vec![topic("T", 4)], 1));
+        assert_eq!(perms(&r, "T")[0], ("a".into(), 4));
+        r.register(reg("c", "a", "1.1.1.1:1", vec![topic("T", 4)], 2));
+        assert_eq!(perms(&r, "T")[0], ("a".into(), 6));
     }
 }

@@ -53,4 +53,66 @@ ext_header! {
         /// Ask for standard JSON even with an old version (docs/protocol.md §4.11).
         accept_standard_json_only: Option<bool> => "acceptStandardJsonOnly",
     }
+
+    /// PUT_KV_CONFIG (100): store `value` under `namespace`/`key` on the name server.
+    pub struct PutKvConfigRequestHeader {
+        /// Namespace (`ORDER_TOPIC_CONFIG` for ordered topics).
+        namespace: String => "namespace",
+        /// Key within the namespace.
+        key: String => "key",
+        /// Value.
+        value: String => "value",
+    }
+
+    /// GET_KV_CONFIG (101): one value.
+    pub struct GetKvConfigRequestHeader {
+        /// Namespace.
+        namespace: String => "namespace",
+        /// Key within the namespace.
+        key: String => "key",
+    }
+
+    /// Answer to GET_KV_CONFIG (Java marks the value nullable).
+    pub struct GetKvConfigResponseHeader {
+        /// The stored value.
+        value: Option<String> => "value",
+    }
+
+    /// DELETE_KV_CONFIG (102): remove one key (an emptied namespace stays, as in Java).
+    pub struct DeleteKvConfigRequestHeader {
+        /// Namespace.
+        namespace: String => "namespace",
+        /// Key within the namespace.
+        key: String => "key",
+    }
+
+    /// GET_KVLIST_BY_NAMESPACE (219): every key of a namespace (body = KVTable).
+    pub struct GetKvListByNamespaceRequestHeader {
+        /// Namespace.
+        namespace: String => "namespace",
+    }
+
+    /// WIPE_WRITE_PERM_OF_BROKER (205): clear the write bit of every queue the broker serves in the routes.
+    pub struct WipeWritePermOfBrokerRequestHeader {
+        /// Broker name (master and slaves share it).
+        broker_name: String => "brokerName",
+    }
+
+    /// Answer to WIPE_WRITE_PERM_OF_BROKER.
+    pub struct WipeWritePermOfBrokerResponseHeader {
+        /// Queue data (topics) of the broker touched, changed or not.
+        wipe_topic_count: i32 => "wipeTopicCount",
+    }
+
+    /// ADD_WRITE_PERM_OF_BROKER (327): set the perm of every queue the broker serves to read + write (6).
+    pub struct AddWritePermOfBrokerRequestHeader {
+        /// Broker name.
+        broker_name: String => "brokerName",
+    }
+
+    /// Answer to ADD_WRITE_PERM_OF_BROKER.
+    pub struct AddWritePermOfBrokerResponseHeader {
+        /// Queue data (topics) of the broker touched, changed or not.
+        add_topic_count: i32 => "addTopicCount",
+    }
 }

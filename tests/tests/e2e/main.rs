@@ -8,6 +8,7 @@ mod broker_conf;
 mod checklist;
 mod crash;
 mod namesrv;
+mod namesrv_admin;
 mod persistence;
 mod power_cut;
 mod query;
