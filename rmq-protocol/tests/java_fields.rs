@@ -144,6 +144,15 @@ const JAVA_REQUIRED: &[(&str, &[&str])] = &[
     ),
     // Java annotates none of its fields.
     ("QueryConsumeQueueRequestHeader", &[]),
+    ("PutKvConfigRequestHeader", &["namespace", "key", "value"]),
+    ("GetKvConfigRequestHeader", &["namespace", "key"]),
+    ("GetKvConfigResponseHeader", &[]),
+    ("DeleteKvConfigRequestHeader", &["namespace", "key"]),
+    ("GetKvListByNamespaceRequestHeader", &["namespace"]),
+    ("WipeWritePermOfBrokerRequestHeader", &["brokerName"]),
+    ("WipeWritePermOfBrokerResponseHeader", &["wipeTopicCount"]),
+    ("AddWritePermOfBrokerRequestHeader", &["brokerName"]),
+    ("AddWritePermOfBrokerResponseHeader", &["addTopicCount"]),
 ];
 
 #[test]

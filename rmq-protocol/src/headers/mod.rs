@@ -343,4 +343,13 @@ catalog![
     GetConsumeStatsInBrokerHeader,
     ViewBrokerStatsDataRequestHeader,
     QueryConsumeQueueRequestHeader,
+    PutKvConfigRequestHeader,
+    GetKvConfigRequestHeader,
+    GetKvConfigResponseHeader,
+    DeleteKvConfigRequestHeader,
+    GetKvListByNamespaceRequestHeader,
+    WipeWritePermOfBrokerRequestHeader,
+    WipeWritePermOfBrokerResponseHeader,
+    AddWritePermOfBrokerRequestHeader,
+    AddWritePermOfBrokerResponseHeader,
 ];
