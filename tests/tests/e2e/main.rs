@@ -4,6 +4,7 @@
 //! One test binary with a module per acceptance area keeps link time down; each test still starts its own broker.
 
 mod bad_input;
+mod broker_admin;
 mod broker_conf;
 mod checklist;
 mod crash;
