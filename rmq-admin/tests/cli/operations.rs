@@ -509,6 +509,14 @@ async fn offsets_stats_consume_queues_and_send_probes() {
         more[0]["inTotalToday"].as_i64().is_some_and(|n| n >= 5),
         "{more}"
     );
+    let repeated = admin(&f.ns, &["clusterList", "-i", "0", "--rounds", "2"])
+        .await
+        .ok();
+    assert_eq!(
+        repeated.stdout.matches("#Cluster Name").count(),
+        2,
+        "{repeated:?}"
+    );
     admin(&f.ns, &["clusterList", "-c", "NoSuchCluster"])
         .await
         .fails_with("cluster NoSuchCluster is not registered");
@@ -526,4 +534,27 @@ async fn offsets_stats_consume_queues_and_send_probes() {
         "{by_cluster}"
     );
     consumer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_commands_reach_one_broker_a_cluster_or_all() {
+    let f = setup().await;
+    let topic = f.topic(1).await;
+    f.send(&topic, 0, "kept", &[]).await;
+    let addr = f.broker.broker_addr();
+    for cmd in ["cleanExpiredCQ", "cleanUnusedTopic"] {
+        let one = json(&f.ns, &[cmd, "-b", &addr]).await;
+        assert_eq!(one["brokers"], serde_json::json!([addr]), "{one}");
+        assert_eq!(one["success"], true, "{one}");
+        let cluster = json(&f.ns, &[cmd, "-c", CLUSTER]).await;
+        assert_eq!(cluster["brokers"], serde_json::json!([addr]), "{cluster}");
+        let text = admin(&f.ns, &[cmd]).await.ok();
+        assert_eq!(text.stdout, "success\n", "{text:?}");
+        admin(&f.ns, &[cmd, "-c", "NoSuchCluster"])
+            .await
+            .fails_with("cluster NoSuchCluster has no broker registered");
+    }
+    // A configured topic with live messages survives both.
+    let status = json(&f.ns, &["topicStatus", "-t", &topic]).await;
+    assert!(status.to_string().contains("\"maxOffset\":1"), "{status}");
 }

@@ -98,6 +98,18 @@ async fn running_info_and_direct_consumption_reach_an_rmq_runtime_consumer() {
     .await
     .expect("consumed");
 
+    // The group's pulls count in GET_CONSUME_STATS's consumeTps (GROUP_GET_NUMS of topic@group).
+    let stats = raw
+        .request(req(
+            request::GET_CONSUME_STATS,
+            &[("consumerGroup", &group), ("topic", &topic)],
+        ))
+        .await
+        .expect("consume stats");
+    assert_eq!(stats.code, response::SUCCESS, "{:?}", stats.remark);
+    let stats = rmq_protocol::body::ConsumeStats::from_json(&stats.body).expect("body");
+    assert!(stats.consume_tps > 0.0, "{stats:?}");
+
     let resp = raw
         .request(req(
             request::GET_CONSUMER_RUNNING_INFO,
