@@ -1,4 +1,4 @@
-//! Run the `rmq-broker` binary as a child process.
+//! Run the `rmq-broker` binary as a child process (and `rmq-admin` commands, found and built the same way).
 //!
 //! # Where the binary comes from
 //!
@@ -30,15 +30,46 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn broker_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        locate_or_build().unwrap_or_else(|e| panic!("cannot provide the rmq-broker binary: {e:#}"))
+        locate_or_build("rmq-broker", "RMQ_BROKER_BIN")
+            .unwrap_or_else(|e| panic!("cannot provide the rmq-broker binary: {e:#}"))
     })
 }
 
-fn locate_or_build() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("RMQ_BROKER_BIN") {
+/// Path of the `rmq-admin` binary, provided the same way (`RMQ_ADMIN_BIN` overrides).
+pub fn admin_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        locate_or_build("rmq-admin", "RMQ_ADMIN_BIN")
+            .unwrap_or_else(|e| panic!("cannot provide the rmq-admin binary: {e:#}"))
+    })
+}
+
+/// Runs `rmq-admin -n <namesrv> --json <args>` and parses its stdout; fails with its stderr when it exits
+/// non-zero.
+pub async fn admin_json(namesrv: &str, args: &[&str]) -> Result<serde_json::Value> {
+    let out = Command::new(admin_binary())
+        .args(["-n", namesrv, "--json"])
+        .args(args)
+        .env_remove("NAMESRV_ADDR")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("run rmq-admin")?;
+    if !out.status.success() {
+        bail!(
+            "rmq-admin {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).context("rmq-admin printed no JSON")
+}
+
+fn locate_or_build(package: &str, env_var: &str) -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os(env_var) {
         let p = PathBuf::from(p);
         if !p.is_file() {
-            bail!("RMQ_BROKER_BIN={} is not a file", p.display());
+            bail!("{env_var}={} is not a file", p.display());
         }
         return Ok(p);
     }
@@ -59,7 +90,7 @@ fn locate_or_build() -> Result<PathBuf> {
         .and_then(|n| n.to_str())
         .context("profile dir name")?
         .to_owned();
-    let bin = profile_dir.join(format!("rmq-broker{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
@@ -68,9 +99,9 @@ fn locate_or_build() -> Result<PathBuf> {
             "build",
             "--quiet",
             "-p",
-            "rmq-broker",
+            package,
             "--bin",
-            "rmq-broker",
+            package,
             "--target-dir",
         ])
         .arg(&target_dir);
@@ -86,8 +117,8 @@ fn locate_or_build() -> Result<PathBuf> {
     // A failed build fails the test: an older binary left in the target directory is not the code under test.
     match cmd.status() {
         Ok(s) if s.success() => {}
-        Ok(s) => bail!("`cargo build -p rmq-broker --bin rmq-broker` failed: {s}"),
-        Err(e) => bail!("cannot run cargo to build rmq-broker: {e}"),
+        Ok(s) => bail!("`cargo build -p {package} --bin {package}` failed: {s}"),
+        Err(e) => bail!("cannot run cargo to build {package}: {e}"),
     }
     if !bin.is_file() {
         bail!("{} does not exist after building", bin.display());

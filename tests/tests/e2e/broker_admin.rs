@@ -247,6 +247,22 @@ async fn running_info_reaches_a_rocketmq_client_rust_consumer() {
         "{:?}",
         info.subscription_set
     );
+    // And what an operator sees: rmq-admin consumerStatus, the real binary.
+    let status =
+        rmq_tests::process::admin_json(&broker.namesrv_addr(), &["consumerStatus", "-g", &group])
+            .await
+            .expect("consumerStatus");
+    assert_eq!(
+        status["clients"][0]["clientId"],
+        client.as_str(),
+        "{status}"
+    );
+    assert!(
+        status["clients"][0]["runningInfo"]["subscriptions"]
+            .as_array()
+            .is_some_and(|subs| subs.iter().any(|s| s["topic"] == topic.as_str())),
+        "{status}"
+    );
     let _ = tokio::time::timeout(WAIT, c.shutdown()).await;
     tp.shutdown().await;
     admin.shutdown();
