@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use rmq_protocol::body::{
-    BrokerStatsData, Connection, ConsumeQueueData, ConsumeStats, ConsumeStatsList, GroupList,
-    OffsetWrapper, ProducerConnection, QueryConsumeQueueResponseBody,
+    BrokerStatsData, ConsumeQueueData, ConsumeStats, ConsumeStatsList, GroupList, OffsetWrapper,
+    ProducerConnection, QueryConsumeQueueResponseBody,
 };
 use rmq_protocol::message::sysflag::perm;
 
@@ -40,18 +40,9 @@ impl AdminService {
                 "the producer group[{group}] not exist"
             )));
         }
-        let mut connection_set: Vec<Connection> = channels
-            .iter()
-            .map(|ch| Connection {
-                client_id: ch.client_id.clone(),
-                client_addr: ch.connection.peer().to_string(),
-                language: ch.language.name().to_owned(),
-                version: ch.version,
-            })
-            .collect();
-        connection_set
-            .sort_by(|a, b| (&a.client_id, &a.client_addr).cmp(&(&b.client_id, &b.client_addr)));
-        Ok(ProducerConnection { connection_set })
+        Ok(ProducerConnection {
+            connection_set: super::stats::connections(channels.iter()),
+        })
     }
 
     /// QUERY_TOPIC_CONSUME_BY_WHO: groups online with a subscription to `topic`, and groups with committed

@@ -59,20 +59,8 @@ impl AdminService {
                 .ok_or_else(|| ServiceError::ConsumerNotOnline {
                     group: group.to_owned(),
                 })?;
-        let mut connection_set: Vec<Connection> = info
-            .channels
-            .values()
-            .map(|ch| Connection {
-                client_id: ch.client_id.clone(),
-                client_addr: ch.connection.peer().to_string(),
-                language: ch.language.name().to_owned(),
-                version: ch.version,
-            })
-            .collect();
-        connection_set
-            .sort_by(|a, b| (&a.client_id, &a.client_addr).cmp(&(&b.client_id, &b.client_addr)));
         Ok(ConsumerConnection {
-            connection_set,
+            connection_set: connections(info.channels.values()),
             subscription_table: info.subscriptions,
             consume_type: info.consume_type,
             message_model: info.message_model,
@@ -131,4 +119,20 @@ impl AdminService {
         }
         stats
     }
+}
+
+/// The admin view of client channels (consumer and producer connection lists), sorted by client id and address.
+pub(super) fn connections<'a>(
+    channels: impl Iterator<Item = &'a crate::broker::client_manager::ClientChannel>,
+) -> Vec<Connection> {
+    let mut list: Vec<Connection> = channels
+        .map(|ch| Connection {
+            client_id: ch.client_id.clone(),
+            client_addr: ch.connection.peer().to_string(),
+            language: ch.language.name().to_owned(),
+            version: ch.version,
+        })
+        .collect();
+    list.sort_by(|a, b| (&a.client_id, &a.client_addr).cmp(&(&b.client_id, &b.client_addr)));
+    list
 }
