@@ -115,6 +115,7 @@ pub struct EmbeddedBrokerBuilder {
     namesrv_listen: Option<SocketAddr>,
     namesrv_config: Option<NamesrvConfig>,
     metrics_listen: Option<SocketAddr>,
+    grpc_listen: Option<SocketAddr>,
     clock: Option<Clock>,
     fs: Option<FsHandle>,
 }
@@ -171,6 +172,14 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
+    /// Serves the RocketMQ 5 gRPC endpoint (`apache.rocketmq.v2.MessagingService`) on `addr`; `127.0.0.1:0`
+    /// picks a free port, which [`EmbeddedBroker::grpc_addr`] reports. Same as the property `grpcListen`. Off
+    /// by default.
+    pub fn grpc_listen(mut self, addr: SocketAddr) -> Self {
+        self.grpc_listen = Some(addr);
+        self
+    }
+
     /// Runs the broker on `clock` (store timestamps, delay levels, timer messages, transaction checks): a
     /// test passes a [`Clock::virtual_time`] and moves it with [`Clock::advance`]. Default: the system clock.
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -216,6 +225,9 @@ impl EmbeddedBrokerBuilder {
         }
         if let Some(addr) = self.metrics_listen {
             config.enable_metrics(addr);
+        }
+        if let Some(addr) = self.grpc_listen {
+            config.grpc_listen = Some(addr);
         }
         if let Some(clock) = self.clock {
             config.clock = clock;
@@ -314,6 +326,11 @@ impl EmbeddedBroker {
     /// Where `GET /metrics` is served; `None` unless metrics were enabled.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.broker.metrics_addr()
+    }
+
+    /// Where the gRPC endpoint is served; `None` unless it was switched on.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.broker.grpc_addr()
     }
 
     /// The store root.

@@ -21,6 +21,8 @@
 //! - [`store`]: CommitLog segments, ConsumeQueues, IndexFiles, checkpoint, flush and crash recovery; it reports
 //!   what happens through one [`StoreObserver`](store::StoreObserver) interface.
 //! - [`remoting`]: the accept loop, per-connection tasks, and an outbound client.
+//! - [`grpc`]: the RocketMQ 5 gRPC front end (`grpcListen`, off by default), a second codec over the same
+//!   services.
 //! - [`config`]: broker.conf keys, defaults and validation.
 //! - [`metrics`]: the Prometheus endpoint (`metricsExporterType=PROM`, off by default).
 //! - [`persist`]: atomic JSON state files.
@@ -31,6 +33,7 @@ pub mod broker;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod grpc;
 pub mod metrics;
 pub mod namesrv;
 pub mod persist;

@@ -2,7 +2,8 @@
 //!
 //! When every role is listening it prints one line to stdout, `READY namesrv=ADDR broker=ADDR`, so scripts and
 //! tests can use ephemeral ports (`--listen 127.0.0.1:0`); with metrics on (`--metrics-listen ADDR` or
-//! `metricsExporterType=PROM`) the line ends with ` metrics=ADDR`, the address serving `GET /metrics`.
+//! `metricsExporterType=PROM`) the line ends with ` metrics=ADDR`, the address serving `GET /metrics`, and with
+//! the gRPC endpoint on (`--grpc-listen ADDR` or `grpcListen`) with ` grpc=ADDR`.
 //! Ctrl-C or SIGTERM stops cleanly.
 
 use std::net::SocketAddr;
@@ -57,6 +58,10 @@ struct BrokerArgs {
     /// (sets metricsExporterType=PROM, metricsPromExporterHost and metricsPromExporterPort).
     #[arg(long, global = true, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
+    /// Serve the RocketMQ 5 gRPC endpoint (apache.rocketmq.v2 MessagingService) here, e.g. 127.0.0.1:8081
+    /// (Apache's proxy port) or 127.0.0.1:0 for an ephemeral port (sets grpcListen). Off by default.
+    #[arg(long, global = true, value_name = "ADDR")]
+    grpc_listen: Option<SocketAddr>,
     /// Flush mode (overrides flushDiskType).
     #[arg(long, value_enum, global = true)]
     flush: Option<Flush>,
@@ -109,6 +114,9 @@ fn broker_config(args: &BrokerArgs) -> Result<BrokerConfig> {
     if let Some(addr) = args.metrics_listen {
         cfg.enable_metrics(addr);
     }
+    if let Some(addr) = args.grpc_listen {
+        cfg.grpc_listen = Some(addr);
+    }
     if let Some(store) = &args.store {
         cfg.store_path_root_dir = store.clone();
     }
@@ -141,12 +149,17 @@ async fn start_namesrv(addr: SocketAddr, dir: Option<&std::path::Path>) -> Resul
     Ok(NameServer::start(listener, config)?)
 }
 
-/// ` metrics=ADDR` for the READY line when the metrics endpoint runs, else nothing.
+/// ` metrics=ADDR` and ` grpc=ADDR` for the READY line, for the endpoints that run.
 fn metrics_field(broker: &Broker) -> String {
-    broker
+    let metrics = broker
         .metrics_addr()
         .map(|a| format!(" metrics={a}"))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let grpc = broker
+        .grpc_addr()
+        .map(|a| format!(" grpc={a}"))
+        .unwrap_or_default();
+    format!("{metrics}{grpc}")
 }
 
 async fn wait_for_signal() -> Result<()> {

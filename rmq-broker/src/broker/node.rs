@@ -51,6 +51,7 @@ pub struct Broker {
     metrics_enabled: bool,
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    grpc_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     stopped: tokio::sync::Mutex<bool>,
@@ -72,6 +73,10 @@ impl Broker {
         let store_host = config.advertised_addr();
         let broker_addr = store_host.to_string();
         let metrics_listener = crate::metrics::bind(&config).await?;
+        let grpc_listener = match config.grpc_listen {
+            Some(at) => Some(TcpListener::bind(at).await.map_err(BrokerError::Io)?),
+            None => None,
+        };
         let (metrics, registry) = match metrics_listener {
             Some(_) => {
                 let (m, r) = BrokerMetrics::new(&config);
@@ -225,6 +230,21 @@ impl Broker {
             )?),
             _ => None,
         };
+        let grpc_addr = match grpc_listener {
+            Some(listener) => {
+                let bound = listener.local_addr().map_err(BrokerError::Io)?;
+                // Advertise the broker's published IP with the bound port (0.0.0.0 is not dialable).
+                let advertised = SocketAddr::new(store_host.ip(), bound.port());
+                tracker.spawn(crate::grpc::serve(
+                    listener,
+                    advertised,
+                    services.clone(),
+                    shutdown.clone(),
+                ));
+                Some(advertised)
+            }
+            None => None,
+        };
         registrar.register_all().await;
         tracker.spawn(registrar.clone().run(shutdown.clone()));
         tracker.spawn(housekeeping(
@@ -265,6 +285,7 @@ impl Broker {
             metrics_enabled,
             addr,
             metrics_addr,
+            grpc_addr,
             shutdown,
             tracker,
             stopped: tokio::sync::Mutex::new(false),
@@ -285,6 +306,11 @@ impl Broker {
     /// `metricsPromExporterPort=0` this is the ephemeral port actually bound.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Where the RocketMQ 5 gRPC endpoint is served (`grpcListen`), `None` when it is off (the default).
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
     }
 
     /// Whether metrics are collected (`metricsExporterType=PROM`).

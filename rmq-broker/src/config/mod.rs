@@ -146,6 +146,7 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "metricsExporterType",
     "metricsPromExporterHost",
     "metricsPromExporterPort",
+    "grpcListen",
 ];
 
 /// What [`BrokerConfig::set`] did with a key.
@@ -329,6 +330,9 @@ pub struct BrokerConfig {
     /// `metricsPromExporterPort`: metrics port (5557, as Java); 0 picks an ephemeral port, which
     /// `Broker::metrics_addr` then reports.
     pub metrics_prom_exporter_port: u16,
+    /// `grpcListen` (rmq key): where the RocketMQ 5 gRPC endpoint listens, `ip:port`; empty (the default) is
+    /// off. Apache's proxy listens on 8081.
+    pub grpc_listen: Option<SocketAddr>,
     /// Not a broker.conf key: the clock deliveries, checks and store timestamps follow. The system clock,
     /// unless an embedded broker under a test's virtual time is given one (`EmbeddedBroker::builder().clock`).
     pub clock: Clock,
@@ -396,6 +400,7 @@ impl Default for BrokerConfig {
             metrics_prom_exporter_port: 5557,
             clock: Clock::system(),
             fs: FsHandle::default(),
+            grpc_listen: None,
             config_file: None,
         }
     }
@@ -616,6 +621,13 @@ impl BrokerConfig {
             }
             "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.to_string(),
             "metricsPromExporterPort" => self.metrics_prom_exporter_port = num(key, v)?,
+            "grpcListen" => {
+                self.grpc_listen = if v.is_empty() {
+                    None
+                } else {
+                    Some(v.parse().map_err(|_| invalid(key, v, "an ip:port address"))?)
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -857,6 +869,10 @@ impl BrokerConfig {
             (
                 "metricsPromExporterPort",
                 self.metrics_prom_exporter_port.to_string(),
+            ),
+            (
+                "grpcListen",
+                self.grpc_listen.map(|a| a.to_string()).unwrap_or_default(),
             ),
         ]
         .into_iter()

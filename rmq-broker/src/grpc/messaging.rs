@@ -1,0 +1,230 @@
+//! `MessagingService`: the RPCs a RocketMQ 5 producer needs — route lookup, heartbeats, sends and the
+//! settings exchange — served over the broker's typed services.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use rmq_grpc::v2::messaging_service_server::MessagingService;
+use rmq_grpc::v2::{
+    settings, telemetry_command, Code, HeartbeatRequest, HeartbeatResponse,
+    NotifyClientTerminationRequest, NotifyClientTerminationResponse, QueryRouteRequest,
+    QueryRouteResponse, Resource, SendMessageRequest, SendMessageResponse, SendResultEntry,
+    Settings, TelemetryCommand,
+};
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, error_status, ok, status};
+use crate::broker::processor::Services;
+use crate::broker::service::write::{Payload, SendRequest};
+
+/// The MessagingService of one broker.
+#[derive(Debug, Clone)]
+pub struct Messaging {
+    services: Arc<Services>,
+    advertised: SocketAddr,
+}
+
+/// Java's `NamespaceUtil.wrapNamespace`: `namespace%name`, or the name alone in the default namespace.
+fn wrapped(r: &Resource) -> String {
+    if r.resource_namespace.is_empty() {
+        r.name.clone()
+    } else {
+        format!("{}%{}", r.resource_namespace, r.name)
+    }
+}
+
+impl Messaging {
+    /// Serves over `services`, advertising `advertised` as this endpoint in routes.
+    pub fn new(services: Arc<Services>, advertised: SocketAddr) -> Self {
+        Messaging {
+            services,
+            advertised,
+        }
+    }
+
+    /// The settings the server answers a client's settings with: the client's own, with the broker's body
+    /// limit for publishers.
+    fn answer_settings(&self, mut s: Settings) -> Settings {
+        if let Some(settings::PubSub::Publishing(p)) = &mut s.pub_sub {
+            p.max_body_size =
+                i32::try_from(self.services.write.policy().max_message_size).unwrap_or(i32::MAX);
+            p.validate_message_type = true;
+        }
+        s
+    }
+}
+
+#[tonic::async_trait]
+impl MessagingService for Messaging {
+    async fn query_route(
+        &self,
+        request: Request<QueryRouteRequest>,
+    ) -> Result<Response<QueryRouteResponse>, Status> {
+        let req = request.into_inner();
+        let Some(topic) = req.topic else {
+            return Ok(Response::new(QueryRouteResponse {
+                status: Some(status(Code::IllegalTopic, "the request names no topic")),
+                message_queues: Vec::new(),
+            }));
+        };
+        let name = wrapped(&topic);
+        let admin = &self.services.admin;
+        let Some(cfg) = admin.topics.get(&name) else {
+            return Ok(Response::new(QueryRouteResponse {
+                status: Some(status(
+                    Code::TopicNotFound,
+                    format!("topic {name} does not exist"),
+                )),
+                message_queues: Vec::new(),
+            }));
+        };
+        let queues = convert::route_queues(
+            &topic.resource_namespace,
+            &cfg,
+            &admin.config.broker_name,
+            self.advertised,
+        );
+        Ok(Response::new(QueryRouteResponse {
+            status: Some(ok()),
+            message_queues: queues,
+        }))
+    }
+
+    async fn heartbeat(
+        &self,
+        _request: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
+        Ok(Response::new(HeartbeatResponse { status: Some(ok()) }))
+    }
+
+    async fn send_message(
+        &self,
+        request: Request<SendMessageRequest>,
+    ) -> Result<Response<SendMessageResponse>, Status> {
+        let born_host = request
+            .remote_addr()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let req = request.into_inner();
+        if req.messages.is_empty() {
+            return Ok(Response::new(SendMessageResponse {
+                status: Some(status(Code::BadRequest, "the request holds no message")),
+                entries: Vec::new(),
+            }));
+        }
+        let mut entries = Vec::with_capacity(req.messages.len());
+        let mut overall = ok();
+        for m in &req.messages {
+            let entry = match self.send_one(m, born_host).await {
+                Ok(e) => e,
+                Err(s) => SendResultEntry {
+                    status: Some(s),
+                    ..SendResultEntry::default()
+                },
+            };
+            if let Some(s) = entry.status.as_ref().filter(|s| s.code != Code::Ok as i32) {
+                if overall.code == Code::Ok as i32 {
+                    overall = s.clone();
+                }
+            }
+            entries.push(entry);
+        }
+        Ok(Response::new(SendMessageResponse {
+            status: Some(overall),
+            entries,
+        }))
+    }
+
+    async fn telemetry(
+        &self,
+        request: Request<tonic::Streaming<TelemetryCommand>>,
+    ) -> Result<Response<BoxStream<TelemetryCommand>>, Status> {
+        let me = self.clone();
+        let inbound = request.into_inner();
+        let answers = inbound.filter_map(move |cmd| {
+            let me = me.clone();
+            async move {
+                match cmd {
+                    Ok(TelemetryCommand {
+                        command: Some(telemetry_command::Command::Settings(s)),
+                        ..
+                    }) => Some(Ok(TelemetryCommand {
+                        status: Some(ok()),
+                        command: Some(telemetry_command::Command::Settings(me.answer_settings(s))),
+                    })),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "telemetry stream ended");
+                        None
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(answers)))
+    }
+
+    async fn notify_client_termination(
+        &self,
+        _request: Request<NotifyClientTerminationRequest>,
+    ) -> Result<Response<NotifyClientTerminationResponse>, Status> {
+        Ok(Response::new(NotifyClientTerminationResponse {
+            status: Some(ok()),
+        }))
+    }
+}
+
+impl Messaging {
+    /// Stores one message through the write service, as a SEND_MESSAGE_V2 would.
+    async fn send_one(
+        &self,
+        m: &rmq_grpc::v2::Message,
+        born_host: SocketAddr,
+    ) -> Result<SendResultEntry, rmq_grpc::v2::Status> {
+        let Some(topic) = &m.topic else {
+            return Err(status(Code::IllegalTopic, "a message names no topic"));
+        };
+        let sp = m.system_properties.clone().unwrap_or_default();
+        let properties = convert::message_properties(m)?;
+        let born_timestamp = sp.born_timestamp.as_ref().map_or(0, |t| {
+            t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000)
+        });
+        let send = SendRequest {
+            topic: wrapped(topic),
+            queue_id: sp.queue_id,
+            default_topic: rmq_protocol::topic::TBW102.to_owned(),
+            default_topic_queue_nums: 4,
+            sys_flag: 0,
+            born_timestamp,
+            born_host,
+            reconsume_times: None,
+            max_reconsume_times: None,
+            client_version: rmq_protocol::command::CURRENT_VERSION,
+            payload: Payload::Single {
+                flag: 0,
+                body: bytes::Bytes::copy_from_slice(&m.body),
+                properties,
+            },
+        };
+        let outcome = self
+            .services
+            .write
+            .send(send)
+            .await
+            .map_err(|e| error_status(&e))?;
+        let entry_status = if outcome.flush_timed_out {
+            status(
+                Code::MasterPersistenceTimeout,
+                "stored, but the disk flush did not finish within syncFlushTimeout",
+            )
+        } else {
+            ok()
+        };
+        Ok(SendResultEntry {
+            status: Some(entry_status),
+            message_id: sp.message_id,
+            offset: outcome.queue_offset,
+            ..SendResultEntry::default()
+        })
+    }
+}

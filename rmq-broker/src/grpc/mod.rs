@@ -1,0 +1,42 @@
+//! The RocketMQ 5 gRPC front end (`apache.rocketmq.v2.MessagingService`), served by the broker itself as
+//! Apache's proxy serves it in local mode, so RocketMQ 5 clients (Java 5.x, Go, C#, the `rocketmq` crate, …)
+//! use the bundled broker without a separate proxy.
+//!
+//! It is a second codec over the same typed services as the remoting processors
+//! ([`Services`](crate::broker::processor::Services)): a gRPC SendMessage becomes the
+//! [`WriteService`](crate::broker::service::write::WriteService)'s `SendRequest`, as a SEND_MESSAGE_V2 does.
+//!
+//! - [`messaging`]: the RPCs served so far — QueryRoute, Heartbeat, SendMessage (normal, FIFO message groups,
+//!   delayed delivery), Telemetry (the settings exchange) and NotifyClientTermination. The other RPCs answer
+//!   `UNIMPLEMENTED`.
+//! - [`convert`]: protocol messages to and from the broker's types, and service errors to the protocol's codes.
+
+pub mod convert;
+pub mod messaging;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::processor::Services;
+use rmq_grpc::v2::messaging_service_server::MessagingServiceServer;
+
+/// Serves MessagingService on `listener` until `shutdown`, advertising `advertised` as the endpoint in routes.
+pub async fn serve(
+    listener: TcpListener,
+    advertised: SocketAddr,
+    services: Arc<Services>,
+    shutdown: CancellationToken,
+) {
+    let svc = messaging::Messaging::new(services, advertised);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let served = tonic::transport::Server::builder()
+        .add_service(MessagingServiceServer::new(svc))
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "gRPC endpoint stopped");
+    }
+}

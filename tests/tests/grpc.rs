@@ -1,0 +1,199 @@
+//! The RocketMQ 5 gRPC endpoint against Apache's own Rust 5.x client (`rocketmq` 5.0.0 from crates.io): its
+//! producer finds the route over QueryRoute, exchanges settings over Telemetry and sends normal, FIFO and
+//! delayed messages, which land in the store as a remoting producer's would.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use rmq_broker::embedded::EmbeddedBroker;
+use rmq_tests::fixtures::create_routed_topic;
+use rmq_tests::record::Record;
+use rmq_tests::{eventually, unique, RawClient};
+use rocketmq::conf::{ClientOption, ProducerOption};
+use rocketmq::model::message::MessageBuilder;
+use rocketmq::Producer;
+
+const QUEUES: i32 = 4;
+
+async fn grpc_broker() -> EmbeddedBroker {
+    EmbeddedBroker::builder()
+        .grpc_listen("127.0.0.1:0".parse().expect("addr"))
+        .start()
+        .await
+        .expect("broker with gRPC")
+}
+
+async fn producer(broker: &EmbeddedBroker, topics: Vec<String>) -> Producer {
+    let mut po = ProducerOption::default();
+    po.set_topics(topics);
+    let mut co = ClientOption::default();
+    co.set_access_url(broker.grpc_addr().expect("gRPC on").to_string());
+    co.set_enable_tls(false);
+    let mut p = Producer::new(po, co).expect("producer");
+    p.start()
+        .await
+        .expect("the producer starts against rmq's gRPC endpoint");
+    p
+}
+
+/// Every record of `topic`, per queue.
+async fn stored(broker: &EmbeddedBroker, topic: &str) -> BTreeMap<i32, Vec<Record>> {
+    let raw = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let mut out = BTreeMap::new();
+    for q in 0..QUEUES {
+        out.insert(
+            q,
+            raw.pull_all(&unique("grpc_reader"), topic, q, 0)
+                .await
+                .expect("pull"),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rocketmq_5_producer_sends_normal_and_fifo_messages_over_grpc() {
+    let broker = grpc_broker().await;
+    let topic = unique("GrpcTopic");
+    create_routed_topic(
+        &broker.broker_addr(),
+        &broker.namesrv_addr(),
+        &topic,
+        QUEUES,
+    )
+    .await
+    .expect("topic");
+    let p = producer(&broker, vec![topic.clone()]).await;
+
+    let mut sent: HashMap<String, usize> = HashMap::new();
+    for i in 0..20 {
+        let msg = MessageBuilder::builder()
+            .set_topic(topic.clone())
+            .set_tag("TagA")
+            .set_keys(vec![format!("key-{i}")])
+            .set_properties(HashMap::from([("idx", i.to_string())]))
+            .set_body(format!("normal {i}").into_bytes())
+            .build()
+            .expect("message");
+        let receipt = p.send(msg).await.expect("send over gRPC");
+        sent.insert(receipt.message_id().to_owned(), i);
+    }
+    for seq in 0..10 {
+        let msg = MessageBuilder::fifo_message_builder(
+            topic.clone(),
+            format!("fifo {seq}").into_bytes(),
+            "order-42",
+        )
+        .build()
+        .expect("fifo message");
+        p.send(msg).await.expect("fifo send");
+    }
+
+    let records = stored(&broker, &topic).await;
+    let all: Vec<&Record> = records.values().flatten().collect();
+    assert_eq!(all.len(), 30, "every message stored once");
+    for r in all.iter().filter(|r| r.body.starts_with(b"normal")) {
+        let props = r.properties();
+        let uniq = props
+            .get("UNIQ_KEY")
+            .expect("the client's message id is the UNIQ_KEY");
+        let i = sent[uniq.as_str()];
+        assert_eq!(r.body, format!("normal {i}").into_bytes());
+        assert_eq!(r.tags().as_deref(), Some("TagA"));
+        assert_eq!(r.keys(), Some(format!("key-{i}")));
+        assert_eq!(props.get("idx"), Some(&i.to_string()));
+    }
+    // A message group stays on one queue, in send order.
+    let fifo_queues: Vec<(i32, Vec<String>)> = records
+        .iter()
+        .map(|(q, rs)| {
+            (
+                *q,
+                rs.iter()
+                    .filter(|r| r.body.starts_with(b"fifo"))
+                    .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                    .collect::<Vec<String>>(),
+            )
+        })
+        .filter(|(_, bodies)| !bodies.is_empty())
+        .collect();
+    assert_eq!(
+        fifo_queues.len(),
+        1,
+        "one queue for the group: {fifo_queues:?}"
+    );
+    assert_eq!(
+        fifo_queues[0].1,
+        (0..10).map(|s| format!("fifo {s}")).collect::<Vec<_>>()
+    );
+    let group = records[&fifo_queues[0].0]
+        .iter()
+        .find(|r| r.body.starts_with(b"fifo"))
+        .map(|r| r.properties().get("__SHARDINGKEY").cloned());
+    assert_eq!(group, Some(Some("order-42".to_owned())));
+    p.shutdown().await.expect("shutdown");
+    let _ = broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_message_is_stored_for_its_delivery_time_and_an_unknown_topic_is_refused() {
+    let broker = grpc_broker().await;
+    let topic = unique("GrpcDelayTopic");
+    create_routed_topic(
+        &broker.broker_addr(),
+        &broker.namesrv_addr(),
+        &topic,
+        QUEUES,
+    )
+    .await
+    .expect("topic");
+    let p = producer(&broker, vec![topic.clone()]).await;
+    // The client takes the delivery time in epoch seconds (it becomes a protobuf Timestamp's `seconds`).
+    let at_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+        + 2;
+    let at = at_secs * 1000;
+    let msg = MessageBuilder::delay_message_builder(topic.clone(), b"later".to_vec(), at_secs)
+        .build()
+        .expect("delay message");
+    p.send(msg).await.expect("delay send");
+    // Not in the topic before its time: the broker holds it on its timer.
+    assert!(
+        stored(&broker, &topic).await.values().all(Vec::is_empty),
+        "a delayed message is not readable before its delivery time"
+    );
+    let delivered = eventually(Duration::from_secs(20), "delivered at its time", || {
+        let broker = &broker;
+        let topic = topic.clone();
+        async move {
+            let recs: Vec<Record> = stored(broker, &topic)
+                .await
+                .into_values()
+                .flatten()
+                .collect();
+            Ok((!recs.is_empty()).then_some(recs))
+        }
+    })
+    .await
+    .expect("delivered");
+    assert_eq!(delivered[0].body, b"later");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    assert!(now >= at, "not before its delivery time");
+
+    let unknown = MessageBuilder::builder()
+        .set_topic(unique("NoSuchGrpcTopic"))
+        .set_body(b"x".to_vec())
+        .build()
+        .expect("message");
+    let refused = p.send(unknown).await;
+    assert!(refused.is_err(), "an unknown topic is refused: {refused:?}");
+    p.shutdown().await.expect("shutdown");
+    let _ = broker.shutdown().await;
+}
