@@ -1,6 +1,7 @@
 //! The RocketMQ 5 gRPC protocol (`apache.rocketmq.v2`) as Rust types, generated at build time from rmq's own
 //! restatement of the published `.proto` files (`proto/README.md` says which upstream commit they match).
 //!
+//! # Layout
 //! - [`v2`]: every message and enum, the `MessagingService` server trait the broker implements
 //!   ([`v2::messaging_service_server`]) and a client ([`v2::messaging_service_client`]) for tests and tools.
 //!
