@@ -136,14 +136,15 @@ pub(crate) fn basic_running_info(
         prop::CONSUMER_START_TIMESTAMP.to_owned(),
         started_at_ms.to_string(),
     );
-    properties.insert(
-        prop::NAMESERVER_ADDR.to_owned(),
-        instance
-            .namesrv_addrs()
-            .iter()
-            .map(|a| format!("{a};"))
-            .collect(),
-    );
+    let mut servers: String = instance
+        .namesrv_addrs()
+        .iter()
+        .map(|a| format!("{a};"))
+        .collect();
+    if servers.is_empty() {
+        servers = instance.config().namesrv_addr.clone();
+    }
+    properties.insert(prop::NAMESERVER_ADDR.to_owned(), servers);
     let mut subscription_set = data.subscription_data_set;
     subscription_set.sort_by(|a, b| a.topic.cmp(&b.topic));
     ConsumerRunningInfo {

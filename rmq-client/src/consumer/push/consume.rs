@@ -43,7 +43,37 @@ pub(crate) fn submit(
     }
 }
 
-/// Calls the listener; a panic or a timeout counts as a failure.
+/// Why a listener call produced no outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListenerFailure {
+    /// It panicked (building the future or polling it).
+    Panicked,
+    /// It ran longer than `consume_timeout`.
+    TimedOut,
+}
+
+/// Runs the listener on `batch`, catching a panic and bounding it by `consume_timeout`.
+pub(crate) async fn run_listener(
+    inner: &PushInner,
+    batch: Vec<MessageExt>,
+    ctx: ConsumeContext,
+) -> Result<ConsumeOutcome, ListenerFailure> {
+    let listener = inner.listener.clone();
+    let fut = std::panic::catch_unwind(AssertUnwindSafe(|| listener.consume(batch, ctx)))
+        .map_err(|_| ListenerFailure::Panicked)?;
+    match tokio::time::timeout(
+        inner.opts.consume_timeout,
+        AssertUnwindSafe(fut).catch_unwind(),
+    )
+    .await
+    {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(_)) => Err(ListenerFailure::Panicked),
+        Err(_) => Err(ListenerFailure::TimedOut),
+    }
+}
+
+/// Calls the listener and counts the call in the consumer's rates; a panic or a timeout counts as a failure.
 async fn call_listener(
     inner: &PushInner,
     msgs: &[Arc<MessageExt>],
@@ -54,32 +84,28 @@ async fn call_listener(
     } else {
         ConsumeOutcome::RETRY_LATER
     };
+    let topic = ctx.queue.topic.clone();
     let batch: Vec<MessageExt> = msgs.iter().map(|m| (**m).clone()).collect();
     let first = batch.first().map(MessageExt::msg_id).unwrap_or_default();
-    let listener = inner.listener.clone();
-    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| listener.consume(batch, ctx))) {
-        Ok(fut) => fut,
-        Err(_) => {
-            tracing::error!(group = %inner.group, msg_id = %first, "listener panicked; the messages will be retried");
-            return failure;
-        }
-    };
-    match tokio::time::timeout(
-        inner.opts.consume_timeout,
-        AssertUnwindSafe(fut).catch_unwind(),
-    )
-    .await
-    {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(_)) => {
+    let started = std::time::Instant::now();
+    let outcome = match run_listener(inner, batch, ctx).await {
+        Ok(outcome) => outcome,
+        Err(ListenerFailure::Panicked) => {
             tracing::error!(group = %inner.group, msg_id = %first, "listener panicked; the messages will be retried");
             failure
         }
-        Err(_) => {
+        Err(ListenerFailure::TimedOut) => {
             tracing::warn!(group = %inner.group, msg_id = %first, timeout = ?inner.opts.consume_timeout, "listener timed out; the messages will be retried");
             failure
         }
-    }
+    };
+    inner.stats.consumed(
+        &topic,
+        msgs.len(),
+        started.elapsed(),
+        outcome == ConsumeOutcome::Success,
+    );
+    outcome
 }
 
 fn with_one_more_try(m: &MessageExt) -> Arc<MessageExt> {
@@ -113,14 +139,7 @@ async fn consume_concurrently(
         queue: owned.mq.clone(),
         orderly: false,
     };
-    let started = std::time::Instant::now();
     let outcome = call_listener(&inner, &msgs, ctx).await;
-    inner.stats.consumed(
-        &owned.mq.topic,
-        msgs.len(),
-        started.elapsed(),
-        outcome == ConsumeOutcome::Success,
-    );
     drop(permit);
     let mut done: Vec<i64> = msgs.iter().map(|m| m.queue_offset).collect();
     let delay_level = match outcome {
@@ -217,14 +236,7 @@ async fn orderly(inner: Arc<PushInner>, owned: Arc<OwnedQueue>) {
             queue: owned.mq.clone(),
             orderly: true,
         };
-        let started = std::time::Instant::now();
         let outcome = call_listener(&inner, &msgs, ctx).await;
-        inner.stats.consumed(
-            &owned.mq.topic,
-            msgs.len(),
-            started.elapsed(),
-            outcome == ConsumeOutcome::Success,
-        );
         let suspend = match outcome {
             ConsumeOutcome::Success => None,
             ConsumeOutcome::Suspend(d) => Some(d),

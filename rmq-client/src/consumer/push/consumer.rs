@@ -188,16 +188,7 @@ impl PushConsumer {
 
     /// Each owned queue's process-queue state (Java's `ProcessQueueInfo`, as running info reports it).
     pub fn process_queues(&self) -> Vec<(MessageQueue, ProcessQueueInfo)> {
-        let owned: Vec<_> = self.inner.queues.lock().values().cloned().collect();
-        let mut v: Vec<(MessageQueue, ProcessQueueInfo)> = owned
-            .iter()
-            .map(|o| {
-                let commit = self.inner.offsets.get(&o.mq).unwrap_or(-1);
-                (o.mq.clone(), o.pq.info(commit))
-            })
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
+        self.inner.queue_infos()
     }
 
     /// How many times pulling paused at each flow-control limit since the start.

@@ -1,18 +1,18 @@
 //! What a push consumer tells an operator about itself (GET_CONSUMER_RUNNING_INFO) and how it runs one message
 //! an operator hands it (CONSUME_MESSAGE_DIRECTLY).
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::FutureExt;
 use rmq_protocol::body::running_info::prop;
 use rmq_protocol::body::{
-    CMResult, ConsumeMessageDirectlyResult, ConsumerRunningInfo, MessageQueue,
+    CMResult, ConsumeMessageDirectlyResult, ConsumerRunningInfo, MessageQueue, ProcessQueueInfo,
 };
 
+use super::consume::{run_listener, ListenerFailure};
 use super::inner::PushInner;
 use crate::consumer::listener::{ConsumeContext, ConsumeOutcome};
+use crate::consumer::membership::basic_running_info;
 use crate::message::MessageExt;
 
 /// Java's version name for [`rmq_protocol::command::CURRENT_VERSION`].
@@ -24,14 +24,10 @@ impl PushInner {
     /// per-topic rates.
     pub(crate) fn running_info(&self, jstack: bool) -> ConsumerRunningInfo {
         let o = &self.opts;
-        let data = self.consumer_data();
-        let mut properties = std::collections::BTreeMap::new();
+        let mut info = basic_running_info(self.consumer_data(), &self.instance, self.started_at_ms);
         let mut put = |k: &str, v: String| {
-            properties.insert(k.to_owned(), v);
+            info.properties.insert(k.to_owned(), v);
         };
-        put("consumerGroup", self.group.clone());
-        put("messageModel", data.message_model.clone());
-        put("consumeFromWhere", data.consume_from_where.clone());
         put("consumeThreadMin", o.consume_thread_max.to_string());
         put("consumeThreadMax", o.consume_thread_max.to_string());
         put(
@@ -66,57 +62,42 @@ impl PushInner {
         put("language", "RUST".to_owned());
         put(prop::CONSUME_ORDERLY, o.orderly.to_string());
         put(prop::THREADPOOL_CORE_SIZE, o.consume_thread_max.to_string());
-        put(
-            prop::CONSUMER_START_TIMESTAMP,
-            self.started_at_ms.to_string(),
-        );
-        put(prop::CONSUME_TYPE, data.consume_type.clone());
         put(prop::CLIENT_VERSION, CLIENT_VERSION_NAME.to_owned());
-        let mut servers: String = self
-            .instance
-            .namesrv_addrs()
-            .iter()
-            .map(|a| format!("{a};"))
-            .collect();
-        if servers.is_empty() {
-            servers = o.client.namesrv_addr.clone();
-        }
-        put(prop::NAMESERVER_ADDR, servers);
-        let mut subscription_set = data.subscription_data_set;
-        subscription_set.sort_by(|a, b| a.topic.cmp(&b.topic));
+        let queues = self.queue_infos();
+        info.status_table = self.stats.status_table();
+        info.jstack = jstack.then(|| self.task_dump(&queues));
+        info.mq_table = queues.into_iter().collect();
+        info
+    }
+
+    /// Each owned queue's process-queue state with its offset-store offset (-1: none yet), sorted by queue.
+    pub(crate) fn queue_infos(&self) -> Vec<(MessageQueue, ProcessQueueInfo)> {
         let owned: Vec<_> = self.queues.lock().values().cloned().collect();
-        let mq_table = owned
+        let mut v: Vec<(MessageQueue, ProcessQueueInfo)> = owned
             .iter()
-            .map(|q| {
-                let commit = self.offsets.get(&q.mq).unwrap_or(-1);
-                (q.mq.clone(), q.pq.info(commit))
+            .map(|o| {
+                let commit = self.offsets.get(&o.mq).unwrap_or(-1);
+                (o.mq.clone(), o.pq.info(commit))
             })
             .collect();
-        ConsumerRunningInfo {
-            properties,
-            subscription_set,
-            mq_table,
-            status_table: self.stats.status_table(),
-            user_consumer_info: Default::default(),
-            jstack: jstack.then(|| self.task_dump(&owned)),
-        }
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
     /// The closest thing to a thread dump a tokio consumer has: what each queue task is doing.
-    fn task_dump(&self, owned: &[Arc<super::inner::OwnedQueue>]) -> String {
+    fn task_dump(&self, queues: &[(MessageQueue, ProcessQueueInfo)]) -> String {
         let mut out = format!(
             "consumer {} ({} listener calls at most, {} free)\n",
             self.group,
             self.opts.consume_thread_max,
             self.permits.available_permits()
         );
-        for q in owned {
-            let info = q.pq.info(self.offsets.get(&q.mq).unwrap_or(-1));
+        for (mq, info) in queues {
             out.push_str(&format!(
                 "  {}:{}:{} cached={} consuming={} locked={} dropped={}\n",
-                q.mq.topic,
-                q.mq.broker_name,
-                q.mq.queue_id,
+                mq.topic,
+                mq.broker_name,
+                mq.queue_id,
                 info.cached_msg_count,
                 info.transaction_msg_count,
                 info.locked,
@@ -142,24 +123,19 @@ impl PushInner {
             orderly: self.opts.orderly,
         };
         let started = Instant::now();
-        let listener = self.listener.clone();
-        let run = std::panic::catch_unwind(AssertUnwindSafe(|| listener.consume(vec![msg], ctx)));
-        let outcome = match run {
-            Ok(fut) => tokio::time::timeout(
-                self.opts.consume_timeout,
-                AssertUnwindSafe(fut).catch_unwind(),
-            )
-            .await
-            .map_err(|_| "the listener timed out".to_owned())
-            .and_then(|r| r.map_err(|_| "the listener panicked".to_owned())),
-            Err(_) => Err("the listener panicked".to_owned()),
-        };
-        let (consume_result, remark) = match outcome {
+        let (consume_result, remark) = match run_listener(&self, vec![msg], ctx).await {
             Ok(ConsumeOutcome::Success) => (CMResult::Success, None),
             Ok(ConsumeOutcome::Retry { .. } | ConsumeOutcome::Suspend(_)) => {
                 (CMResult::Later, None)
             }
-            Err(e) => (CMResult::ThrowException, Some(e)),
+            Err(ListenerFailure::Panicked) => (
+                CMResult::ThrowException,
+                Some("the listener panicked".to_owned()),
+            ),
+            Err(ListenerFailure::TimedOut) => (
+                CMResult::ThrowException,
+                Some("the listener timed out".to_owned()),
+            ),
         };
         ConsumeMessageDirectlyResult {
             auto_commit: true,
