@@ -153,12 +153,8 @@ impl StatsWindows {
 
     /// Minute, hour and day windows of `name` for `key`; `None` when it was never counted (Java: "not exist").
     pub fn get(&self, name: &str, key: &str) -> Option<BrokerStatsData> {
-        let item = self
-            .items
-            .read()
-            .iter()
-            .find(|((n, k), _)| *n == name && k == key)
-            .map(|(_, i)| i.clone())?;
+        let name = *ALL.iter().find(|n| **n == name)?;
+        let item = self.items.read().get(&(name, key.to_owned())).cloned()?;
         let now = Instant::now();
         item.roll(now);
         Some(BrokerStatsData {

@@ -13,7 +13,7 @@ use rmq_protocol::message::sysflag::perm;
 use super::admin::AdminService;
 use super::ServiceError;
 use crate::broker::filter::{is_sql92, TagFilter};
-use crate::broker::stats_windows::{self, names};
+use crate::broker::stats_windows::names;
 use crate::broker::topic_config::is_system_topic;
 
 /// What QUERY_CONSUME_QUEUE asks for.
@@ -166,11 +166,6 @@ impl AdminService {
 
     /// VIEW_BROKER_STATS_DATA: a statistic's minute, hour and day windows.
     pub fn stats_data(&self, name: &str, key: &str) -> Result<BrokerStatsData, ServiceError> {
-        if !stats_windows::ALL.contains(&name) {
-            return Err(ServiceError::System(format!(
-                "The stats <{name}> <{key}> not exist"
-            )));
-        }
         self.stats
             .windows
             .get(name, key)
