@@ -110,13 +110,7 @@ pub async fn consumer_progress(ctx: &Ctx, group: &str, topic: Option<&str>) -> R
 
 /// consumerConnection: who is online in the group and what it subscribes to.
 pub async fn consumer_connection(ctx: &Ctx, group: &str) -> Result<()> {
-    let cc = match ctx.admin.consumer_connections(group).await {
-        Ok(cc) => cc,
-        Err(e) if e.response_code() == Some(response::CONSUMER_NOT_ONLINE) => {
-            bail!("consumer group {group} has no consumer online")
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let cc = ctx.online_members(group).await?;
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Sub {

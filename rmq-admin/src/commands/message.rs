@@ -4,7 +4,7 @@
 //! `DefaultMQPullConsumer` and never store its offsets), so looking at a topic never moves a group.
 
 use anyhow::{anyhow, bail, Result};
-use rmq_client::{ClientError, Message, Producer, ProducerOptions, SendStatus};
+use rmq_client::{ClientError, Message, SendStatus};
 use rmq_protocol::body::MessageQueue;
 use serde::Serialize;
 
@@ -153,13 +153,7 @@ pub struct SendArgs {
 
 /// sendMessage: send one message with a producer and print where it went.
 pub async fn send_message(ctx: &Ctx, args: SendArgs) -> Result<()> {
-    let mut opts = ProducerOptions::new(PRODUCER_GROUP, ctx.config.namesrv_addr.clone());
-    opts.client = ctx
-        .config
-        .clone()
-        .with_instance_name(format!("{}-producer", ctx.config.instance_name));
-    opts.send_timeout = ctx.config.request_timeout;
-    let producer = Producer::start(opts).await?;
+    let producer = ctx.start_producer(PRODUCER_GROUP, "producer").await?;
     let mut msg = Message::new(&args.topic, args.body.clone());
     if let Some(keys) = &args.keys {
         msg = msg.with_keys(keys.split_whitespace());

@@ -13,8 +13,10 @@ pub mod topic;
 
 use anyhow::{bail, Result};
 use rmq_client::admin::{TopicStatus, TOOLS_CONSUMER_GROUP};
-use rmq_client::{Admin, ClientConfig, MessageExt};
+use rmq_client::{Admin, ClientConfig, MessageExt, Producer, ProducerOptions};
+use rmq_protocol::body::ConsumerConnection;
 use rmq_protocol::body::MessageQueue;
+use rmq_protocol::codes::response;
 
 use crate::cli::{Command, Target};
 use crate::output::Output;
@@ -55,6 +57,35 @@ impl Ctx {
     /// Every master address the name servers know, sorted.
     pub async fn all_masters(&self) -> Result<Vec<String>> {
         Ok(self.admin.all_masters().await?)
+    }
+
+    /// Who is online in consumer group `group` (GET_CONSUMER_CONNECTION_LIST over every master).
+    ///
+    /// # Errors
+    /// `consumer group <g> has no consumer online` when nobody is, or the admin call's failure.
+    pub async fn online_members(&self, group: &str) -> Result<ConsumerConnection> {
+        match self.admin.consumer_connections(group).await {
+            Ok(cc) => Ok(cc),
+            Err(e) if e.response_code() == Some(response::CONSUMER_NOT_ONLINE) => {
+                bail!("consumer group {group} has no consumer online")
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Starts a producer of `group` on this command's name servers and timeouts, on the client instance
+    /// `<instance name>-<instance>` (sendMessage, the send probes).
+    ///
+    /// # Errors
+    /// The producer does not start.
+    pub async fn start_producer(&self, group: &str, instance: &str) -> Result<Producer> {
+        let mut opts = ProducerOptions::new(group, self.config.namesrv_addr.clone());
+        opts.client = self
+            .config
+            .clone()
+            .with_instance_name(format!("{}-{instance}", self.config.instance_name));
+        opts.send_timeout = self.config.request_timeout;
+        Ok(Producer::start(opts).await?)
     }
 
     /// Whether any master has settings for consumer group `group` (brokers create them when a group first

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 
 use anyhow::{bail, Result};
 use rmq_client::MessageExt;
-use rmq_protocol::body::running_info::prop;
 use rmq_protocol::body::{ConsumeMessageDirectlyResult, ConsumerRunningInfo};
 use rmq_protocol::codes::response;
 use serde::Serialize;
@@ -87,13 +86,7 @@ pub async fn consumer_status(
         let view = RunningInfoView::from(info);
         return ctx.out.emit(&view, || text);
     }
-    let cc = match ctx.admin.consumer_connections(group).await {
-        Ok(cc) => cc,
-        Err(e) if e.response_code() == Some(response::CONSUMER_NOT_ONLINE) => {
-            bail!("consumer group {group} has no consumer online")
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let cc = ctx.online_members(group).await?;
     let mut clients: Vec<_> = cc.connection_set.clone();
     clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
     let mut statuses = Vec::new();
@@ -256,11 +249,6 @@ fn format_running_info(info: &ConsumerRunningInfo) -> String {
     out
 }
 
-/// Whether a running info says its consumer is a push consumer (mqadmin checks this before 309).
-fn is_push(info: &ConsumerRunningInfo) -> bool {
-    info.properties.get(prop::CONSUME_TYPE).map(String::as_str) == Some("CONSUME_PASSIVELY")
-}
-
 /// producerConnection: the connections of a producer group on the brokers of a topic.
 pub async fn producer_connection(ctx: &Ctx, group: &str, topic: &str) -> Result<()> {
     let pc = match ctx.admin.producer_connections(group, topic).await {
@@ -312,7 +300,7 @@ pub async fn query_by_unique_key(
             .admin
             .consumer_running_info(group, client, false)
             .await?;
-        if !is_push(&info) {
+        if !info.is_push() {
             bail!("consumer {client} of group {group} is not a push consumer; it cannot consume a message directly");
         }
         let result: ConsumeMessageDirectlyResult = ctx

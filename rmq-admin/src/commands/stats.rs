@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use rmq_client::{Message, Producer, ProducerOptions, SendStatus};
+use rmq_client::{Message, Producer, SendStatus};
 use rmq_protocol::body::BrokerStatsData;
 use rmq_protocol::topic::{is_dlq_topic, is_retry_topic};
 use serde::Serialize;
@@ -211,17 +211,6 @@ pub async fn stats_all(ctx: &Ctx, active: bool, only: Option<&str>) -> Result<()
     })
 }
 
-/// A producer of the tools' group on this admin's name servers.
-async fn producer(ctx: &Ctx, group: &str) -> Result<Producer> {
-    let mut opts = ProducerOptions::new(group, ctx.config.namesrv_addr.clone());
-    opts.client = ctx
-        .config
-        .clone()
-        .with_instance_name(format!("{}-{group}", ctx.config.instance_name));
-    opts.send_timeout = ctx.config.request_timeout;
-    Ok(Producer::start(opts).await?)
-}
-
 /// Sends `amount` messages of `size` bytes to `topic` one by one; returns (mean RT of sends 2..n in ms,
 /// successes, failures).
 async fn timed_sends(p: &Producer, topic: &str, amount: u32, size: usize) -> (f64, u32, u32) {
@@ -251,7 +240,7 @@ pub async fn cluster_rt(
     interval: u64,
     rounds: Option<u32>,
 ) -> Result<()> {
-    let p = producer(ctx, "PID_SMSC").await?;
+    let p = ctx.start_producer("PID_SMSC", "PID_SMSC").await?;
     let mut round = 0;
     loop {
         let info = ctx.admin.cluster_info().await?;
@@ -319,7 +308,7 @@ pub async fn cluster_rt(
 
 /// sendMsgStatus: `count` sends to the topic named after a broker, each with its result and round trip.
 pub async fn send_msg_status(ctx: &Ctx, broker_name: &str, size: usize, count: u32) -> Result<()> {
-    let p = producer(ctx, "PID_SMSC").await?;
+    let p = ctx.start_producer("PID_SMSC", "PID_SMSC").await?;
     // A warm-up send (as mqadmin), so the first row does not pay for the route lookup.
     let _ = p.send(Message::new(broker_name, vec![b'a'; 16])).await;
     #[derive(Serialize)]
@@ -376,7 +365,7 @@ pub async fn check_msg_send_rt(ctx: &Ctx, topic: &str, amount: u32, size: usize)
     if status.queues.is_empty() {
         bail!("topic {topic} has no queue");
     }
-    let p = producer(ctx, "PID_SMSC").await?;
+    let p = ctx.start_producer("PID_SMSC", "PID_SMSC").await?;
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Row {
