@@ -348,30 +348,35 @@ async fn a_scan_interval_update_applies_to_the_running_sweeper() {
     ns.shutdown().await;
 }
 
-/// Routes carry `orderTopicConf` only with `orderMessageEnable` (false by default, as Java).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn order_topic_conf_reaches_routes_only_when_order_messages_are_enabled() {
-    let broker = EmbeddedBroker::start().await.expect("broker");
-    let topic = unique("OrderConfTopic");
+/// Creates `topic` (2 queues) on the broker and waits for its route; returns a broker client, a name-server
+/// client and the broker's name.
+async fn routed_topic(broker: &EmbeddedBroker, topic: &str) -> (RawClient, RawClient, String) {
     let b = RawClient::connect(&broker.broker_addr())
         .await
         .expect("broker");
     assert_eq!(
-        b.create_topic(&topic, 2).await.expect("create").code,
+        b.create_topic(topic, 2).await.expect("create").code,
         rc::SUCCESS
     );
     let c = RawClient::connect(&broker.namesrv_addr())
         .await
         .expect("name server");
-    let route = eventually(WAIT, "topic routed", || async {
-        c.route_json(&topic).await
-    })
-    .await
-    .expect("route");
+    let route = eventually(WAIT, "topic routed", || async { c.route_json(topic).await })
+        .await
+        .expect("route");
     let name = route["queueDatas"][0]["brokerName"]
         .as_str()
         .expect("broker name")
         .to_string();
+    (b, c, name)
+}
+
+/// Routes carry `orderTopicConf` only with `orderMessageEnable` (false by default, as Java).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_topic_conf_reaches_routes_only_when_order_messages_are_enabled() {
+    let broker = EmbeddedBroker::start().await.expect("broker");
+    let topic = unique("OrderConfTopic");
+    let (_b, c, name) = routed_topic(&broker, &topic).await;
     put_kv(&c, "ORDER_TOPIC_CONFIG", &topic, &format!("{name}:1")).await;
     let route = c.route_json(&topic).await.expect("route").expect("routed");
     assert!(route["orderTopicConf"].is_null(), "{route}");
@@ -402,25 +407,7 @@ async fn perm_of(c: &RawClient, topic: &str, broker: &str) -> i64 {
 async fn write_perm_is_wiped_and_added_in_routes_until_the_broker_re_registers() {
     let broker = EmbeddedBroker::start().await.expect("broker");
     let topic = unique("PermTopic");
-    let b = RawClient::connect(&broker.broker_addr())
-        .await
-        .expect("broker");
-    assert_eq!(
-        b.create_topic(&topic, 2).await.expect("create").code,
-        rc::SUCCESS
-    );
-    let c = RawClient::connect(&broker.namesrv_addr())
-        .await
-        .expect("name server");
-    let route = eventually(WAIT, "topic routed", || async {
-        c.route_json(&topic).await
-    })
-    .await
-    .expect("route");
-    let name = route["queueDatas"][0]["brokerName"]
-        .as_str()
-        .expect("broker name")
-        .to_string();
+    let (b, c, name) = routed_topic(&broker, &topic).await;
     assert_eq!(perm_of(&c, &topic, &name).await, 6);
     let resp = call(&c, GET_ALL_TOPIC_LIST_FROM_NAMESERVER, &[]).await;
     let topics = parse_json_lenient(&resp.body).expect("topic list")["topicList"]
