@@ -1,57 +1,14 @@
-//! The RocketMQ 5 gRPC endpoint against Apache's own Rust 5.x client (`rocketmq` 5.0.0 from crates.io): its
-//! producer finds the route over QueryRoute, exchanges settings over Telemetry and sends normal, FIFO and
-//! delayed messages, which land in the store as a remoting producer's would.
+//! The producer side: normal, FIFO and delayed sends land in the store as a remoting producer's would.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use rmq_broker::embedded::EmbeddedBroker;
 use rmq_tests::fixtures::create_routed_topic;
 use rmq_tests::record::Record;
-use rmq_tests::{eventually, unique, RawClient};
-use rocketmq::conf::{ClientOption, ProducerOption};
+use rmq_tests::{eventually, unique};
 use rocketmq::model::message::MessageBuilder;
-use rocketmq::Producer;
 
-const QUEUES: i32 = 4;
-
-async fn grpc_broker() -> EmbeddedBroker {
-    EmbeddedBroker::builder()
-        .grpc_listen("127.0.0.1:0".parse().expect("addr"))
-        .start()
-        .await
-        .expect("broker with gRPC")
-}
-
-async fn producer(broker: &EmbeddedBroker, topics: Vec<String>) -> Producer {
-    let mut po = ProducerOption::default();
-    po.set_topics(topics);
-    let mut co = ClientOption::default();
-    co.set_access_url(broker.grpc_addr().expect("gRPC on").to_string());
-    co.set_enable_tls(false);
-    let mut p = Producer::new(po, co).expect("producer");
-    p.start()
-        .await
-        .expect("the producer starts against rmq's gRPC endpoint");
-    p
-}
-
-/// Every record of `topic`, per queue.
-async fn stored(broker: &EmbeddedBroker, topic: &str) -> BTreeMap<i32, Vec<Record>> {
-    let raw = RawClient::connect(&broker.broker_addr())
-        .await
-        .expect("connect");
-    let mut out = BTreeMap::new();
-    for q in 0..QUEUES {
-        out.insert(
-            q,
-            raw.pull_all(&unique("grpc_reader"), topic, q, 0)
-                .await
-                .expect("pull"),
-        );
-    }
-    out
-}
+use crate::{grpc_broker, producer, stored, QUEUES};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rocketmq_5_producer_sends_normal_and_fifo_messages_over_grpc() {
