@@ -13,3 +13,6 @@
 pub mod v2 {
     tonic::include_proto!("apache.rocketmq.v2");
 }
+
+/// The well-known protobuf types (`Timestamp`, `Duration`) the generated messages use.
+pub use prost_types;

@@ -78,6 +78,13 @@ pub mod request {
     pub const GET_TOPIC_CONFIG: i32 = 351;
     pub const LITE_PULL_MESSAGE: i32 = 361;
     pub const BROKER_HEARTBEAT: i32 = 904;
+    pub const POP_MESSAGE: i32 = 200050;
+    pub const ACK_MESSAGE: i32 = 200051;
+    pub const PEEK_MESSAGE: i32 = 200052;
+    pub const CHANGE_MESSAGE_INVISIBLETIME: i32 = 200053;
+    pub const NOTIFICATION: i32 = 200054;
+    pub const POLLING_INFO: i32 = 200055;
+    pub const BATCH_ACK_MESSAGE: i32 = 200151;
 
     // rmq extensions: codes in a range Apache RocketMQ does not use (its codes stay below 10 000).
 

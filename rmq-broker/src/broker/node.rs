@@ -23,6 +23,8 @@ use super::schedule::{delay_level, timer, DeliveryTagCodes, Schedule};
 use super::service::admin::{AdminDeps, AdminService};
 use super::service::client::ClientService;
 use super::service::offset::OffsetService;
+use super::service::pop::waiters::PopWaiters;
+use super::service::pop::{revive, PopDeps, PopPolicy, PopService};
 use super::service::pull::{PullDeps, PullPolicy, PullService};
 use super::service::write::{PutCounter, WritePolicy, WriteService};
 use super::subscription_group::SubscriptionGroupManager;
@@ -35,6 +37,9 @@ use crate::metrics::{BrokerMetrics, ScrapeSources};
 use crate::remoting::ConnectionCount;
 use crate::store::{MessageStore, TagCodes};
 use rmq_protocol::clock::system_now_ms;
+
+/// `reviveQueueNum`: revive queues of the POP journal (Java's default).
+const REVIVE_QUEUE_NUM: i32 = 8;
 
 /// A running broker.
 #[derive(Debug)]
@@ -92,6 +97,8 @@ impl Broker {
             config.delay_levels(),
         ))));
         store_cfg.observers.add(holds.clone());
+        let pop_waiters = Arc::new(PopWaiters::default());
+        store_cfg.observers.add(pop_waiters.clone());
         if let Some(m) = &metrics {
             store_cfg.observers.add(m.flush_observer());
         }
@@ -153,6 +160,28 @@ impl Broker {
                 metrics: request_metrics.clone(),
             },
         ));
+        let pops = Arc::new(PopService::new(
+            PopPolicy {
+                broker_name: config.broker_name.clone(),
+                cluster: config.broker_cluster_name.clone(),
+                revive_queue_num: REVIVE_QUEUE_NUM,
+                clock: config.clock.clone(),
+                live: live.clone(),
+                broker_addr: broker_addr.clone(),
+                store_host,
+                enable_property_filter: config.enable_property_filter,
+            },
+            PopDeps {
+                store: store.clone(),
+                write: write.clone(),
+                topics: topics.clone(),
+                groups: groups.clone(),
+                offsets: offsets.clone(),
+                filters: filters.clone(),
+                waiters: pop_waiters,
+            },
+        ));
+        pops.recover()?;
         let client_service = Arc::new(ClientService::new(
             clients.clone(),
             groups.clone(),
@@ -171,6 +200,7 @@ impl Broker {
             )),
             clients: client_service.clone(),
             transactions: transactions.clone(),
+            pops: pops.clone(),
             admin: Arc::new(AdminService::new(AdminDeps {
                 config: config.clone(),
                 topics: topics.clone(),
@@ -261,6 +291,7 @@ impl Broker {
         };
         tracker.spawn(delay_level::run_all(delivery.clone(), shutdown.clone()));
         tracker.spawn(timer::run(delivery, shutdown.clone()));
+        tracker.spawn(revive::run(pops, shutdown.clone()));
         tracker.spawn(check::run(
             Checker {
                 transactions,

@@ -147,6 +147,7 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "metricsPromExporterHost",
     "metricsPromExporterPort",
     "grpcListen",
+    "minInvisibleTimeMillsForRecv",
 ];
 
 /// What [`BrokerConfig::set`] did with a key.
@@ -333,6 +334,9 @@ pub struct BrokerConfig {
     /// `grpcListen` (rmq key): where the RocketMQ 5 gRPC endpoint listens, `ip:port`; empty (the default) is
     /// off. Apache's proxy listens on 8081.
     pub grpc_listen: Option<SocketAddr>,
+    /// `minInvisibleTimeMillsForRecv` (Apache proxy key): the shortest invisible duration a gRPC
+    /// ReceiveMessage may ask for, ms (10000); shorter is refused with ILLEGAL_INVISIBLE_TIME.
+    pub min_invisible_time_mills_for_recv: i64,
     /// Not a broker.conf key: the clock deliveries, checks and store timestamps follow. The system clock,
     /// unless an embedded broker under a test's virtual time is given one (`EmbeddedBroker::builder().clock`).
     pub clock: Clock,
@@ -401,6 +405,7 @@ impl Default for BrokerConfig {
             clock: Clock::system(),
             fs: FsHandle::default(),
             grpc_listen: None,
+            min_invisible_time_mills_for_recv: 10_000,
             config_file: None,
         }
     }
@@ -627,6 +632,9 @@ impl BrokerConfig {
                 } else {
                     Some(v.parse().map_err(|_| invalid(key, v, "an ip:port address"))?)
                 }
+            }
+            "minInvisibleTimeMillsForRecv" => {
+                self.min_invisible_time_mills_for_recv = positive(key, v)?
             }
             _ => return Ok(false),
         }
@@ -873,6 +881,10 @@ impl BrokerConfig {
             (
                 "grpcListen",
                 self.grpc_listen.map(|a| a.to_string()).unwrap_or_default(),
+            ),
+            (
+                "minInvisibleTimeMillsForRecv",
+                self.min_invisible_time_mills_for_recv.to_string(),
             ),
         ]
         .into_iter()

@@ -22,12 +22,12 @@ use crate::broker::service::write::{Payload, SendRequest};
 /// The MessagingService of one broker.
 #[derive(Debug, Clone)]
 pub struct Messaging {
-    services: Arc<Services>,
-    advertised: SocketAddr,
+    pub(super) services: Arc<Services>,
+    pub(super) advertised: SocketAddr,
 }
 
 /// Java's `NamespaceUtil.wrapNamespace`: `namespace%name`, or the name alone in the default namespace.
-fn wrapped(r: &Resource) -> String {
+pub(super) fn wrapped(r: &Resource) -> String {
     if r.resource_namespace.is_empty() {
         r.name.clone()
     } else {
@@ -162,6 +162,41 @@ impl MessagingService for Messaging {
             }
         });
         Ok(Response::new(Box::pin(answers)))
+    }
+
+    async fn query_assignment(
+        &self,
+        request: Request<rmq_grpc::v2::QueryAssignmentRequest>,
+    ) -> Result<Response<rmq_grpc::v2::QueryAssignmentResponse>, Status> {
+        self.query_assignment_rpc(request).await
+    }
+
+    async fn receive_message(
+        &self,
+        request: Request<rmq_grpc::v2::ReceiveMessageRequest>,
+    ) -> Result<Response<BoxStream<rmq_grpc::v2::ReceiveMessageResponse>>, Status> {
+        self.receive_message_rpc(request).await
+    }
+
+    async fn ack_message(
+        &self,
+        request: Request<rmq_grpc::v2::AckMessageRequest>,
+    ) -> Result<Response<rmq_grpc::v2::AckMessageResponse>, Status> {
+        self.ack_message_rpc(request).await
+    }
+
+    async fn change_invisible_duration(
+        &self,
+        request: Request<rmq_grpc::v2::ChangeInvisibleDurationRequest>,
+    ) -> Result<Response<rmq_grpc::v2::ChangeInvisibleDurationResponse>, Status> {
+        self.change_invisible_duration_rpc(request).await
+    }
+
+    async fn forward_message_to_dead_letter_queue(
+        &self,
+        request: Request<rmq_grpc::v2::ForwardMessageToDeadLetterQueueRequest>,
+    ) -> Result<Response<rmq_grpc::v2::ForwardMessageToDeadLetterQueueResponse>, Status> {
+        self.forward_to_dlq_rpc(request).await
     }
 
     async fn notify_client_termination(

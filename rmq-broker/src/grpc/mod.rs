@@ -9,8 +9,11 @@
 //! - [`messaging`]: the RPCs served so far — QueryRoute, Heartbeat, SendMessage (normal, FIFO message groups,
 //!   delayed delivery), Telemetry (the settings exchange) and NotifyClientTermination. The other RPCs answer
 //!   `UNIMPLEMENTED`.
+//! - [`consumer`]: QueryAssignment, ReceiveMessage, AckMessage, ChangeInvisibleDuration and
+//!   ForwardMessageToDeadLetterQueue over the broker's POP service.
 //! - [`convert`]: protocol messages to and from the broker's types, and service errors to the protocol's codes.
 
+pub mod consumer;
 pub mod convert;
 pub mod messaging;
 

@@ -281,6 +281,7 @@ mod client;
 mod namesrv;
 mod offset;
 mod operations;
+mod pop;
 mod pull;
 mod query;
 mod send;
@@ -292,6 +293,7 @@ pub use client::*;
 pub use namesrv::*;
 pub use offset::*;
 pub use operations::*;
+pub use pop::*;
 pub use pull::*;
 pub use query::*;
 pub use send::*;
@@ -352,4 +354,11 @@ catalog![
     WipeWritePermOfBrokerResponseHeader,
     AddWritePermOfBrokerRequestHeader,
     AddWritePermOfBrokerResponseHeader,
+    PopMessageRequestHeader,
+    PopMessageResponseHeader,
+    AckMessageRequestHeader,
+    ChangeInvisibleTimeRequestHeader,
+    ChangeInvisibleTimeResponseHeader,
+    NotificationRequestHeader,
+    NotificationResponseHeader,
 ];

@@ -2,6 +2,7 @@
 //! producer finds the route over QueryRoute, exchanges settings over Telemetry and sends normal, FIFO and
 //! delayed messages, which land in the store as a remoting producer's would.
 
+mod consumer;
 mod producer;
 
 use std::collections::BTreeMap;

@@ -9,12 +9,13 @@ use rmq_protocol::RemotingCommand;
 
 use super::refusal::Refusal;
 use super::{
-    admin, client, consumer_call, lock, offset, operations, pull, query, reply, reset_offset,
+    admin, client, consumer_call, lock, offset, operations, pop, pull, query, reply, reset_offset,
     retry, send, stats, transaction,
 };
 use crate::broker::service::admin::AdminService;
 use crate::broker::service::client::ClientService;
 use crate::broker::service::offset::OffsetService;
+use crate::broker::service::pop::PopService;
 use crate::broker::service::pull::PullService;
 use crate::broker::service::write::WriteService;
 use crate::broker::transaction::TransactionService;
@@ -34,6 +35,8 @@ pub struct Services {
     pub clients: Arc<ClientService>,
     /// END_TRANSACTION.
     pub transactions: Arc<TransactionService>,
+    /// POP consumption.
+    pub pops: Arc<PopService>,
     /// Operator requests.
     pub admin: Arc<AdminService>,
     /// Send latency, when metrics are on.
@@ -76,6 +79,11 @@ pub async fn dispatch(
             reply::process(cx, &conn, &req).await
         }
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(&s.pulls, &req).await,
+        request::POP_MESSAGE => pop::pop_message(&s.pops, &req).await,
+        request::ACK_MESSAGE => pop::ack_message(&s.pops, &req).await,
+        request::BATCH_ACK_MESSAGE => pop::batch_ack_message(&s.pops, &req).await,
+        request::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(&s.pops, &req).await,
+        request::NOTIFICATION => pop::notification(&s.pops, &req).await,
         request::CONSUMER_SEND_MSG_BACK => retry::consumer_send_msg_back(&s.write, &req).await,
         request::RMQ_RESEND_DLQ_MESSAGE => retry::resend_dlq_message(&s.write, &req).await,
         request::END_TRANSACTION => {

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod lock;
 pub mod offset;
 pub mod operations;
+pub mod pop;
 pub mod pull;
 pub mod query;
 pub mod refusal;

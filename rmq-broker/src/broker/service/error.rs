@@ -97,6 +97,12 @@ pub enum ServiceError {
     /// What the request names does not exist (the text says what).
     #[error("{0}")]
     NotFound(String),
+    /// Nothing at the offset an ack or change of invisible time names (the text says what).
+    #[error("{0}")]
+    NoMessage(String),
+    /// A POP handle that does not name a message out on this broker (the text says why).
+    #[error("{0}")]
+    BadHandle(String),
     /// No consumer of the group is connected.
     #[error("the consumer group[{group}] not online")]
     ConsumerNotOnline {

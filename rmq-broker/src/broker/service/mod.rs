@@ -5,6 +5,7 @@
 //!
 //! - [`write`]: every message the broker stores, client sends and internal re-puts alike.
 //! - [`pull`]: reads for consumers, with long polling.
+//! - [`pop`]: POP consumption (RocketMQ 5): pops with invisible time, acks, and the reviver.
 //! - [`offset`]: committed consumer offsets and queue offsets; [`offset_reset`] an operator's reset of them.
 //! - [`client`]: the registry of connected producers and consumers.
 //! - [`admin`]: operator requests (topic and group tables, runtime info, locks, queries); [`stats`] its
@@ -20,6 +21,7 @@ pub mod error;
 pub mod offset;
 pub mod offset_reset;
 pub mod operations;
+pub mod pop;
 pub mod pull;
 pub mod stats;
 pub mod write;

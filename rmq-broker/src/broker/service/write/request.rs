@@ -30,6 +30,11 @@ pub enum Origin {
     CheckDiscard,
     /// A delay-level or timer message put back on its real topic when due; not counted.
     Redelivery,
+    /// A POP journal record (checkpoint or ack) in the revive topic: stored as given; not counted.
+    PopJournal,
+    /// An unacked POP message copied to its retry topic when its invisible time is up: stored as given; not
+    /// counted.
+    Revive,
 }
 
 impl Origin {
