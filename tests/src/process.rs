@@ -136,6 +136,8 @@ pub struct BrokerProcess {
     pub broker_addr: String,
     /// Metrics endpoint from the READY line's `metrics=` field (present with `--metrics-listen`).
     pub metrics_addr: Option<String>,
+    /// gRPC endpoint from the READY line's `grpc=` field (present with `--grpc-listen` or `grpcListen`).
+    pub grpc_addr: Option<String>,
     /// Store directory passed with `--store`.
     pub store_dir: PathBuf,
     /// File receiving the child's stderr.
@@ -227,6 +229,7 @@ impl BrokerProcess {
             namesrv_addr,
             broker_addr,
             metrics_addr: ready_field(&rest, "metrics"),
+            grpc_addr: ready_field(&rest, "grpc"),
             store_dir: store_dir.to_path_buf(),
             log_path: log_path.to_path_buf(),
         })

@@ -3,6 +3,7 @@
 //! delayed messages, which land in the store as a remoting producer's would.
 
 mod consumer;
+mod crash;
 mod producer;
 
 use std::collections::BTreeMap;
