@@ -82,7 +82,7 @@ async fn pop_survives_kill_9_unacked_messages_come_back_and_acked_ones_never_do(
         {
             let key = m.keys()[0].clone();
             let n: u32 = key[1..].parse().expect("number");
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 c.ack(&m).await.expect("ack");
                 acked.insert(key);
             } else {
