@@ -11,5 +11,6 @@ mod crash;
 mod namesrv;
 mod namesrv_admin;
 mod persistence;
+mod pop;
 mod power_cut;
 mod query;
