@@ -4,6 +4,7 @@
 
 mod consumer;
 mod crash;
+mod mixed;
 mod producer;
 
 use std::collections::BTreeMap;
