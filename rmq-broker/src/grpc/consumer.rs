@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, error_status, ok, status};
 use super::messaging::{wrapped, Messaging};
 use crate::broker::service::pop::{
-    AckRequest, ChangeInvisible, InitMode, PopRequest, Popped, MAX_POP_BATCH,
+    AckRequest, ChangeInvisible, InitMode, PopRequest, MAX_POP_BATCH,
 };
 use crate::broker::service::write::SendBack;
 use crate::broker::service::ServiceError;
@@ -38,7 +38,7 @@ const DEFAULT_INVISIBLE_MS: i64 = 60_000;
 /// What is left of the client's deadline for the answer to travel back.
 const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
-fn millis(d: &prost_types::Duration) -> i64 {
+pub(super) fn millis(d: &prost_types::Duration) -> i64 {
     d.seconds.saturating_mul(1000) + i64::from(d.nanos / 1_000_000)
 }
 
@@ -76,10 +76,15 @@ fn host(a: &SocketAddr) -> String {
     a.to_string()
 }
 
-/// The protocol message of a popped record, as the proxy's `GrpcConverter` builds it.
-fn to_message(p: &Popped, topic: &Resource) -> Result<Message, String> {
-    let (m, _): (MessageExt, usize) = decode_stored(&p.record, true)
-        .map_err(|e| format!("a stored record does not decode: {e}"))?;
+/// The protocol message of a stored record, as the proxy's `GrpcConverter` builds it; a popped one carries
+/// its receipt handle.
+pub(super) fn to_message(
+    record: &bytes::Bytes,
+    topic: &Resource,
+    popped: Option<(&ExtraInfo, i32)>,
+) -> Result<Message, String> {
+    let (m, _): (MessageExt, usize) =
+        decode_stored(record, true).map_err(|e| format!("a stored record does not decode: {e}"))?;
     let props = &m.properties;
     let message_type = if props
         .get(properties::TRANSACTION_PREPARED)
@@ -125,11 +130,15 @@ fn to_message(p: &Popped, topic: &Resource) -> Result<Message, String> {
             .property(properties::TIMER_DELIVER_MS)
             .and_then(|v| v.parse::<i64>().ok())
             .map(timestamp),
-        receipt_handle: Some(p.handle.to_string()),
+        receipt_handle: popped.map(|(h, _)| h.to_string()),
         queue_id: m.queue_id,
         queue_offset: Some(m.queue_offset),
-        invisible_duration: Some(duration(p.handle.invisible_time)),
-        delivery_attempt: Some(p.reconsume_times.saturating_add(1)),
+        invisible_duration: popped.map(|(h, _)| duration(h.invisible_time)),
+        delivery_attempt: Some(
+            popped
+                .map_or(m.reconsume_times, |(_, r)| r)
+                .saturating_add(1),
+        ),
         message_group: m.property(properties::SHARDING_KEY).map(str::to_owned),
         ..SystemProperties::default()
     };
@@ -296,7 +305,7 @@ impl Messaging {
                 }
                 continue;
             }
-            match to_message(p, &topic) {
+            match to_message(&p.record, &topic, Some((&p.handle, p.reconsume_times))) {
                 Ok(m) => frames.push(ReceiveMessageResponse {
                     content: Some(receive_message_response::Content::Message(m)),
                 }),

@@ -199,6 +199,34 @@ impl MessagingService for Messaging {
         self.forward_to_dlq_rpc(request).await
     }
 
+    async fn pull_message(
+        &self,
+        request: Request<rmq_grpc::v2::PullMessageRequest>,
+    ) -> Result<Response<BoxStream<rmq_grpc::v2::PullMessageResponse>>, Status> {
+        self.pull_message_rpc(request).await
+    }
+
+    async fn update_offset(
+        &self,
+        request: Request<rmq_grpc::v2::UpdateOffsetRequest>,
+    ) -> Result<Response<rmq_grpc::v2::UpdateOffsetResponse>, Status> {
+        self.update_offset_rpc(request).await
+    }
+
+    async fn get_offset(
+        &self,
+        request: Request<rmq_grpc::v2::GetOffsetRequest>,
+    ) -> Result<Response<rmq_grpc::v2::GetOffsetResponse>, Status> {
+        self.get_offset_rpc(request).await
+    }
+
+    async fn query_offset(
+        &self,
+        request: Request<rmq_grpc::v2::QueryOffsetRequest>,
+    ) -> Result<Response<rmq_grpc::v2::QueryOffsetResponse>, Status> {
+        self.query_offset_rpc(request).await
+    }
+
     async fn notify_client_termination(
         &self,
         _request: Request<NotifyClientTerminationRequest>,

@@ -11,11 +11,13 @@
 //!   `UNIMPLEMENTED`.
 //! - [`consumer`]: QueryAssignment, ReceiveMessage, AckMessage, ChangeInvisibleDuration and
 //!   ForwardMessageToDeadLetterQueue over the broker's POP service.
+//! - [`pull`]: PullMessage, UpdateOffset, GetOffset and QueryOffset over the pull and offset services.
 //! - [`convert`]: protocol messages to and from the broker's types, and service errors to the protocol's codes.
 
 pub mod consumer;
 pub mod convert;
 pub mod messaging;
+pub mod pull;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -6,6 +6,7 @@ mod consumer;
 mod crash;
 mod mixed;
 mod producer;
+mod stubs;
 
 use std::collections::BTreeMap;
 
