@@ -13,6 +13,7 @@
 //! - [`body`]: JSON bodies (heartbeat, route data, topic config, cluster info, ...).
 //! - [`message`]: stored message layout, batch bodies, properties, message ids, sys flags, tag hash.
 //! - [`pop`]: the handle of a popped message (`POP_CK`, gRPC receipt handle) and POP retry topic names.
+//! - [`recall`]: the recall handle of a delayed message (RocketMQ 5.3).
 //! - [`topic`]: the topic and group name rule, retry/DLQ topic names, system topics.
 //! - [`lenient`]: how every header and body is read the way Java reads it (the rule table).
 //! - [`error`]: the one error type, [`ProtocolError`].
@@ -38,6 +39,7 @@ pub mod message;
 pub mod pending;
 pub mod persist;
 pub mod pop;
+pub mod recall;
 pub mod topic;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};

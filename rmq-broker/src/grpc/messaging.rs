@@ -17,7 +17,9 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, error_status, ok, status};
 use crate::broker::processor::Services;
-use crate::broker::service::write::{Payload, SendRequest};
+use crate::broker::service::write::{Payload, Recall, SendRequest};
+use crate::broker::service::ServiceError;
+use rmq_protocol::message::properties::Properties;
 
 /// The MessagingService of one broker.
 #[derive(Debug, Clone)]
@@ -227,6 +229,37 @@ impl MessagingService for Messaging {
         self.query_offset_rpc(request).await
     }
 
+    async fn recall_message(
+        &self,
+        request: Request<rmq_grpc::v2::RecallMessageRequest>,
+    ) -> Result<Response<rmq_grpc::v2::RecallMessageResponse>, Status> {
+        let born_host = request
+            .remote_addr()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let req = request.into_inner();
+        let Some(topic) = req.topic.as_ref() else {
+            return Ok(Response::new(rmq_grpc::v2::RecallMessageResponse {
+                status: Some(status(Code::IllegalTopic, "the request names no topic")),
+                message_id: String::new(),
+            }));
+        };
+        let recall = Recall {
+            topic: wrapped(topic),
+            handle: req.recall_handle,
+            producer_group: String::new(),
+            born_host,
+        };
+        let (s, message_id) = match self.services.write.recall(recall).await {
+            Ok(id) => (ok(), id),
+            Err(ServiceError::IllegalOperation(m)) => (status(Code::BadRequest, m), String::new()),
+            Err(e) => (error_status(&e), String::new()),
+        };
+        Ok(Response::new(rmq_grpc::v2::RecallMessageResponse {
+            status: Some(s),
+            message_id,
+        }))
+    }
+
     async fn notify_client_termination(
         &self,
         _request: Request<NotifyClientTerminationRequest>,
@@ -266,7 +299,7 @@ impl Messaging {
             payload: Payload::Single {
                 flag: 0,
                 body: bytes::Bytes::copy_from_slice(&m.body),
-                properties,
+                properties: properties.clone(),
             },
         };
         let outcome = self
@@ -283,10 +316,16 @@ impl Messaging {
         } else {
             ok()
         };
+        let recall_handle = self
+            .services
+            .write
+            .recall_handle(&wrapped(topic), &Properties::parse(&properties))
+            .unwrap_or_default();
         Ok(SendResultEntry {
             status: Some(entry_status),
             message_id: sp.message_id,
             offset: outcome.queue_offset,
+            recall_handle,
             ..SendResultEntry::default()
         })
     }

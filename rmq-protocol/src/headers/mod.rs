@@ -361,4 +361,6 @@ catalog![
     ChangeInvisibleTimeResponseHeader,
     NotificationRequestHeader,
     NotificationResponseHeader,
+    RecallMessageRequestHeader,
+    RecallMessageResponseHeader,
 ];

@@ -224,3 +224,21 @@ ext_header! {
         batch_uniq_id: Option<String> => "batchUniqId",
     }
 }
+
+ext_header! {
+    /// RECALL_MESSAGE (370, RocketMQ 5.3): cancel a delayed message by the recall handle its send answered.
+    pub struct RecallMessageRequestHeader {
+        /// Producer group.
+        producer_group: String = String::new() => "producerGroup",
+        /// Topic of the message.
+        topic: String => "topic",
+        /// The handle.
+        recall_handle: String => "recallHandle",
+    }
+
+    /// Answer to RECALL_MESSAGE.
+    pub struct RecallMessageResponseHeader {
+        /// UNIQ_KEY of the recalled message.
+        msg_id: String => "msgId",
+    }
+}

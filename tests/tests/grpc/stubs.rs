@@ -257,3 +257,139 @@ async fn pull_message_and_the_offset_rpcs_read_and_commit_a_queue() {
         (0, 5)
     );
 }
+
+/// Sends one delayed message over gRPC SendMessage and returns its recall handle.
+async fn send_delayed(
+    c: &mut MessagingServiceClient<Channel>,
+    topic: &str,
+    id: &str,
+    at_ms: i64,
+) -> String {
+    use rmq_grpc::v2::{Message, SendMessageRequest, SystemProperties};
+    let r = c
+        .send_message(SendMessageRequest {
+            messages: vec![Message {
+                topic: res(topic),
+                user_properties: Default::default(),
+                system_properties: Some(SystemProperties {
+                    message_id: id.to_owned(),
+                    delivery_timestamp: Some(prost_types::Timestamp {
+                        seconds: at_ms / 1000,
+                        nanos: ((at_ms % 1000) * 1_000_000) as i32,
+                    }),
+                    ..SystemProperties::default()
+                }),
+                body: id.as_bytes().to_vec(),
+            }],
+        })
+        .await
+        .expect("send")
+        .into_inner();
+    assert_eq!(r.status.map(|s| s.code), Some(Code::Ok as i32));
+    let handle = r.entries[0].recall_handle.clone();
+    assert!(
+        !handle.is_empty(),
+        "a delayed message's send answers a recall handle"
+    );
+    handle
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_message_is_recalled_before_its_time_over_grpc_and_remoting() {
+    use rmq_grpc::v2::RecallMessageRequest;
+    let broker = grpc_broker().await;
+    let topic = unique("StubRecall");
+    create_routed_topic(&broker.broker_addr(), &broker.namesrv_addr(), &topic, 1)
+        .await
+        .expect("topic");
+    let mut c = client(broker.grpc_addr().expect("gRPC")).await;
+    let at = rmq_protocol::clock::system_now_ms() + 2500;
+    let kept = send_delayed(&mut c, &topic, "kept-message", at).await;
+    let recalled = send_delayed(&mut c, &topic, "recalled-over-grpc", at).await;
+    let by_remoting = send_delayed(&mut c, &topic, "recalled-over-remoting", at).await;
+    // Due just after the others: once it is delivered, the timer has handled everything due at `at`.
+    send_delayed(&mut c, &topic, "sentinel", at + 1).await;
+
+    let recall = |handle: &str, t: &str| RecallMessageRequest {
+        topic: res(t),
+        recall_handle: handle.to_owned(),
+    };
+    let r = c
+        .recall_message(recall(&recalled, &topic))
+        .await
+        .expect("recall")
+        .into_inner();
+    assert_eq!(r.status.map(|s| s.code), Some(Code::Ok as i32));
+    assert_eq!(r.message_id, "recalled-over-grpc");
+    let wrong = c
+        .recall_message(recall(&recalled, "OtherTopic"))
+        .await
+        .expect("recall")
+        .into_inner();
+    assert_ne!(
+        wrong.status.map(|s| s.code),
+        Some(Code::Ok as i32),
+        "a handle of another topic"
+    );
+    let junk = c
+        .recall_message(recall("not-a-handle", &topic))
+        .await
+        .expect("recall")
+        .into_inner();
+    assert_eq!(junk.status.map(|s| s.code), Some(Code::BadRequest as i32));
+
+    let raw = RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let ext: std::collections::HashMap<String, String> = [
+        ("producerGroup", "pg".to_owned()),
+        ("topic", topic.clone()),
+        ("recallHandle", by_remoting),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let resp = raw
+        .request(rmq_protocol::RemotingCommand::request(
+            rmq_protocol::codes::request::RECALL_MESSAGE,
+            ext,
+        ))
+        .await
+        .expect("RECALL_MESSAGE");
+    assert_eq!(resp.code, 0, "{:?}", resp.remark);
+    assert_eq!(
+        resp.ext_fields.get("msgId").map(String::as_str),
+        Some("recalled-over-remoting")
+    );
+
+    // The kept one is delivered at its time; the recalled ones never are.
+    let delivered = rmq_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "the sentinel delivered",
+        || async {
+            let got = raw.pull_all(&unique("recall_reader"), &topic, 0, 0).await?;
+            Ok(got.iter().any(|r| r.body == b"sentinel").then_some(got))
+        },
+    )
+    .await
+    .expect("delivered");
+    let bodies: Vec<String> = delivered
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec!["kept-message", "sentinel"],
+        "same delivery time, only the one not recalled"
+    );
+    let late = c
+        .recall_message(recall(&kept, &topic))
+        .await
+        .expect("recall")
+        .into_inner();
+    assert_eq!(
+        late.status.map(|s| s.code),
+        Some(Code::BadRequest as i32),
+        "too late to recall"
+    );
+}

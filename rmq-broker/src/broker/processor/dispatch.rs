@@ -9,8 +9,8 @@ use rmq_protocol::RemotingCommand;
 
 use super::refusal::Refusal;
 use super::{
-    admin, client, consumer_call, lock, offset, operations, pop, pull, query, reply, reset_offset,
-    retry, send, stats, transaction,
+    admin, client, consumer_call, lock, offset, operations, pop, pull, query, recall, reply,
+    reset_offset, retry, send, stats, transaction,
 };
 use crate::broker::service::admin::AdminService;
 use crate::broker::service::client::ClientService;
@@ -79,6 +79,7 @@ pub async fn dispatch(
             reply::process(cx, &conn, &req).await
         }
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(&s.pulls, &req).await,
+        request::RECALL_MESSAGE => recall::recall_message(&s.write, &conn, &req).await,
         request::POP_MESSAGE => pop::pop_message(&s.pops, &req).await,
         request::ACK_MESSAGE => pop::ack_message(&s.pops, &req).await,
         request::BATCH_ACK_MESSAGE => pop::batch_ack_message(&s.pops, &req).await,

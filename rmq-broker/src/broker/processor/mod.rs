@@ -12,6 +12,7 @@ pub mod operations;
 pub mod pop;
 pub mod pull;
 pub mod query;
+pub mod recall;
 pub mod refusal;
 pub mod reply;
 pub mod reset_offset;

@@ -39,6 +39,7 @@ pub fn code_of(e: &ServiceError) -> i32 {
         ServiceError::NotFound(_) => response::QUERY_NOT_FOUND,
         ServiceError::NoMessage(_) => response::NO_MESSAGE,
         ServiceError::BadHandle(_) => response::MESSAGE_ILLEGAL,
+        ServiceError::IllegalOperation(_) => response::ILLEGAL_OPERATION,
         ServiceError::ConsumerNotOnline { .. } => response::CONSUMER_NOT_ONLINE,
         // A header or body that does not decode: SYSTEM_ERROR, as Java's remoting server answers any exception
         // a processor throws (rules: `rmq_protocol::lenient`).

@@ -78,6 +78,43 @@ impl Wheel {
         self.offsets.insert(key.1);
     }
 
+    /// Indexes one record: a message becomes pending; a recall marker removes the pending message of the same
+    /// delivery time with its UNIQ_KEY (Java's `TIMER_DEL_UNIQKEY`: the marker is written after the message,
+    /// so it is always indexed after it, also when the index is rebuilt).
+    fn index(&mut self, store: &MessageStore, e: Entry, verify_due_by: Option<i64>) {
+        let Some(uniq) = e.cancels else {
+            let verify = verify_due_by.is_some_and(|t| e.key.0 <= t);
+            self.insert(
+                e.key,
+                Pending {
+                    phys: e.phys,
+                    verify,
+                },
+            );
+            return;
+        };
+        let same_time: Vec<(Key, i64)> = self
+            .pending
+            .range((e.key.0, i64::MIN)..=(e.key.0, i64::MAX))
+            .map(|(k, p)| (*k, p.phys))
+            .collect();
+        for (key, phys) in same_time {
+            let matches = store
+                .message_at(phys)
+                .and_then(|rec| {
+                    parse_view(&rec)
+                        .ok()
+                        .map(|v| v.uniq_key() == Some(uniq.as_str()))
+                })
+                .unwrap_or(false);
+            if matches {
+                self.pending.remove(&key);
+                self.offsets.remove(&key.1);
+                tracing::info!(uniq = %uniq, deliver_ms = key.0, "timer message recalled");
+            }
+        }
+    }
+
     /// Rebuilds the index from the queue and the saved checkpoint (blocking reads).
     fn rebuild(store: &MessageStore, mut cp: TimerCheckpoint, path: StateFile, now: i64) -> Wheel {
         let (min, max) = (
@@ -110,15 +147,9 @@ impl Wheel {
                 tag >= done.0
             });
             for rec in &r.messages {
-                if let Some((key, phys)) = entry(rec) {
-                    if key.1 < limit && key > done {
-                        w.insert(
-                            key,
-                            Pending {
-                                phys,
-                                verify: key.0 <= now,
-                            },
-                        );
+                if let Some(e) = entry(rec) {
+                    if e.key.1 < limit && e.key > done {
+                        w.index(store, e, Some(now));
                     }
                 }
             }
@@ -150,9 +181,8 @@ impl Wheel {
             match r.status {
                 GetMessageStatus::Found => {
                     for rec in &r.messages {
-                        if let Some((key, phys)) = entry(rec) {
-                            let verify = verify_due_by.is_some_and(|t| key.0 <= t);
-                            self.insert(key, Pending { phys, verify });
+                        if let Some(e) = entry(rec) {
+                            self.index(store, e, verify_due_by);
                         }
                     }
                 }
@@ -235,8 +265,16 @@ impl Wheel {
     }
 }
 
-/// Index key and CommitLog offset of one timer record.
-fn entry(rec: &bytes::Bytes) -> Option<(Key, i64)> {
+/// One timer record: its index key and CommitLog offset, and, for a recall marker (`TIMER_DEL_UNIQKEY`), the
+/// UNIQ_KEY of the message it cancels.
+struct Entry {
+    key: Key,
+    phys: i64,
+    cancels: Option<String>,
+}
+
+/// Reads one timer record's [`Entry`].
+fn entry(rec: &bytes::Bytes) -> Option<Entry> {
     let v = match parse_view(rec) {
         Ok(v) => v,
         Err(e) => {
@@ -254,7 +292,11 @@ fn entry(rec: &bytes::Bytes) -> Option<(Key, i64)> {
             );
             v.store_timestamp
         });
-    Some(((at, v.queue_offset), v.commit_log_offset))
+    Some(Entry {
+        key: (at, v.queue_offset),
+        phys: v.commit_log_offset,
+        cancels: v.property(properties::TIMER_DEL_UNIQKEY).map(str::to_owned),
+    })
 }
 
 /// Re-puts one due timer message to its real topic.

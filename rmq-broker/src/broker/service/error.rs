@@ -100,6 +100,9 @@ pub enum ServiceError {
     /// Nothing at the offset an ack or change of invisible time names (the text says what).
     #[error("{0}")]
     NoMessage(String),
+    /// Refused as Java's ILLEGAL_OPERATION (the text says why).
+    #[error("{0}")]
+    IllegalOperation(String),
     /// A POP handle that does not name a message out on this broker (the text says why).
     #[error("{0}")]
     BadHandle(String),

@@ -11,13 +11,16 @@
 //! - [`request`]: the typed requests and outcomes.
 //! - [`service`]: [`WriteService`] and the pipeline.
 //! - [`route`]: where a producer's send goes (topic checks, auto-creation, queue choice).
+//! - [`recall`]: cancelling a delayed message before its delivery time.
 //! - [`retry`]: consumer send-back, dead-letter resend and the DLQ rule of plain retry sends.
 
+pub mod recall;
 pub mod request;
 pub mod retry;
 pub mod route;
 pub mod service;
 
+pub use recall::Recall;
 pub use request::{
     BatchMessage, Message, Origin, Payload, Props, SendOutcome, SendRequest, Stored,
 };

@@ -30,6 +30,9 @@ pub enum Origin {
     CheckDiscard,
     /// A delay-level or timer message put back on its real topic when due; not counted.
     Redelivery,
+    /// A recall marker (`TIMER_DEL_UNIQKEY`): deferred to the delivery time of the message it cancels, where
+    /// the timer drops both; not counted.
+    Recall,
     /// A POP journal record (checkpoint or ack) in the revive topic: stored as given; not counted.
     PopJournal,
     /// An unacked POP message copied to its retry topic when its invisible time is up: stored as given; not

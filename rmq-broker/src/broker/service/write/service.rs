@@ -44,6 +44,8 @@ pub struct WritePolicy {
     pub trace_on: bool,
     /// The clock deferrals are measured on and the broker's own records stamped with.
     pub clock: Clock,
+    /// `brokerName` (recall handles name the broker that holds the message).
+    pub broker_name: String,
 }
 
 impl WritePolicy {
@@ -59,6 +61,7 @@ impl WritePolicy {
             region_id: config.region_id.clone(),
             trace_on: config.trace_on,
             clock: config.clock.clone(),
+            broker_name: config.broker_name.clone(),
         }
     }
 }
@@ -265,7 +268,7 @@ impl WriteService {
         }
         if matches!(
             origin,
-            Origin::Send | Origin::SendBack | Origin::DlqResend | Origin::Commit
+            Origin::Send | Origin::SendBack | Origin::DlqResend | Origin::Commit | Origin::Recall
         ) {
             // Decided once: the schedule leaves a half message alone and the half step below rewrites it.
             let props = msg.properties.parsed();
