@@ -299,7 +299,7 @@ impl Messaging {
             .map_or(17, |g| g.retry_max_times.saturating_add(1));
         let mut frames = Vec::with_capacity(out.messages.len() + 1);
         for p in &out.messages {
-            if !fifo && p.reconsume_times >= max_attempts {
+            if p.reconsume_times >= max_attempts {
                 if let Err(e) = self.dead_letter(&group_name, &pop.topic, &p.handle).await {
                     tracing::warn!(group = %group_name, error = %e, "moving a message to the dead-letter queue failed; it comes back");
                 }

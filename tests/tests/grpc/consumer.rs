@@ -72,6 +72,11 @@ async fn topic(broker: &EmbeddedBroker) -> String {
 
 /// Sets the group's retryMaxTimes (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).
 async fn group_with_retries(broker: &EmbeddedBroker, group: &str, retry_max_times: i32) {
+    group_config(broker, group, retry_max_times, false).await;
+}
+
+/// Creates or updates the group (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).
+async fn group_config(broker: &EmbeddedBroker, group: &str, retry_max_times: i32, orderly: bool) {
     let raw = RawClient::connect(&broker.broker_addr())
         .await
         .expect("connect");
@@ -79,6 +84,7 @@ async fn group_with_retries(broker: &EmbeddedBroker, group: &str, retry_max_time
         "groupName": group, "consumeEnable": true, "consumeFromMinEnable": true,
         "consumeBroadcastEnable": true, "retryQueueNums": 1, "retryMaxTimes": retry_max_times,
         "brokerId": 0, "whichBrokerWhenConsumeSlowly": 1, "notifyConsumerIdsChangedEnable": true,
+        "consumeMessageOrderly": orderly,
     });
     let cmd = RemotingCommand::request(
         request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
@@ -267,4 +273,73 @@ async fn two_simple_consumers_of_a_group_share_the_messages_and_none_is_delivere
         ga.len(),
         gb.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_group_receives_a_message_group_in_order_one_batch_at_a_time() {
+    let broker = pop_broker().await;
+    let topic = topic(&broker).await;
+    let group = unique("pop_fifo");
+    group_config(&broker, &group, 16, true).await;
+    let c = simple_consumer(&broker, &group, &topic).await;
+    let p = producer(&broker, vec![topic.clone()]).await;
+    for i in 0..9 {
+        let msg = MessageBuilder::fifo_message_builder(
+            topic.clone(),
+            format!("f{i}").into_bytes(),
+            "order-1".to_owned(),
+        )
+        .set_keys(vec![format!("f{i}")])
+        .build()
+        .expect("message");
+        p.send(msg).await.expect("send");
+    }
+    let keys = |ms: &[rocketmq::model::message::MessageView]| -> Vec<String> {
+        ms.iter().map(|m| m.keys()[0].clone()).collect()
+    };
+    // Out for 5 s: longer than the next receive's 2 s long poll, so that one must find the queue blocked.
+    let first = c
+        .receive_with(&topic, &star(), 3, Duration::from_secs(5))
+        .await
+        .expect("receive");
+    assert_eq!(keys(&first), vec!["f0", "f1", "f2"]);
+    // The queue is blocked while the batch is out.
+    let blocked = c
+        .receive_with(&topic, &star(), 3, Duration::from_secs(2))
+        .await
+        .expect("receive");
+    assert!(
+        blocked.is_empty(),
+        "a second batch while the first is out: {:?}",
+        keys(&blocked)
+    );
+    // Not acked: the same batch comes back, in order, as attempt 2.
+    let mut again = Vec::new();
+    for _ in 0..8 {
+        again = c
+            .receive_with(&topic, &star(), 3, Duration::from_secs(5))
+            .await
+            .expect("receive");
+        if !again.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(keys(&again), vec!["f0", "f1", "f2"]);
+    assert!(again.iter().all(|m| m.delivery_attempt() == 2), "attempt 2");
+    for m in &again {
+        c.ack(m).await.expect("ack");
+    }
+    let mut rest = Vec::new();
+    while rest.len() < 6 {
+        let ms = c
+            .receive_with(&topic, &star(), 3, Duration::from_secs(10))
+            .await
+            .expect("receive");
+        assert!(!ms.is_empty(), "the rest arrives once acked");
+        for m in &ms {
+            c.ack(m).await.expect("ack");
+        }
+        rest.extend(keys(&ms));
+    }
+    assert_eq!(rest, vec!["f3", "f4", "f5", "f6", "f7", "f8"], "in order");
 }
