@@ -19,6 +19,9 @@ use rmq_broker::namesrv::NameServer;
 use rmq_broker::store::FlushDiskType;
 use tokio::net::TcpListener;
 
+/// Apache's proxy port, where the all-in-one mode serves gRPC unless told otherwise.
+const DEFAULT_GRPC_PORT: u16 = 8081;
+
 /// See Cargo.toml: small per-request allocations dominate; mimalloc halves their cost.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -59,7 +62,9 @@ struct BrokerArgs {
     #[arg(long, global = true, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
     /// Serve the RocketMQ 5 gRPC endpoint (apache.rocketmq.v2 MessagingService) here, e.g. 127.0.0.1:8081
-    /// (Apache's proxy port) or 127.0.0.1:0 for an ephemeral port (sets grpcListen). Off by default.
+    /// (Apache's proxy port) or 127.0.0.1:0 for an ephemeral port (sets grpcListen). Default: on in the
+    /// all-in-one mode, on the broker's IP at 8081 (an ephemeral port when --listen asks for port 0); off in the
+    /// `broker` role. `grpcListen=` (empty) in broker.conf switches it off.
     #[arg(long, global = true, value_name = "ADDR")]
     grpc_listen: Option<SocketAddr>,
     /// Flush mode (overrides flushDiskType).
@@ -116,6 +121,7 @@ fn broker_config(args: &BrokerArgs) -> Result<BrokerConfig> {
     }
     if let Some(addr) = args.grpc_listen {
         cfg.grpc_listen = Some(addr);
+        cfg.grpc_listen_given = true;
     }
     if let Some(store) = &args.store {
         cfg.store_path_root_dir = store.clone();
@@ -240,6 +246,16 @@ async fn run(cli: Cli) -> Result<()> {
             broker.shutdown().await?;
         }
         None => {
+            if !cfg.grpc_listen_given {
+                // Apache's proxy port beside the all-in-one broker, as its local-mode proxy; with an ephemeral
+                // remoting port (tests, scripts) an ephemeral one, so parallel brokers never collide.
+                let port = if cfg.listen_port == 0 {
+                    0
+                } else {
+                    DEFAULT_GRPC_PORT
+                };
+                cfg.grpc_listen = Some(SocketAddr::new(cfg.bind_ip, port));
+            }
             let dir = cli
                 .namesrv_dir
                 .clone()

@@ -334,6 +334,9 @@ pub struct BrokerConfig {
     /// `grpcListen` (rmq key): where the RocketMQ 5 gRPC endpoint listens, `ip:port`; empty (the default) is
     /// off. Apache's proxy listens on 8081.
     pub grpc_listen: Option<SocketAddr>,
+    /// Not a broker.conf key: whether `grpcListen` was given (an empty value is an explicit "off", which the
+    /// all-in-one binary's default must not override).
+    pub grpc_listen_given: bool,
     /// `minInvisibleTimeMillsForRecv` (Apache proxy key): the shortest invisible duration a gRPC
     /// ReceiveMessage may ask for, ms (10000); shorter is refused with ILLEGAL_INVISIBLE_TIME.
     pub min_invisible_time_mills_for_recv: i64,
@@ -405,6 +408,7 @@ impl Default for BrokerConfig {
             clock: Clock::system(),
             fs: FsHandle::default(),
             grpc_listen: None,
+            grpc_listen_given: false,
             min_invisible_time_mills_for_recv: 10_000,
             config_file: None,
         }
@@ -627,6 +631,7 @@ impl BrokerConfig {
             "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.to_string(),
             "metricsPromExporterPort" => self.metrics_prom_exporter_port = num(key, v)?,
             "grpcListen" => {
+                self.grpc_listen_given = true;
                 self.grpc_listen = if v.is_empty() {
                     None
                 } else {

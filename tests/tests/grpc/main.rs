@@ -4,6 +4,7 @@
 
 mod consumer;
 mod crash;
+mod endpoint;
 mod mixed;
 mod producer;
 mod stubs;
