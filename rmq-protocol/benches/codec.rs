@@ -89,6 +89,7 @@ fn send_request(serialize_type: SerializeType) -> RemotingCommand {
 /// The broker's answer to [`send_request`], with the ext fields the broker adds.
 fn send_response(req: &RemotingCommand, serialize_type: SerializeType) -> RemotingCommand {
     let header = SendMessageResponseHeader {
+        recall_handle: None,
         msg_id: "7F00000100002A9F0000000000A3F1C0".to_owned(),
         queue_id: 3,
         queue_offset: 123_456,

@@ -153,6 +153,31 @@ const JAVA_REQUIRED: &[(&str, &[&str])] = &[
     ("WipeWritePermOfBrokerResponseHeader", &["wipeTopicCount"]),
     ("AddWritePermOfBrokerRequestHeader", &["brokerName"]),
     ("AddWritePermOfBrokerResponseHeader", &["addTopicCount"]),
+    ("PopMessageRequestHeader", &["consumerGroup", "topic"]),
+    ("PopMessageResponseHeader", &[]),
+    (
+        "AckMessageRequestHeader",
+        &["consumerGroup", "topic", "queueId", "extraInfo", "offset"],
+    ),
+    (
+        "ChangeInvisibleTimeRequestHeader",
+        &[
+            "consumerGroup",
+            "topic",
+            "queueId",
+            "extraInfo",
+            "offset",
+            "invisibleTime",
+        ],
+    ),
+    (
+        "ChangeInvisibleTimeResponseHeader",
+        &["popTime", "invisibleTime", "reviveQid"],
+    ),
+    ("NotificationRequestHeader", &["consumerGroup", "topic"]),
+    ("NotificationResponseHeader", &[]),
+    ("RecallMessageRequestHeader", &["topic", "recallHandle"]),
+    ("RecallMessageResponseHeader", &["msgId"]),
 ];
 
 #[test]

@@ -19,7 +19,6 @@ use super::convert::{self, error_status, ok, status};
 use crate::broker::processor::Services;
 use crate::broker::service::write::{Payload, Recall, SendRequest};
 use crate::broker::service::ServiceError;
-use rmq_protocol::message::properties::Properties;
 
 /// The MessagingService of one broker.
 #[derive(Debug, Clone)]
@@ -299,7 +298,7 @@ impl Messaging {
             payload: Payload::Single {
                 flag: 0,
                 body: bytes::Bytes::copy_from_slice(&m.body),
-                properties: properties.clone(),
+                properties,
             },
         };
         let outcome = self
@@ -316,16 +315,11 @@ impl Messaging {
         } else {
             ok()
         };
-        let recall_handle = self
-            .services
-            .write
-            .recall_handle(&wrapped(topic), &Properties::parse(&properties))
-            .unwrap_or_default();
         Ok(SendResultEntry {
             status: Some(entry_status),
             message_id: sp.message_id,
             offset: outcome.queue_offset,
-            recall_handle,
+            recall_handle: outcome.recall_handle.unwrap_or_default(),
             ..SendResultEntry::default()
         })
     }

@@ -9,8 +9,8 @@ ext_header! {
         consumer_group: String => "consumerGroup",
         /// The normal topic; the broker reads the group's POP retry topic as well.
         topic: String => "topic",
-        /// Queue; negative (Java folds it to -1) for every read queue.
-        queue_id: i32 = -1 => "queueId",
+        /// Queue; negative (Java folds it to -1) for every read queue. Java's primitive `int`: absent reads as 0.
+        queue_id: i32 = 0 => "queueId",
         /// At most this many messages (≤ 32).
         max_msg_nums: i32 = 0 => "maxMsgNums",
         /// How long the popped messages stay invisible, ms.
@@ -34,13 +34,13 @@ ext_header! {
     /// Answer to POP_MESSAGE; the body holds the stored records.
     pub struct PopMessageResponseHeader {
         /// Broker clock at the pop, ms.
-        pop_time: i64 => "popTime",
+        pop_time: i64 = 0 => "popTime",
         /// Echo of the request's invisible time.
-        invisible_time: i64 => "invisibleTime",
+        invisible_time: i64 = 0 => "invisibleTime",
         /// Revive queue of the checkpoint (999 for FIFO).
-        revive_qid: i32 => "reviveQid",
+        revive_qid: i32 = 0 => "reviveQid",
         /// Estimate of the messages left.
-        rest_num: i64 => "restNum",
+        rest_num: i64 = 0 => "restNum",
         /// `flag queueId startOffset` entries, `;`-separated.
         start_offset_info: Option<String> => "startOffsetInfo",
         /// `flag queueId off1,off2,…` entries, `;`-separated.
@@ -95,8 +95,8 @@ ext_header! {
         consumer_group: String => "consumerGroup",
         /// Topic.
         topic: String => "topic",
-        /// Queue; negative for every read queue.
-        queue_id: i32 = -1 => "queueId",
+        /// Queue; negative for every read queue (absent: 0, Java's primitive `int`).
+        queue_id: i32 = 0 => "queueId",
         /// Long-poll budget, ms.
         poll_time: i64 = 0 => "pollTime",
         /// Client clock at the request, ms.
@@ -110,7 +110,7 @@ ext_header! {
     /// Answer to NOTIFICATION.
     pub struct NotificationResponseHeader {
         /// Whether there is something to pop.
-        has_msg: bool => "hasMsg",
+        has_msg: bool = false => "hasMsg",
         /// Whether the broker could not hold the request.
         polling_full: Option<bool> => "pollingFull",
     }

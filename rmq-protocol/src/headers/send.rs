@@ -222,6 +222,8 @@ ext_header! {
         transaction_id: Option<String> => "transactionId",
         /// Only for inner-batch topics.
         batch_uniq_id: Option<String> => "batchUniqId",
+        /// RocketMQ 5.3: the handle that recalls a delayed message (RECALL_MESSAGE).
+        recall_handle: Option<String> => "recallHandle",
     }
 }
 

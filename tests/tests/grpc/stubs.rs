@@ -341,6 +341,31 @@ async fn a_delayed_message_is_recalled_before_its_time_over_grpc_and_remoting() 
     let raw = RawClient::connect(&broker.broker_addr())
         .await
         .expect("connect");
+    // A remoting send of a delayed message answers a recall handle too (5.3's recallHandle).
+    let at_text = at.to_string();
+    let sent = raw
+        .request(
+            OutMessage::new(&topic, b"remoting-delayed")
+                .props(&[
+                    ("TIMER_DELIVER_MS", at_text.as_str()),
+                    ("UNIQ_KEY", "remoting-delayed"),
+                ])
+                .to_command(),
+        )
+        .await
+        .expect("remoting send");
+    assert_eq!(sent.code, 0, "{:?}", sent.remark);
+    let remoting_handle = sent
+        .ext_fields
+        .get("recallHandle")
+        .cloned()
+        .expect("recallHandle in the send answer");
+    let r = c
+        .recall_message(recall(&remoting_handle, &topic))
+        .await
+        .expect("recall")
+        .into_inner();
+    assert_eq!(r.message_id, "remoting-delayed");
     let ext: std::collections::HashMap<String, String> = [
         ("producerGroup", "pg".to_owned()),
         ("topic", topic.clone()),

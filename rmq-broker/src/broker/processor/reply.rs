@@ -61,6 +61,7 @@ pub async fn process(cx: ReplyContext<'_>, conn: &Connection, req: &RemotingComm
         queue_offset: 0,
         transaction_id: None,
         flush_timed_out: false,
+        recall_handle: None,
     };
     if cx.store_reply {
         let msg = Message {

@@ -80,6 +80,7 @@ pub(super) fn response(
         queue_offset: outcome.queue_offset,
         transaction_id: outcome.transaction_id,
         batch_uniq_id,
+        recall_handle: outcome.recall_handle,
     };
     let mut ext = header.to_ext();
     ext.insert(properties::MSG_REGION.into(), policy.region_id.clone());

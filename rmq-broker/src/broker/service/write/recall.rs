@@ -88,18 +88,14 @@ impl WriteService {
         Ok(h.message_id)
     }
 
-    /// The recall handle of a message sent with a delivery time (the send's answer), if it has one.
-    pub fn recall_handle(&self, topic: &str, props: &Properties) -> Option<String> {
-        let at = props.get(properties::TIMER_DELIVER_MS)?;
-        let id = props.get(properties::UNIQ_KEY)?;
-        Some(
-            RecallHandle {
-                topic: topic.to_owned(),
-                broker_name: self.policy.broker_name.clone(),
-                deliver_ms: at.to_owned(),
-                message_id: id.to_owned(),
-            }
-            .encode(),
-        )
+    /// The recall handle of a message of `topic` parked on the timer until `at` (epoch ms).
+    pub(crate) fn recall_handle_of(&self, topic: &str, at: i64, uniq_key: &str) -> String {
+        RecallHandle {
+            topic: topic.to_owned(),
+            broker_name: self.policy.broker_name.clone(),
+            deliver_ms: at.to_string(),
+            message_id: uniq_key.to_owned(),
+        }
+        .encode()
     }
 }

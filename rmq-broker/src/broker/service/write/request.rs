@@ -117,6 +117,8 @@ pub struct Stored {
     pub deferral: Deferral,
     /// False when SYNC_FLUSH's sync did not finish within `syncFlushTimeout` (FLUSH_DISK_TIMEOUT).
     pub durable: bool,
+    /// The recall handle of a producer's message parked on the timer.
+    pub recall_handle: Option<String>,
 }
 
 /// One message of a batch send.
@@ -192,4 +194,6 @@ pub struct SendOutcome {
     /// Written, but not synced within `syncFlushTimeout`: answered with FLUSH_DISK_TIMEOUT and these ids, as
     /// Java answers.
     pub flush_timed_out: bool,
+    /// The recall handle of a message with a delivery time (RocketMQ 5.3).
+    pub recall_handle: Option<String>,
 }

@@ -179,6 +179,7 @@ impl WriteService {
                     queue_offset: stored.put.queue_offset,
                     transaction_id: stored.uniq_key,
                     flush_timed_out: !stored.durable,
+                    recall_handle: stored.recall_handle,
                 })
             }
             Payload::Batch { messages, uniq_key } => {
@@ -232,6 +233,7 @@ impl WriteService {
                     queue_offset: first,
                     transaction_id: uniq_key,
                     flush_timed_out: !durable,
+                    recall_handle: None,
                 })
             }
         }
@@ -259,6 +261,7 @@ impl WriteService {
         count_as: &str,
     ) -> Result<Stored, ServiceError> {
         let mut uniq_key = None;
+        let mut recall_handle = None;
         let mut deferral = Deferral::Now;
         if origin == Origin::TransactionOp {
             let props = msg.properties.parsed();
@@ -292,6 +295,9 @@ impl WriteService {
             if origin == Origin::Send {
                 self.stamp(props);
                 uniq_key = props.get(properties::UNIQ_KEY).map(str::to_owned);
+                if let (Deferral::Timer(at), Some(id)) = (deferral, &uniq_key) {
+                    recall_handle = Some(self.recall_handle_of(count_as, at, id));
+                }
                 if half {
                     // A half message is stored out of sight until END_TRANSACTION (broker::transaction).
                     bridge::make_half(&mut msg.topic, &mut msg.queue_id, &mut msg.sys_flag, props);
@@ -330,6 +336,7 @@ impl WriteService {
             uniq_key,
             deferral,
             durable,
+            recall_handle,
         })
     }
 
