@@ -179,6 +179,7 @@ impl Broker {
                 offsets: offsets.clone(),
                 filters: filters.clone(),
                 waiters: pop_waiters,
+                stats: stats.clone(),
             },
         ));
         pops.recover()?;

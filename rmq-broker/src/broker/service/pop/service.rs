@@ -23,6 +23,7 @@ use super::journal::{self, AckRecord, CheckPoint, REVIVE_GROUP};
 use super::order::{OrderAck, OrderTable, QueueKey};
 use super::waiters::PopWaiters;
 use crate::broker::consumer_offset::ConsumerOffsetManager;
+use crate::broker::counters::BrokerStats;
 use crate::broker::filter::{is_sql92, MessageFilter, SelectorCache, TagFilter};
 use crate::broker::live_config::LiveConfig;
 use crate::broker::service::write::{Message, Origin, Props, WriteService};
@@ -74,6 +75,8 @@ pub struct PopDeps {
     pub filters: Arc<SelectorCache>,
     /// Waiting pops (also a store observer, added by the broker).
     pub waiters: Arc<PopWaiters>,
+    /// Runtime counters (a pop counts as a get, as Java's `BrokerStatsManager` counts it).
+    pub stats: Arc<BrokerStats>,
 }
 
 /// Where a group without an offset starts (`ConsumeInitMode`).
@@ -330,18 +333,31 @@ impl PopService {
         loop {
             let out = self.try_pop(req, &filter, read_queues).await?;
             if !out.messages.is_empty() || tokio::time::Instant::now() >= deadline {
-                return Ok(out);
+                return Ok(self.counted(req, out));
             }
             let wait = self.deps.waiters.register(&[&req.topic, &retry]);
             let out = self.try_pop(req, &filter, read_queues).await?;
             if !out.messages.is_empty() {
-                return Ok(out);
+                return Ok(self.counted(req, out));
             }
             tokio::select! {
                 _ = wait.woken() => {}
                 _ = tokio::time::sleep_until(deadline) => return Ok(out),
             }
         }
+    }
+
+    fn counted(&self, req: &PopRequest, out: PopOutcome) -> PopOutcome {
+        if !out.messages.is_empty() {
+            let bytes: usize = out.messages.iter().map(|p| p.record.len()).sum();
+            self.deps.stats.pulled(
+                &req.topic,
+                &req.group,
+                out.messages.len() as u64,
+                bytes as u64,
+            );
+        }
+        out
     }
 
     fn check(&self, req: &PopRequest) -> Result<(MessageFilter, i32), ServiceError> {
