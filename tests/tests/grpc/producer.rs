@@ -154,3 +154,48 @@ async fn a_delayed_message_is_stored_for_its_delivery_time_and_an_unknown_topic_
     p.shutdown().await.expect("shutdown");
     let _ = broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_send_stores_every_message_on_one_queue_with_its_own_receipt() {
+    let broker = grpc_broker().await;
+    let topic = unique("GrpcBatch");
+    create_routed_topic(
+        &broker.broker_addr(),
+        &broker.namesrv_addr(),
+        &topic,
+        QUEUES,
+    )
+    .await
+    .expect("topic");
+    let p = producer(&broker, vec![topic.clone()]).await;
+    let batch: Vec<_> = (0..16)
+        .map(|i| {
+            MessageBuilder::builder()
+                .set_topic(topic.clone())
+                .set_tag("Batch")
+                .set_keys(vec![format!("b{i}")])
+                .set_body(format!("batch {i}").into_bytes())
+                .build()
+                .expect("message")
+        })
+        .collect();
+    let receipts = p.batch_send(batch).await.expect("batch send over gRPC");
+    assert_eq!(receipts.len(), 16, "one receipt per message");
+    let ids: std::collections::HashSet<_> =
+        receipts.iter().map(|r| r.message_id().to_owned()).collect();
+    assert_eq!(ids.len(), 16, "distinct message ids");
+    let stored = stored(&broker, &topic).await;
+    let used: Vec<_> = stored.iter().filter(|(_, recs)| !recs.is_empty()).collect();
+    assert_eq!(used.len(), 1, "the batch went to one queue");
+    let recs: &Vec<Record> = used[0].1;
+    let bodies: Vec<String> = recs
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..16).map(|i| format!("batch {i}")).collect::<Vec<_>>(),
+        "in order"
+    );
+    assert!(recs.iter().all(|r| r.tags().as_deref() == Some("Batch")));
+}
