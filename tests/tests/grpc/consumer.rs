@@ -9,14 +9,12 @@ use std::time::Duration;
 use rmq_broker::embedded::EmbeddedBroker;
 use rmq_protocol::codes::request;
 use rmq_protocol::RemotingCommand;
-use rmq_tests::fixtures::create_routed_topic;
 use rmq_tests::{unique, RawClient};
-use rocketmq::conf::{ClientOption, SimpleConsumerOption};
 use rocketmq::model::common::{FilterExpression, FilterType};
 use rocketmq::model::message::MessageBuilder;
 use rocketmq::SimpleConsumer;
 
-use crate::{producer, QUEUES};
+use crate::{producer, routed_topic, QUEUES};
 
 /// A gRPC broker that accepts invisible times from 1 s (Apache's proxy: 10 s).
 async fn pop_broker() -> EmbeddedBroker {
@@ -29,18 +27,12 @@ async fn pop_broker() -> EmbeddedBroker {
 }
 
 async fn simple_consumer(broker: &EmbeddedBroker, group: &str, topic: &str) -> SimpleConsumer {
-    let mut o = SimpleConsumerOption::default();
-    o.set_consumer_group(group);
-    o.set_topics(vec![topic]);
-    let mut co = ClientOption::default();
-    co.set_access_url(broker.grpc_addr().expect("gRPC on").to_string());
-    co.set_enable_tls(false);
-    co.set_long_polling_timeout(Duration::from_secs(2));
-    let mut c = SimpleConsumer::new(o, co).expect("consumer");
-    c.start()
-        .await
-        .expect("the simple consumer starts against rmq");
-    c
+    crate::simple_consumer(
+        &broker.grpc_addr().expect("gRPC on").to_string(),
+        group,
+        topic,
+    )
+    .await
 }
 
 async fn send_keyed(broker: &EmbeddedBroker, topic: &str, n: usize) {
@@ -58,16 +50,7 @@ async fn send_keyed(broker: &EmbeddedBroker, topic: &str, n: usize) {
 }
 
 async fn topic(broker: &EmbeddedBroker) -> String {
-    let topic = unique("PopTopic");
-    create_routed_topic(
-        &broker.broker_addr(),
-        &broker.namesrv_addr(),
-        &topic,
-        QUEUES,
-    )
-    .await
-    .expect("topic");
-    topic
+    routed_topic(broker, "PopTopic", QUEUES).await
 }
 
 /// Sets the group's retryMaxTimes (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).

@@ -9,29 +9,14 @@ use std::time::Duration;
 use rmq_tests::fixtures::create_routed_topic;
 use rmq_tests::process::BrokerProcess;
 use rmq_tests::unique;
-use rocketmq::conf::{ClientOption, ProducerOption, SimpleConsumerOption};
+use rocketmq::conf::ProducerOption;
 use rocketmq::model::common::{FilterExpression, FilterType};
 use rocketmq::model::message::MessageBuilder;
-use rocketmq::{Producer, SimpleConsumer};
+use rocketmq::Producer;
+
+use crate::{client_option, simple_consumer};
 
 const INVISIBLE: Duration = Duration::from_secs(6);
-
-fn client_option(grpc: &str) -> ClientOption {
-    let mut co = ClientOption::default();
-    co.set_access_url(grpc.to_owned());
-    co.set_enable_tls(false);
-    co.set_long_polling_timeout(Duration::from_secs(2));
-    co
-}
-
-async fn consumer(grpc: &str, group: &str, topic: &str) -> SimpleConsumer {
-    let mut o = SimpleConsumerOption::default();
-    o.set_consumer_group(group);
-    o.set_topics(vec![topic]);
-    let mut c = SimpleConsumer::new(o, client_option(grpc)).expect("consumer");
-    c.start().await.expect("consumer starts");
-    c
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pop_survives_kill_9_unacked_messages_come_back_and_acked_ones_never_do() {
@@ -68,7 +53,7 @@ async fn pop_survives_kill_9_unacked_messages_come_back_and_acked_ones_never_do(
         producer.send(msg).await.expect("send");
     }
 
-    let c = consumer(&grpc, &group, &topic).await;
+    let c = simple_consumer(&grpc, &group, &topic).await;
     let star = FilterExpression::new(FilterType::Tag, "*");
     let (mut acked, mut unacked) = (BTreeSet::new(), BTreeSet::new());
     for _ in 0..20 {
@@ -98,7 +83,7 @@ async fn pop_survives_kill_9_unacked_messages_come_back_and_acked_ones_never_do(
         .await
         .expect("restart on the same store");
     let grpc2 = p2.grpc_addr.clone().expect("gRPC after restart");
-    let c2 = consumer(&grpc2, &group, &topic).await;
+    let c2 = simple_consumer(&grpc2, &group, &topic).await;
     let mut again: HashMap<String, i32> = HashMap::new();
     // The unacked ones are due INVISIBLE after their pop; give them that and a margin, polling all along.
     let deadline = tokio::time::Instant::now() + INVISIBLE + Duration::from_secs(20);

@@ -59,3 +59,38 @@ pub async fn stored(broker: &EmbeddedBroker, topic: &str) -> BTreeMap<i32, Vec<R
     }
     out
 }
+
+/// Client options for the gRPC endpoint at `grpc` (plaintext, receive long polls of 2 s).
+pub fn client_option(grpc: &str) -> ClientOption {
+    let mut co = ClientOption::default();
+    co.set_access_url(grpc.to_owned());
+    co.set_enable_tls(false);
+    co.set_long_polling_timeout(std::time::Duration::from_secs(2));
+    co
+}
+
+/// A started `rocketmq` 5.x SimpleConsumer of `group` for `topic` on the gRPC endpoint at `grpc`.
+pub async fn simple_consumer(grpc: &str, group: &str, topic: &str) -> rocketmq::SimpleConsumer {
+    let mut o = rocketmq::conf::SimpleConsumerOption::default();
+    o.set_consumer_group(group);
+    o.set_topics(vec![topic]);
+    let mut c = rocketmq::SimpleConsumer::new(o, client_option(grpc)).expect("consumer");
+    c.start()
+        .await
+        .expect("the simple consumer starts against rmq's gRPC endpoint");
+    c
+}
+
+/// A fresh topic named after `prefix` with `queues` queues on `broker`, once its name server routes it.
+pub async fn routed_topic(broker: &EmbeddedBroker, prefix: &str, queues: i32) -> String {
+    let topic = unique(prefix);
+    rmq_tests::fixtures::create_routed_topic(
+        &broker.broker_addr(),
+        &broker.namesrv_addr(),
+        &topic,
+        queues,
+    )
+    .await
+    .expect("topic");
+    topic
+}

@@ -11,15 +11,13 @@ use rmq_runtime::consumer::{
 };
 use rmq_runtime::{Message as RtMessage, MessageExt};
 use rmq_tests::cpp_client::{self, push_args, Driver};
-use rmq_tests::fixtures::{create_routed_topic, producer as remoting_producer};
+use rmq_tests::fixtures::producer as remoting_producer;
 use rmq_tests::unique;
-use rocketmq::conf::{ClientOption, SimpleConsumerOption};
 use rocketmq::model::common::{FilterExpression, FilterType};
 use rocketmq::model::message::MessageBuilder;
-use rocketmq::SimpleConsumer;
 use tokio::sync::mpsc;
 
-use crate::{grpc_broker, producer, QUEUES};
+use crate::{grpc_broker, producer, routed_topic, simple_consumer, QUEUES};
 
 const N: usize = 30;
 
@@ -41,15 +39,7 @@ async fn send_over_grpc(broker: &rmq_broker::embedded::EmbeddedBroker, topic: &s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_sends_reach_rmq_runtimes_remoting_push_consumer() {
     let broker = grpc_broker().await;
-    let topic = unique("MixedToPush");
-    create_routed_topic(
-        &broker.broker_addr(),
-        &broker.namesrv_addr(),
-        &topic,
-        QUEUES,
-    )
-    .await
-    .expect("topic");
+    let topic = routed_topic(&broker, "MixedToPush", QUEUES).await;
     let (tx, mut rx) = mpsc::unbounded_channel::<MessageExt>();
     let mut opts = PushConsumerOptions::new(unique("mixed_push"), broker.namesrv_addr())
         .subscribe(&topic, MessageSelector::Tag("*".into()));
@@ -93,15 +83,7 @@ async fn grpc_sends_reach_apaches_cpp_push_consumer() {
         return;
     };
     let broker = grpc_broker().await;
-    let topic = unique("MixedToCpp");
-    create_routed_topic(
-        &broker.broker_addr(),
-        &broker.namesrv_addr(),
-        &topic,
-        QUEUES,
-    )
-    .await
-    .expect("topic");
+    let topic = routed_topic(&broker, "MixedToCpp", QUEUES).await;
     let mut cpp = Driver::start(
         "cpp-push",
         "push",
@@ -142,25 +124,14 @@ async fn grpc_sends_reach_apaches_cpp_push_consumer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remoting_sends_reach_a_rocketmq_5_simple_consumer() {
     let broker = grpc_broker().await;
-    let topic = unique("MixedFromRemoting");
-    create_routed_topic(
-        &broker.broker_addr(),
-        &broker.namesrv_addr(),
-        &topic,
-        QUEUES,
-    )
-    .await
-    .expect("topic");
+    let topic = routed_topic(&broker, "MixedFromRemoting", QUEUES).await;
     let group = unique("mixed_simple");
-    let mut o = SimpleConsumerOption::default();
-    o.set_consumer_group(&group);
-    o.set_topics(vec![topic.as_str()]);
-    let mut co = ClientOption::default();
-    co.set_access_url(broker.grpc_addr().expect("gRPC").to_string());
-    co.set_enable_tls(false);
-    co.set_long_polling_timeout(Duration::from_secs(2));
-    let mut c = SimpleConsumer::new(o, co).expect("consumer");
-    c.start().await.expect("simple consumer");
+    let c = simple_consumer(
+        &broker.grpc_addr().expect("gRPC").to_string(),
+        &group,
+        &topic,
+    )
+    .await;
 
     let p = remoting_producer(&broker.namesrv_addr()).await;
     for i in 0..N {

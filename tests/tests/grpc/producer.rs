@@ -3,25 +3,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rmq_tests::fixtures::create_routed_topic;
 use rmq_tests::record::Record;
 use rmq_tests::{eventually, unique};
 use rocketmq::model::message::MessageBuilder;
 
-use crate::{grpc_broker, producer, stored, QUEUES};
+use crate::{grpc_broker, producer, routed_topic, stored, QUEUES};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rocketmq_5_producer_sends_normal_and_fifo_messages_over_grpc() {
     let broker = grpc_broker().await;
-    let topic = unique("GrpcTopic");
-    create_routed_topic(
-        &broker.broker_addr(),
-        &broker.namesrv_addr(),
-        &topic,
-        QUEUES,
-    )
-    .await
-    .expect("topic");
+    let topic = routed_topic(&broker, "GrpcTopic", QUEUES).await;
     let p = producer(&broker, vec![topic.clone()]).await;
 
     let mut sent: HashMap<String, usize> = HashMap::new();
@@ -97,15 +88,7 @@ async fn a_rocketmq_5_producer_sends_normal_and_fifo_messages_over_grpc() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delayed_message_is_stored_for_its_delivery_time_and_an_unknown_topic_is_refused() {
     let broker = grpc_broker().await;
-    let topic = unique("GrpcDelayTopic");
-    create_routed_topic(
-        &broker.broker_addr(),
-        &broker.namesrv_addr(),
-        &topic,
-        QUEUES,
-    )
-    .await
-    .expect("topic");
+    let topic = routed_topic(&broker, "GrpcDelayTopic", QUEUES).await;
     let p = producer(&broker, vec![topic.clone()]).await;
     // The client takes the delivery time in epoch seconds (it becomes a protobuf Timestamp's `seconds`).
     let at_secs = std::time::SystemTime::now()
@@ -158,15 +141,7 @@ async fn a_delayed_message_is_stored_for_its_delivery_time_and_an_unknown_topic_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_send_stores_every_message_on_one_queue_with_its_own_receipt() {
     let broker = grpc_broker().await;
-    let topic = unique("GrpcBatch");
-    create_routed_topic(
-        &broker.broker_addr(),
-        &broker.namesrv_addr(),
-        &topic,
-        QUEUES,
-    )
-    .await
-    .expect("topic");
+    let topic = routed_topic(&broker, "GrpcBatch", QUEUES).await;
     let p = producer(&broker, vec![topic.clone()]).await;
     let batch: Vec<_> = (0..16)
         .map(|i| {

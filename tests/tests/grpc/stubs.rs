@@ -11,11 +11,10 @@ use rmq_grpc::v2::{
     Resource, UpdateOffsetRequest,
 };
 use rmq_tests::client::OutMessage;
-use rmq_tests::fixtures::create_routed_topic;
 use rmq_tests::{unique, RawClient};
 use tonic::transport::Channel;
 
-use crate::grpc_broker;
+use crate::{grpc_broker, routed_topic};
 
 fn res(name: &str) -> Option<Resource> {
     Some(Resource {
@@ -105,11 +104,8 @@ async fn ack(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn change_invisible_duration_extends_a_message_and_gives_a_new_handle() {
     let broker = grpc_broker().await;
-    let topic = unique("StubChange");
+    let topic = routed_topic(&broker, "StubChange", 1).await;
     let group = unique("stub_change");
-    create_routed_topic(&broker.broker_addr(), &broker.namesrv_addr(), &topic, 1)
-        .await
-        .expect("topic");
     let raw = RawClient::connect(&broker.broker_addr())
         .await
         .expect("connect");
@@ -163,11 +159,8 @@ async fn change_invisible_duration_extends_a_message_and_gives_a_new_handle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_message_and_the_offset_rpcs_read_and_commit_a_queue() {
     let broker = grpc_broker().await;
-    let topic = unique("StubPull");
+    let topic = routed_topic(&broker, "StubPull", 1).await;
     let group = unique("stub_pull");
-    create_routed_topic(&broker.broker_addr(), &broker.namesrv_addr(), &topic, 1)
-        .await
-        .expect("topic");
     let raw = RawClient::connect(&broker.broker_addr())
         .await
         .expect("connect");
@@ -298,10 +291,7 @@ async fn send_delayed(
 async fn a_delayed_message_is_recalled_before_its_time_over_grpc_and_remoting() {
     use rmq_grpc::v2::RecallMessageRequest;
     let broker = grpc_broker().await;
-    let topic = unique("StubRecall");
-    create_routed_topic(&broker.broker_addr(), &broker.namesrv_addr(), &topic, 1)
-        .await
-        .expect("topic");
+    let topic = routed_topic(&broker, "StubRecall", 1).await;
     let mut c = client(broker.grpc_addr().expect("gRPC")).await;
     let at = rmq_protocol::clock::system_now_ms() + 2500;
     let kept = send_delayed(&mut c, &topic, "kept-message", at).await;
