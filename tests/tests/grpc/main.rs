@@ -3,6 +3,7 @@
 //! delayed messages, which land in the store as a remoting producer's would.
 
 mod producer;
+mod transaction;
 
 use std::collections::BTreeMap;
 
