@@ -10,6 +10,7 @@ use parking_lot::RwLock;
 use rmq_protocol::body::SubscriptionData;
 use rmq_protocol::LanguageCode;
 
+use super::producer_channel::{GrpcProducerChannel, ProducerChannel};
 use crate::remoting::Connection;
 
 /// One client connection of a group.
@@ -72,6 +73,8 @@ pub struct ConsumerRegistration {
 pub struct ClientManager {
     consumers: RwLock<HashMap<String, ConsumerGroupInfo>>,
     producers: RwLock<HashMap<String, HashMap<u64, ClientChannel>>>,
+    /// Producers connected over gRPC, by group and then client id (they have no remoting connection id).
+    grpc_producers: RwLock<HashMap<String, HashMap<String, GrpcProducerChannel>>>,
 }
 
 impl ClientManager {
@@ -103,6 +106,43 @@ impl ClientManager {
             .entry(group.to_string())
             .or_default()
             .insert(channel.connection.id(), channel);
+    }
+
+    /// Registers or renews a producer connected over gRPC in `group` (its Telemetry stream carries the
+    /// check-backs); a newer stream of the same client id replaces the older one.
+    pub fn register_grpc_producer(&self, group: &str, channel: GrpcProducerChannel) {
+        self.grpc_producers
+            .write()
+            .entry(group.to_string())
+            .or_default()
+            .insert(channel.client_id.clone(), channel);
+    }
+
+    /// Drops the gRPC producer registrations of `client_id` made over the stream `sender` feeds (a stream that
+    /// ended must not remove the registration of a newer stream of the same client).
+    pub fn unregister_grpc_producer(
+        &self,
+        client_id: &str,
+        sender: &tokio::sync::mpsc::Sender<super::producer_channel::OrphanedTransaction>,
+    ) {
+        self.grpc_producers.write().retain(|_, chs| {
+            chs.retain(|id, ch| id != client_id || !ch.sender.same_channel(sender));
+            !chs.is_empty()
+        });
+    }
+
+    /// Every live producer of `group` a transaction check-back can go to, remoting and gRPC alike.
+    pub fn check_channels(&self, group: &str) -> Vec<ProducerChannel> {
+        let mut out: Vec<ProducerChannel> = self
+            .producer_channels(group)
+            .into_iter()
+            .map(ProducerChannel::Remoting)
+            .collect();
+        if let Some(chs) = self.grpc_producers.read().get(group) {
+            out.extend(chs.values().cloned().map(ProducerChannel::Grpc));
+        }
+        out.retain(ProducerChannel::is_live);
+        out
     }
 
     /// Removes a consumer of a group by connection; true when the group's ids changed.
@@ -158,6 +198,10 @@ impl ClientManager {
         }
         self.producers.write().retain(|_, chs| {
             chs.retain(|_, ch| !gone(ch));
+            !chs.is_empty()
+        });
+        self.grpc_producers.write().retain(|_, chs| {
+            chs.retain(|_, ch| ch.is_live());
             !chs.is_empty()
         });
         changed

@@ -6,7 +6,8 @@
 //! - [`processor`]: the remoting codecs, the dispatch table and the one error → response-code mapping.
 //! - [`transaction`], [`schedule`]: transactional messages; delay levels and timer delivery.
 //! - Tables: [`topic_config`], [`subscription_group`], [`consumer_offset`], [`client_manager`],
-//!   [`rebalance_lock`], [`filter`] (SQL92 selectors), [`long_polling`] (held pulls).
+//!   [`rebalance_lock`], [`filter`] (SQL92 selectors), [`long_polling`] (held pulls); [`producer_channel`]:
+//!   where a transaction check-back goes (a remoting connection or a gRPC Telemetry stream).
 //! - [`register`]: registration with name servers; [`counters`]: runtime counters.
 
 pub mod client_manager;
@@ -17,6 +18,7 @@ pub mod live_config;
 pub mod long_polling;
 pub mod node;
 pub mod processor;
+pub mod producer_channel;
 pub mod rebalance_lock;
 pub mod register;
 pub mod schedule;

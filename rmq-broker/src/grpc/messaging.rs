@@ -4,18 +4,19 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use rmq_grpc::v2::messaging_service_server::MessagingService;
 use rmq_grpc::v2::{
-    settings, telemetry_command, Code, HeartbeatRequest, HeartbeatResponse,
+    Code, EndTransactionRequest, EndTransactionResponse, HeartbeatRequest, HeartbeatResponse,
     NotifyClientTerminationRequest, NotifyClientTerminationResponse, QueryRouteRequest,
     QueryRouteResponse, Resource, SendMessageRequest, SendMessageResponse, SendResultEntry,
-    Settings, TelemetryCommand,
+    TelemetryCommand,
 };
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, error_status, ok, status};
+use super::metadata::RequestMetadata;
+use super::transaction::{self as tx, TransactionIds};
 use crate::broker::processor::Services;
 use crate::broker::service::write::{Payload, Recall, SendRequest};
 use crate::broker::service::ServiceError;
@@ -25,6 +26,7 @@ use crate::broker::service::ServiceError;
 pub struct Messaging {
     pub(super) services: Arc<Services>,
     pub(super) advertised: SocketAddr,
+    transactions: Arc<TransactionIds>,
 }
 
 /// Java's `NamespaceUtil.wrapNamespace`: `namespace%name`, or the name alone in the default namespace.
@@ -42,18 +44,8 @@ impl Messaging {
         Messaging {
             services,
             advertised,
+            transactions: Arc::default(),
         }
-    }
-
-    /// The settings the server answers a client's settings with: the client's own, with the broker's body
-    /// limit for publishers.
-    fn answer_settings(&self, mut s: Settings) -> Settings {
-        if let Some(settings::PubSub::Publishing(p)) = &mut s.pub_sub {
-            p.max_body_size =
-                i32::try_from(self.services.write.policy().max_message_size).unwrap_or(i32::MAX);
-            p.validate_message_type = true;
-        }
-        s
     }
 }
 
@@ -141,28 +133,25 @@ impl MessagingService for Messaging {
         &self,
         request: Request<tonic::Streaming<TelemetryCommand>>,
     ) -> Result<Response<BoxStream<TelemetryCommand>>, Status> {
-        let me = self.clone();
-        let inbound = request.into_inner();
-        let answers = inbound.filter_map(move |cmd| {
-            let me = me.clone();
-            async move {
-                match cmd {
-                    Ok(TelemetryCommand {
-                        command: Some(telemetry_command::Command::Settings(s)),
-                        ..
-                    }) => Some(Ok(TelemetryCommand {
-                        status: Some(ok()),
-                        command: Some(telemetry_command::Command::Settings(me.answer_settings(s))),
-                    })),
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "telemetry stream ended");
-                        None
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(answers)))
+        let md = RequestMetadata::from_metadata(request.metadata());
+        let (s, ids) = (self.services.clone(), self.transactions.clone());
+        Ok(Response::new(super::telemetry::open(
+            s,
+            ids,
+            md,
+            request.into_inner(),
+        )))
+    }
+
+    async fn end_transaction(
+        &self,
+        request: Request<EndTransactionRequest>,
+    ) -> Result<Response<EndTransactionResponse>, Status> {
+        let md = RequestMetadata::from_metadata(request.metadata());
+        let (s, ids) = (&self.services, &self.transactions);
+        Ok(Response::new(
+            tx::end_transaction(s, ids, &md, request.get_ref()).await,
+        ))
     }
 
     async fn query_assignment(
@@ -281,6 +270,8 @@ impl Messaging {
         };
         let sp = m.system_properties.clone().unwrap_or_default();
         let properties = convert::message_properties(m)?;
+        let half = tx::is_transactional(m).then(|| wrapped(topic));
+        let (sys_flag, properties) = tx::prepare(half.as_deref(), m, properties);
         let born_timestamp = sp.born_timestamp.as_ref().map_or(0, |t| {
             t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000)
         });
@@ -289,7 +280,7 @@ impl Messaging {
             queue_id: sp.queue_id,
             default_topic: rmq_protocol::topic::TBW102.to_owned(),
             default_topic_queue_nums: 4,
-            sys_flag: 0,
+            sys_flag,
             born_timestamp,
             born_host,
             reconsume_times: None,
@@ -315,12 +306,13 @@ impl Messaging {
         } else {
             ok()
         };
+        let transaction_id = tx::sent(&self.transactions, half.as_deref(), &outcome);
         Ok(SendResultEntry {
             status: Some(entry_status),
             message_id: sp.message_id,
             offset: outcome.queue_offset,
             recall_handle: outcome.recall_handle.unwrap_or_default(),
-            ..SendResultEntry::default()
+            transaction_id,
         })
     }
 }

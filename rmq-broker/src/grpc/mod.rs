@@ -7,17 +7,24 @@
 //! [`WriteService`](crate::broker::service::write::WriteService)'s `SendRequest`, as a SEND_MESSAGE_V2 does.
 //!
 //! - [`messaging`]: the RPCs served so far — QueryRoute, Heartbeat, SendMessage (normal, FIFO message groups,
-//!   delayed delivery), Telemetry (the settings exchange) and NotifyClientTermination. The other RPCs answer
-//!   `UNIMPLEMENTED`.
+//!   delayed delivery, transactional), EndTransaction, Telemetry, RecallMessage and NotifyClientTermination.
 //! - [`consumer`]: QueryAssignment, ReceiveMessage, AckMessage, ChangeInvisibleDuration and
 //!   ForwardMessageToDeadLetterQueue over the broker's POP service.
 //! - [`pull`]: PullMessage, UpdateOffset, GetOffset and QueryOffset over the pull and offset services.
+//! - [`telemetry`]: one client's Telemetry stream (settings, producer registration, check-backs);
+//!   [`settings`]: what the server answers a client's settings with.
+//! - [`transaction`]: transactional sends, EndTransaction and check-backs over gRPC.
+//! - [`metadata`]: the `x-mq-*` request headers and the namespace they give resources.
 //! - [`convert`]: protocol messages to and from the broker's types, and service errors to the protocol's codes.
 
 pub mod consumer;
 pub mod convert;
 pub mod messaging;
+pub mod metadata;
 pub mod pull;
+pub mod settings;
+pub mod telemetry;
+pub mod transaction;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -8,6 +8,7 @@ mod endpoint;
 mod mixed;
 mod producer;
 mod stubs;
+mod transaction;
 
 use std::collections::BTreeMap;
 

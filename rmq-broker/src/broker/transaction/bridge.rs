@@ -152,6 +152,17 @@ impl HalfRecord {
         }
     }
 
+    /// The half message as a check-back shows it to the producer: topic and queue restored to `REAL_TOPIC` /
+    /// `REAL_QID`, the current check count in `TRANSACTION_CHECK_TIMES`.
+    pub(crate) fn checked_message(&self, check_times: u32) -> MessageExt {
+        let mut msg = self.msg.clone();
+        msg.topic = self.real_topic.clone();
+        msg.queue_id = self.real_queue_id;
+        msg.properties
+            .insert(properties::TRANSACTION_CHECK_TIMES, check_times.to_string());
+        msg
+    }
+
     /// CHECK_TRANSACTION_STATE (39, oneway) for this half message (docs/protocol.md §2.3.5): the header names the half
     /// record by queue and CommitLog offset; the body is the record re-encoded with topic and queue restored
     /// to `REAL_TOPIC` / `REAL_QID` and the current check count.
@@ -170,12 +181,7 @@ impl HalfRecord {
             offset_msg_id: Some(self.msg.offset_msg_id()),
             broker_name: Some(broker_name.to_owned()),
         };
-        let mut body_msg = self.msg.clone();
-        body_msg.topic = self.real_topic.clone();
-        body_msg.queue_id = self.real_queue_id;
-        body_msg
-            .properties
-            .insert(properties::TRANSACTION_CHECK_TIMES, check_times.to_string());
+        let body_msg = self.checked_message(check_times);
         let mut body = BytesMut::new();
         body_msg
             .encode(&mut body)

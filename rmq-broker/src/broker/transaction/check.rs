@@ -12,6 +12,7 @@ use super::names::CHECK_MAX_TIME_TOPIC;
 use super::service::TransactionService;
 use super::state::{ClaimOutcome, PendingHalf};
 use crate::broker::client_manager::ClientManager;
+use crate::broker::producer_channel::{OrphanedTransaction, ProducerChannel};
 use crate::broker::service::write::Origin;
 use crate::broker::service::ServiceError;
 use crate::broker::topic_config::TopicConfigManager;
@@ -132,8 +133,9 @@ pub async fn round(inner: &Checker) {
     }
 }
 
-/// Sends CHECK_TRANSACTION_STATE to one live producer connection of the message's group. The check was
-/// already counted: as in Java, a round with no producer online uses up one of the `transactionCheckMax`.
+/// Asks one live producer of the message's group about it: CHECK_TRANSACTION_STATE over a remoting connection,
+/// or a recover-orphaned-transaction command down a gRPC client's Telemetry stream. The check was already
+/// counted: as in Java, a round with no producer online uses up one of the `transactionCheckMax`.
 fn send_check(inner: &Checker, half: &HalfRecord, check_times: u32) {
     let offset = half.msg.queue_offset;
     let Some(group) = half.producer_group() else {
@@ -143,12 +145,7 @@ fn send_check(inner: &Checker, half: &HalfRecord, check_times: u32) {
         );
         return;
     };
-    let channels: Vec<_> = inner
-        .clients
-        .producer_channels(group)
-        .into_iter()
-        .filter(|c| !c.connection.is_closed())
-        .collect();
+    let channels = inner.clients.check_channels(group);
     let Some(channel) = inner.transactions.pick(&channels) else {
         warn!(
             group,
@@ -158,23 +155,36 @@ fn send_check(inner: &Checker, half: &HalfRecord, check_times: u32) {
         );
         return;
     };
-    let cmd = match half.check_request(&inner.settings.broker_name, check_times) {
-        Ok(c) => c,
-        Err(e) => {
-            error!(half_offset = offset, error = %e, "cannot build the transaction check request");
-            return;
+    let queued = match &channel {
+        ProducerChannel::Remoting(c) => {
+            match half.check_request(&inner.settings.broker_name, check_times) {
+                Ok(cmd) => c.connection.try_send(cmd),
+                Err(e) => {
+                    error!(half_offset = offset, error = %e, "cannot build the transaction check request");
+                    return;
+                }
+            }
         }
+        ProducerChannel::Grpc(c) => c
+            .sender
+            .try_send(OrphanedTransaction {
+                message: half.checked_message(check_times),
+                transaction_id: half.uniq_key().unwrap_or_default().to_owned(),
+                commit_log_offset: half.msg.commit_log_offset,
+                tran_state_table_offset: offset,
+            })
+            .is_ok(),
     };
-    if channel.connection.try_send(cmd) {
+    if queued {
         debug!(
             group,
             half_offset = offset,
             check_times,
-            client = %channel.client_id,
+            client = %channel.client_id(),
             "transaction check sent"
         );
     } else {
-        warn!(group, half_offset = offset, client = %channel.client_id, "transaction check could not be queued");
+        warn!(group, half_offset = offset, client = %channel.client_id(), "transaction check could not be queued");
     }
 }
 
