@@ -8,25 +8,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use rmq_protocol::body::SubscriptionData;
-use rmq_protocol::LanguageCode;
 
+pub use super::client_channel::ClientChannel;
 use super::producer_channel::{GrpcProducerChannel, ProducerChannel};
 use crate::remoting::Connection;
-
-/// One client connection of a group.
-#[derive(Debug, Clone)]
-pub struct ClientChannel {
-    /// `ip@instance` id the client reported.
-    pub client_id: String,
-    /// The connection, for broker → client requests.
-    pub connection: Connection,
-    /// Client's protocol version.
-    pub version: i32,
-    /// Client's language, as its heartbeat header said (admin tools list it).
-    pub language: LanguageCode,
-    /// Last heartbeat.
-    pub last_update: Instant,
-}
 
 /// A consumer group as reported by heartbeats.
 #[derive(Debug, Clone, Default)]

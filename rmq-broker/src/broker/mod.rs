@@ -5,11 +5,13 @@
 //! - [`service`]: the typed services (write, pull, offset, client, admin) and their error type.
 //! - [`processor`]: the remoting codecs, the dispatch table and the one error → response-code mapping.
 //! - [`transaction`], [`schedule`]: transactional messages; delay levels and timer delivery.
-//! - Tables: [`topic_config`], [`subscription_group`], [`consumer_offset`], [`client_manager`],
+//! - Tables: [`topic_config`], [`subscription_group`], [`consumer_offset`], [`client_manager`] (with
+//!   [`client_channel`], one remoting client connection),
 //!   [`rebalance_lock`], [`filter`] (SQL92 selectors), [`long_polling`] (held pulls); [`producer_channel`]:
 //!   where a transaction check-back goes (a remoting connection or a gRPC Telemetry stream).
 //! - [`register`]: registration with name servers; [`counters`]: runtime counters.
 
+pub mod client_channel;
 pub mod client_manager;
 pub mod consumer_offset;
 pub mod counters;

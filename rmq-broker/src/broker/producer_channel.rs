@@ -8,7 +8,7 @@ use std::time::Instant;
 use rmq_protocol::message::stored::MessageExt;
 use tokio::sync::mpsc;
 
-use super::client_manager::ClientChannel;
+use super::client_channel::ClientChannel;
 
 /// A half message nobody committed or rolled back, as a gRPC producer is asked about it.
 #[derive(Debug, Clone)]
