@@ -15,6 +15,8 @@ pub struct BrokerProcess {
     child: Child,
     /// Name-server address it printed.
     pub namesrv: String,
+    /// Its RocketMQ 5 gRPC endpoint (the all-in-one binary serves one by default).
+    pub grpc: Option<String>,
     _store: tempfile::TempDir,
 }
 
@@ -66,21 +68,24 @@ impl BrokerProcess {
             .with_context(|| format!("cannot start {}", bin.display()))?;
         let stdout = child.stdout.take().context("no stdout from rmq-broker")?;
         let mut lines = BufReader::new(stdout).lines();
-        let namesrv = loop {
+        let (namesrv, grpc) = loop {
             let Some(line) = lines.next_line().await? else {
                 bail!("rmq-broker exited before it was ready");
             };
             if let Some(rest) = line.strip_prefix("READY ") {
-                let ns = rest
-                    .split_whitespace()
-                    .find_map(|f| f.strip_prefix("namesrv="))
-                    .context("READY line without namesrv=")?;
-                break ns.to_string();
+                let field = |key: &str| {
+                    rest.split_whitespace()
+                        .find_map(|f| f.strip_prefix(key))
+                        .map(str::to_owned)
+                };
+                let ns = field("namesrv=").context("READY line without namesrv=")?;
+                break (ns, field("grpc="));
             }
         };
         Ok(BrokerProcess {
             child,
             namesrv,
+            grpc,
             _store: store,
         })
     }

@@ -30,6 +30,11 @@ pub enum Mode {
     StartStop(StartStopArgs),
     /// Raw loopback TCP echo of frames of the same size: the machine's ceiling for request/response.
     Echo(EchoArgs),
+    /// Sync sends over gRPC (RocketMQ 5's MessagingService) with Apache's Rust 5.x client, a fixed number in
+    /// flight.
+    GrpcProduce(ProduceArgs),
+    /// Fill the topic, then SimpleConsumers receive (POP) and ack over gRPC until every message is acked.
+    GrpcConsume(GrpcConsumeArgs),
 }
 
 /// Where the load goes and how long it runs.
@@ -72,6 +77,9 @@ pub struct Target {
     /// Request header encoding of the client (JSON, as every client by default, or ROCKETMQ binary).
     #[arg(long, value_enum, default_value_t = Serialize::Json)]
     pub serialize: Serialize,
+    /// The RocketMQ 5 gRPC endpoint for the `grpc-*` modes (`host:port`; default: the started broker's).
+    #[arg(long)]
+    pub grpc: Option<String>,
     /// A label for the report (e.g. the broker's name in a comparison).
     #[arg(long, default_value = "")]
     pub label: String,
@@ -132,6 +140,22 @@ pub struct ConsumeArgs {
     /// Handler concurrency (`consumeThreadMax`).
     #[arg(long, default_value_t = 20)]
     pub threads: usize,
+}
+
+/// Options of the gRPC consume mode.
+#[derive(Args, Debug, Clone)]
+pub struct GrpcConsumeArgs {
+    #[command(flatten)]
+    pub produce: ProduceArgs,
+    /// Consumer group.
+    #[arg(short = 'g', long, default_value = "benchmark_grpc_consumer")]
+    pub group: String,
+    /// SimpleConsumers receiving at once.
+    #[arg(long, default_value_t = 4)]
+    pub consumers: usize,
+    /// Messages per receive (the broker's POP takes at most 32).
+    #[arg(long, default_value_t = 32)]
+    pub receive_batch: i32,
 }
 
 /// Options of the end-to-end mode.

@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - `cli`: the clap definitions, one subcommand per load;
-//! - `modes/`: one module per load (`send` for produce/batch/tx, `consume`, `echo`, `start_stop`);
+//! - `modes/`: one module per load (`send` for produce/batch/tx, `consume`, `echo`, `start_stop`, `grpc` for
+//!   the RocketMQ 5 gRPC sends and receives);
 //! - `setup`: the broker under test (started here or given with `-n`), topics and groups;
 //! - `broker_proc`: the bundled `rmq-broker` as a child process, its RSS and CPU time;
 //! - `stats`: latency histograms and counters shared by the load tasks;
@@ -67,6 +68,14 @@ async fn main() -> Result<()> {
             (modes::echo::run(a).await?, json)
         }
         Mode::StartStop(a) => return modes::start_stop::run(a).await,
+        Mode::GrpcProduce(a) => {
+            let json = a.target.json;
+            (modes::grpc::produce(a).await?, json)
+        }
+        Mode::GrpcConsume(a) => {
+            let json = a.produce.target.json;
+            (modes::grpc::consume(a).await?, json)
+        }
     };
     report.print(json);
     Ok(())

@@ -13,6 +13,8 @@ use crate::stats::Rss;
 pub struct Setup {
     /// Name servers.
     pub namesrv: String,
+    /// The gRPC endpoint (`--grpc`, or the started broker's).
+    pub grpc: Option<String>,
     /// The broker started for the run (killed when the run ends), if any.
     _broker: Option<BrokerProcess>,
     /// The broker whose memory is reported.
@@ -41,11 +43,16 @@ impl Setup {
                 (b.namesrv.clone(), Some(b))
             }
         };
+        let grpc = target
+            .grpc
+            .clone()
+            .or_else(|| broker.as_ref().and_then(|b| b.grpc.clone()));
         let broker_pid = target
             .broker_pid
             .or_else(|| broker.as_ref().and_then(BrokerProcess::pid));
         let setup = Setup {
             namesrv,
+            grpc,
             _broker: broker,
             broker_pid,
             serialize: match target.serialize {

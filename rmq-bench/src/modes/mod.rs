@@ -2,6 +2,7 @@
 
 pub mod consume;
 pub mod echo;
+pub mod grpc;
 pub mod send;
 pub mod start_stop;
 
@@ -17,7 +18,7 @@ use crate::stats::{drive, LatencySummary};
 use consume::ConsumeLoad;
 use send::{Kind, SendLoad};
 
-fn base_report(args: &ProduceArgs, mode: &str) -> Report {
+pub(crate) fn base_report(args: &ProduceArgs, mode: &str) -> Report {
     Report {
         label: args.target.label.clone(),
         mode: mode.to_string(),
