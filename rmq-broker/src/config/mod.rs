@@ -147,6 +147,7 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "metricsPromExporterHost",
     "metricsPromExporterPort",
     "grpcListen",
+    "enableTopicMessageTypeCheck",
 ];
 
 /// What [`BrokerConfig::set`] did with a key.
@@ -333,6 +334,9 @@ pub struct BrokerConfig {
     /// `grpcListen` (rmq key): where the RocketMQ 5 gRPC endpoint listens, `ip:port`; empty (the default) is
     /// off. Apache's proxy listens on 8081.
     pub grpc_listen: Option<SocketAddr>,
+    /// `enableTopicMessageTypeCheck` (Java's proxy key, true by default): a gRPC send whose message type is not
+    /// the topic's `message.type` is refused. Remoting sends are not checked, as Java's broker does not.
+    pub enable_topic_message_type_check: bool,
     /// Not a broker.conf key: the clock deliveries, checks and store timestamps follow. The system clock,
     /// unless an embedded broker under a test's virtual time is given one (`EmbeddedBroker::builder().clock`).
     pub clock: Clock,
@@ -401,6 +405,7 @@ impl Default for BrokerConfig {
             clock: Clock::system(),
             fs: FsHandle::default(),
             grpc_listen: None,
+            enable_topic_message_type_check: true,
             config_file: None,
         }
     }
@@ -627,6 +632,9 @@ impl BrokerConfig {
                 } else {
                     Some(v.parse().map_err(|_| invalid(key, v, "an ip:port address"))?)
                 }
+            }
+            "enableTopicMessageTypeCheck" => {
+                self.enable_topic_message_type_check = boolean(key, v)?
             }
             _ => return Ok(false),
         }
@@ -873,6 +881,10 @@ impl BrokerConfig {
             (
                 "grpcListen",
                 self.grpc_listen.map(|a| a.to_string()).unwrap_or_default(),
+            ),
+            (
+                "enableTopicMessageTypeCheck",
+                self.enable_topic_message_type_check.to_string(),
             ),
         ]
         .into_iter()
