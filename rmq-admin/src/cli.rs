@@ -72,6 +72,9 @@ pub enum Command {
         /// Ordered topic (true / false).
         #[arg(short = 'o', long = "order", default_value_t = false, action = clap::ArgAction::Set)]
         order: bool,
+        /// Topic attributes, `+key=value,+k2=v2` (e.g. `+message.type=FIFO`), as mqadmin's `-a`.
+        #[arg(short = 'a', long = "attributes", default_value = "")]
+        attributes: String,
     },
     /// Delete a topic from every master of a cluster and from the name servers.
     #[command(name = "deleteTopic")]

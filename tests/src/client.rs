@@ -363,18 +363,33 @@ impl RawClient {
         queues: i32,
         perm: i32,
     ) -> Result<RemotingCommand> {
+        self.create_topic_with(topic, queues, perm, "").await
+    }
+
+    /// UPDATE_AND_CREATE_TOPIC (17) with permission `perm` and `attributes` (`+key=value,...`; empty sends none).
+    pub async fn create_topic_with(
+        &self,
+        topic: &str,
+        queues: i32,
+        perm: i32,
+        attributes: &str,
+    ) -> Result<RemotingCommand> {
+        let mut fields = vec![
+            ("topic", topic.to_owned()),
+            ("defaultTopic", "TBW102".to_owned()),
+            ("readQueueNums", queues.to_string()),
+            ("writeQueueNums", queues.to_string()),
+            ("perm", perm.to_string()),
+            ("topicFilterType", "SINGLE_TAG".to_owned()),
+            ("topicSysFlag", "0".to_owned()),
+            ("order", "false".to_owned()),
+        ];
+        if !attributes.is_empty() {
+            fields.push(("attributes", attributes.to_owned()));
+        }
         self.request(RemotingCommand::request(
             code::UPDATE_AND_CREATE_TOPIC,
-            ext([
-                ("topic", topic.to_owned()),
-                ("defaultTopic", "TBW102".to_owned()),
-                ("readQueueNums", queues.to_string()),
-                ("writeQueueNums", queues.to_string()),
-                ("perm", perm.to_string()),
-                ("topicFilterType", "SINGLE_TAG".to_owned()),
-                ("topicSysFlag", "0".to_owned()),
-                ("order", "false".to_owned()),
-            ]),
+            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         ))
         .await
     }

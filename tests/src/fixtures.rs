@@ -31,8 +31,19 @@ pub async fn create_routed_topic(
     topic: &str,
     queues: i32,
 ) -> Result<()> {
+    create_routed_topic_with(broker, namesrv, topic, queues, "").await
+}
+
+/// As [`create_routed_topic`], with topic `attributes` (`+message.type=FIFO`, …).
+pub async fn create_routed_topic_with(
+    broker: &str,
+    namesrv: &str,
+    topic: &str,
+    queues: i32,
+    attributes: &str,
+) -> Result<()> {
     let raw = RawClient::connect(broker).await?;
-    let created = raw.create_topic(topic, queues).await?;
+    let created = raw.create_topic_with(topic, queues, 6, attributes).await?;
     if created.code != 0 {
         bail!(
             "create topic {topic}: {} {:?}",

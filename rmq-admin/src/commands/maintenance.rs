@@ -80,6 +80,7 @@ pub async fn update_topic_perm(ctx: &Ctx, topic: &str, target: &Target, perm: i3
         write_queue_nums: qd.write_queue_nums,
         perm,
         order: false,
+        attributes: String::new(),
     };
     for addr in &addrs {
         ctx.admin.create_topic(addr, &spec).await?;

@@ -113,6 +113,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
             write_queues,
             perm,
             order,
+            attributes,
         } => {
             topic::update_topic(
                 ctx,
@@ -122,6 +123,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
                     write_queues,
                     perm,
                     order,
+                    attributes,
                 },
                 &target,
             )

@@ -25,6 +25,8 @@ pub struct TopicArgs {
     pub perm: i32,
     /// Ordered topic.
     pub order: bool,
+    /// `-a` attributes, `+key=value,...`.
+    pub attributes: String,
 }
 
 #[derive(Serialize)]
@@ -53,6 +55,7 @@ pub async fn update_topic(ctx: &Ctx, args: TopicArgs, target: &Target) -> Result
         write_queue_nums: args.write_queues,
         perm: args.perm,
         order: args.order,
+        attributes: args.attributes.clone(),
     };
     let brokers = ctx.targets(target).await?;
     for addr in &brokers {

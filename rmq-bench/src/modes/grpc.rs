@@ -210,7 +210,9 @@ pub async fn consume(args: GrpcConsumeArgs) -> Result<Report> {
         consumers.push(Arc::new(c));
     }
     let meter = Arc::new(Meter::new());
-    let seen = Arc::new(Mutex::new(HashSet::<String>::with_capacity(stored as usize)));
+    let seen = Arc::new(Mutex::new(HashSet::<String>::with_capacity(
+        stored as usize,
+    )));
     let done = Arc::new(tokio::sync::Notify::new());
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = consumers

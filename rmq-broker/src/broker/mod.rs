@@ -5,6 +5,7 @@
 //! - [`service`]: the typed services (write, pull, offset, client, admin) and their error type.
 //! - [`processor`]: the remoting codecs, the dispatch table and the one error → response-code mapping.
 //! - [`transaction`], [`schedule`]: transactional messages; delay levels and timer delivery.
+//! - [`message_type`]: topic message types (`message.type`) and the check a send must pass.
 //! - Tables: [`topic_config`], [`subscription_group`], [`consumer_offset`], [`client_manager`] (with
 //!   [`client_channel`], one remoting client connection),
 //!   [`rebalance_lock`], [`filter`] (SQL92 selectors), [`long_polling`] (held pulls); [`producer_channel`]:
@@ -18,6 +19,7 @@ pub mod counters;
 pub mod filter;
 pub mod live_config;
 pub mod long_polling;
+pub mod message_type;
 pub mod node;
 pub mod processor;
 pub mod producer_channel;

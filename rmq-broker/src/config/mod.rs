@@ -148,6 +148,7 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "metricsPromExporterPort",
     "grpcListen",
     "minInvisibleTimeMillsForRecv",
+    "enableTopicMessageTypeCheck",
 ];
 
 /// What [`BrokerConfig::set`] did with a key.
@@ -340,6 +341,9 @@ pub struct BrokerConfig {
     /// `minInvisibleTimeMillsForRecv` (Apache proxy key): the shortest invisible duration a gRPC
     /// ReceiveMessage may ask for, ms (10000); shorter is refused with ILLEGAL_INVISIBLE_TIME.
     pub min_invisible_time_mills_for_recv: i64,
+    /// `enableTopicMessageTypeCheck` (Java's proxy key, true by default): a gRPC send whose message type is not
+    /// the topic's `message.type` is refused. Remoting sends are not checked, as Java's broker does not.
+    pub enable_topic_message_type_check: bool,
     /// Not a broker.conf key: the clock deliveries, checks and store timestamps follow. The system clock,
     /// unless an embedded broker under a test's virtual time is given one (`EmbeddedBroker::builder().clock`).
     pub clock: Clock,
@@ -410,6 +414,7 @@ impl Default for BrokerConfig {
             grpc_listen: None,
             grpc_listen_given: false,
             min_invisible_time_mills_for_recv: 10_000,
+            enable_topic_message_type_check: true,
             config_file: None,
         }
     }
@@ -640,6 +645,9 @@ impl BrokerConfig {
             }
             "minInvisibleTimeMillsForRecv" => {
                 self.min_invisible_time_mills_for_recv = positive(key, v)?
+            }
+            "enableTopicMessageTypeCheck" => {
+                self.enable_topic_message_type_check = boolean(key, v)?
             }
             _ => return Ok(false),
         }
@@ -890,6 +898,10 @@ impl BrokerConfig {
             (
                 "minInvisibleTimeMillsForRecv",
                 self.min_invisible_time_mills_for_recv.to_string(),
+            ),
+            (
+                "enableTopicMessageTypeCheck",
+                self.enable_topic_message_type_check.to_string(),
             ),
         ]
         .into_iter()

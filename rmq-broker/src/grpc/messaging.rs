@@ -272,6 +272,7 @@ impl Messaging {
         let properties = convert::message_properties(m)?;
         let half = tx::is_transactional(m).then(|| wrapped(topic));
         let (sys_flag, properties) = tx::prepare(half.as_deref(), m, properties);
+        super::message_type::check(&self.services, &wrapped(topic), &properties)?;
         let born_timestamp = sp.born_timestamp.as_ref().map_or(0, |t| {
             t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000)
         });

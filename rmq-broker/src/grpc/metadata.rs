@@ -66,3 +66,37 @@ pub fn resource_name(r: &rmq_grpc::v2::Resource, md: &RequestMetadata) -> String
         None => r.name.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmq_grpc::v2::Resource;
+
+    #[test]
+    fn headers_are_read_and_the_namespace_wraps_a_bare_resource() {
+        let mut m = MetadataMap::new();
+        m.insert(CLIENT_ID, "host@1#0".parse().expect("ascii"));
+        m.insert(LANGUAGE, "RUST".parse().expect("ascii"));
+        m.insert(NAMESPACE, "ns1".parse().expect("ascii"));
+        m.insert(PROTOCOL_VERSION, " ".parse().expect("ascii"));
+        let md = RequestMetadata::from_metadata(&m);
+        assert_eq!(md.client_id.as_deref(), Some("host@1#0"));
+        assert_eq!(md.language.as_deref(), Some("RUST"));
+        assert_eq!(md.protocol_version, None, "blank is absent");
+        let bare = Resource {
+            resource_namespace: String::new(),
+            name: "Orders".into(),
+        };
+        assert_eq!(resource_name(&bare, &md), "ns1%Orders");
+        let own = Resource {
+            resource_namespace: "ns2".into(),
+            name: "Orders".into(),
+        };
+        assert_eq!(
+            resource_name(&own, &md),
+            "ns2%Orders",
+            "the resource's own namespace wins"
+        );
+        assert_eq!(resource_name(&bare, &RequestMetadata::default()), "Orders");
+    }
+}

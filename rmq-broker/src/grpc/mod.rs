@@ -14,11 +14,13 @@
 //! - [`telemetry`]: one client's Telemetry stream (settings, producer registration, check-backs);
 //!   [`settings`]: what the server answers a client's settings with.
 //! - [`transaction`]: transactional sends, EndTransaction and check-backs over gRPC.
+//! - [`message_type`]: a send must match its topic's `message.type` (`MESSAGE_PROPERTY_CONFLICT_WITH_TYPE`).
 //! - [`metadata`]: the `x-mq-*` request headers and the namespace they give resources.
 //! - [`convert`]: protocol messages to and from the broker's types, and service errors to the protocol's codes.
 
 pub mod consumer;
 pub mod convert;
+pub mod message_type;
 pub mod messaging;
 pub mod metadata;
 pub mod pull;

@@ -74,6 +74,9 @@ pub struct TopicSpec {
     pub perm: i32,
     /// Ordered topic (the broker stores the flag; ordering itself is the producer's queue choice).
     pub order: bool,
+    /// Topic attributes as mqadmin's `-a` takes them, `+key=value,+k2=v2` (e.g. `+message.type=FIFO`);
+    /// empty for none.
+    pub attributes: String,
 }
 
 impl TopicSpec {
@@ -85,6 +88,7 @@ impl TopicSpec {
             write_queue_nums: queues,
             perm: perm::READ | perm::WRITE,
             order: false,
+            attributes: String::new(),
         }
     }
 
@@ -98,7 +102,7 @@ impl TopicSpec {
             topic_filter_type: "SINGLE_TAG".to_string(),
             topic_sys_flag: Some(0),
             order: self.order,
-            attributes: None,
+            attributes: Some(self.attributes.clone()).filter(|a| !a.is_empty()),
             force: None,
         }
     }

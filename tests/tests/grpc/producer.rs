@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use rmq_tests::fixtures::create_routed_topic_with;
 use rmq_tests::record::Record;
 use rmq_tests::{eventually, unique};
 use rocketmq::model::message::MessageBuilder;
@@ -173,4 +174,67 @@ async fn a_batch_send_stores_every_message_on_one_queue_with_its_own_receipt() {
         "in order"
     );
     assert!(recs.iter().all(|r| r.tags().as_deref() == Some("Batch")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_topic_refuses_a_normal_message_and_takes_a_fifo_one() {
+    let broker = grpc_broker().await;
+    let topic = unique("GrpcFifoOnly");
+    create_routed_topic_with(
+        &broker.broker_addr(),
+        &broker.namesrv_addr(),
+        &topic,
+        QUEUES,
+        "+message.type=FIFO",
+    )
+    .await
+    .expect("FIFO topic");
+    let p = producer(&broker, vec![topic.clone()]).await;
+
+    let normal = MessageBuilder::builder()
+        .set_topic(topic.clone())
+        .set_body(b"plain".to_vec())
+        .build()
+        .expect("message");
+    let refused = p
+        .send(normal)
+        .await
+        .expect_err("a NORMAL message into a FIFO topic is refused");
+    let why = refused.to_string();
+    assert!(
+        why.contains("MESSAGE_PROPERTY_CONFLICT_WITH_TYPE")
+            && why.contains("expected type is FIFO, but actual type is NORMAL"),
+        "{why}"
+    );
+    let fifo = MessageBuilder::fifo_message_builder(topic.clone(), b"in order".to_vec(), "g-1")
+        .build()
+        .expect("fifo message");
+    p.send(fifo).await.expect("a FIFO message is accepted");
+    let bodies: Vec<Vec<u8>> = stored(&broker, &topic)
+        .await
+        .into_values()
+        .flatten()
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![b"in order".to_vec()],
+        "only the FIFO message stored"
+    );
+
+    // The attribute takes Java's type names only.
+    let raw = rmq_tests::RawClient::connect(&broker.broker_addr())
+        .await
+        .expect("connect");
+    let bad = raw
+        .create_topic_with(&unique("GrpcBadType"), QUEUES, 6, "+message.type=ORDERED")
+        .await
+        .expect("answered");
+    assert_ne!(
+        bad.code, 0,
+        "an unknown message.type is refused: {:?}",
+        bad.remark
+    );
+    p.shutdown().await.expect("shutdown");
+    let _ = broker.shutdown().await;
 }

@@ -309,6 +309,10 @@ fn parse_attributes(text: &str) -> Result<HashMap<String, String>, ServiceError>
         if let Some(kv) = item.strip_prefix('+') {
             match kv.split_once('=') {
                 Some((k, v)) if !k.is_empty() => {
+                    if k == crate::broker::message_type::ATTRIBUTE {
+                        crate::broker::message_type::check_attribute_value(v)
+                            .map_err(ServiceError::InvalidParameter)?;
+                    }
                     out.insert(k.to_string(), v.to_string());
                 }
                 _ => {
